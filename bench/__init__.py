@@ -1,0 +1,1 @@
+"""Benchmarks: one script per scenario, each printing its figures (``make bench`` runs all)."""

@@ -1,0 +1,1 @@
+"""Tandem's realtime side: the websocket protocol, the hub and the pub/sub brokers."""

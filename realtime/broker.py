@@ -1,0 +1,231 @@
+"""Brokers wake processes up when events are committed: in-process, or Redis pub/sub.
+
+Both have one shape (``start`` with the hub's handlers, ``publish``, ``stop``), like the
+backends of ``encode/broadcaster`` and ``litestar.channels``. A broker carries *notices*
+("channel C has event N, here is its frame"; "presence on C changed"); the stored events
+stay the truth, so a notice lost to a Redis outage is made good from the event store.
+
+The Redis broker holds one pub/sub connection per process, on one Redis channel, whatever
+the number of sockets. Its supervisor loop reconnects with backoff after Redis drops or
+restarts and then calls the hub's ``on_reconnect`` so missed events are read from the store.
+redis-py can reconnect a pub/sub connection by itself, but silently: nothing would tell us
+that notices were lost meanwhile, so its retries are turned off on that connection and the
+loop here does the reconnecting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+log = logging.getLogger("tandem.broker")
+
+REDIS_CHANNEL = "tandem:realtime"
+BACKOFF_FIRST_SECONDS = 0.1
+BACKOFF_MAX_SECONDS = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class EventNotice:
+    channel: str
+    seq: int
+    frame: str
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceNotice:
+    channel: str
+
+
+Notice = EventNotice | PresenceNotice
+
+
+@dataclass(frozen=True, slots=True)
+class Handlers:
+    """What the hub wants done when notices arrive; ``on_event`` must not block."""
+
+    on_event: Callable[[str, int, str], None]
+    on_presence: Callable[[str], Awaitable[None]]
+    on_reconnect: Callable[[], Awaitable[None]]
+
+
+class Broker(Protocol):
+    async def start(self, handlers: Handlers) -> None: ...
+
+    async def publish(self, notices: Sequence[Notice]) -> None:
+        """Announce ``notices`` to every process, this one included. Never raises."""
+
+    async def stop(self) -> None: ...
+
+
+class MemoryBroker:
+    """One process: notices go straight to the hub."""
+
+    def __init__(self) -> None:
+        self._handlers: Handlers | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self, handlers: Handlers) -> None:
+        self._handlers = handlers
+
+    async def publish(self, notices: Sequence[Notice]) -> None:
+        if self._handlers is not None:
+            _deliver(self._handlers, notices, self._tasks)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        self._handlers = None
+
+
+def _deliver(handlers: Handlers, notices: Sequence[Notice], tasks: set[asyncio.Task[None]]) -> None:
+    for notice in notices:
+        if isinstance(notice, EventNotice):
+            handlers.on_event(notice.channel, notice.seq, notice.frame)
+        else:
+            task = asyncio.create_task(_guarded(handlers.on_presence(notice.channel)))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+
+async def _guarded(work: Awaitable[None]) -> None:
+    try:
+        await work
+    except Exception:
+        log.exception("a presence update failed")
+
+
+def _encode(process_id: str, notices: Sequence[Notice]) -> str:
+    """All notices of one commit in one message: the sender's id, then a line per notice.
+
+    Tab-separated, frame last, so a receiver routes a notice without parsing its frame;
+    frames are JSON, which never holds a raw newline, so lines split cleanly.
+    """
+    lines = [process_id]
+    for notice in notices:
+        if isinstance(notice, EventNotice):
+            lines.append(f"e\t{notice.channel}\t{notice.seq}\t{notice.frame}")
+        else:
+            lines.append(f"p\t{notice.channel}")
+    return "\n".join(lines)
+
+
+def _decode(payload: str) -> tuple[str, list[Notice]]:
+    process_id, *lines = payload.split("\n")
+    notices: list[Notice] = []
+    for line in lines:
+        kind, _, rest = line.partition("\t")
+        if kind == "e":
+            channel, seq, frame = rest.split("\t", 2)
+            notices.append(EventNotice(channel, int(seq), frame))
+        elif kind == "p":
+            notices.append(PresenceNotice(rest))
+    return process_id, notices
+
+
+class RedisBroker:
+    """Several processes: notices travel over one Redis pub/sub channel."""
+
+    def __init__(self, url: str, *, process_id: str, channel: str = REDIS_CHANNEL) -> None:
+        self.process_id = process_id
+        self.channel = channel
+        # Publishing may retry (a duplicate notice is harmless: receivers drop seen seqs).
+        self._publisher: Redis = Redis.from_url(
+            url, socket_connect_timeout=2, socket_timeout=2, decode_responses=True
+        )
+        # The subscriber must not reconnect behind our back (see the module docstring).
+        self._subscriber: Redis = Redis.from_url(
+            url,
+            socket_connect_timeout=2,
+            socket_keepalive=True,
+            retry=Retry(NoBackoff(), 0),
+            decode_responses=True,
+        )
+        self._handlers: Handlers | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.connected = asyncio.Event()
+        self.reconnects = 0
+
+    async def start(self, handlers: Handlers) -> None:
+        self._handlers = handlers
+        self._task = asyncio.create_task(self._supervise(), name="redis-broker")
+        # Serve without waiting forever for Redis: the supervisor keeps trying.
+        try:
+            await asyncio.wait_for(self.connected.wait(), timeout=5)
+        except TimeoutError:
+            log.warning("Redis pub/sub not reachable yet; live events wait for it")
+
+    async def publish(self, notices: Sequence[Notice]) -> None:
+        if self._handlers is not None:
+            # This process's own subscribers hear at once, without the Redis round trip.
+            _deliver(self._handlers, notices, self._tasks)
+        if not notices:
+            return
+        try:
+            await self._publisher.publish(self.channel, _encode(self.process_id, notices))
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            # The events are stored; the other processes' sweep or reconnect catches up.
+            log.warning("could not publish %d notice(s) to Redis: %s", len(notices), exc)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for task in list(self._tasks):
+            task.cancel()
+        await self._publisher.aclose()
+        await self._subscriber.aclose()
+
+    async def _supervise(self) -> None:
+        backoff = BACKOFF_FIRST_SECONDS
+        while True:
+            pubsub = self._subscriber.pubsub()
+            try:
+                await self._listen(pubsub)
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                if self.connected.is_set():
+                    log.warning("Redis pub/sub connection lost (%s); reconnecting", exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Never die silently (litestar issue 5008): log, back off, go on.
+                log.exception("Redis broker loop failed; restarting it")
+            finally:
+                self.connected.clear()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311 - jitter
+            backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
+
+    async def _listen(self, pubsub: PubSub) -> None:
+        await pubsub.subscribe(self.channel)
+        confirmation = await pubsub.get_message(timeout=2)
+        if confirmation is None or confirmation.get("type") != "subscribe":
+            raise RedisConnectionError("no subscribe confirmation from Redis")
+        self.connected.set()
+        self.reconnects += 1
+        assert self._handlers is not None
+        # Whatever was committed while we were not listening is in the store: read it.
+        await self._handlers.on_reconnect()
+        while True:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
+            if message is None or message.get("type") != "message":
+                continue
+            payload: str = message["data"]
+            if payload.startswith(self.process_id + "\n"):
+                continue  # our own: delivered locally already, not even decoded
+            _, notices = _decode(payload)
+            _deliver(self._handlers, notices, self._tasks)

@@ -1,0 +1,111 @@
+"""One websocket connection at run time: carries out its session's actions.
+
+Between the sans-I/O :class:`~realtime.session.Session` and the socket: joins and leaves
+go to the hub, frames go to the connection's outbox, and :meth:`Connection.write` drains
+the outbox to the socket (one writer per connection, so a slow socket only slows itself).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+
+from realtime import protocol
+from realtime.hub import Hub, Subscription
+from realtime.outbox import Outbox
+from realtime.presence import PresenceUser
+from realtime.session import Action, Close, Join, Leave, Send, Session
+
+log = logging.getLogger("tandem.ws")
+
+Authorize = Callable[[uuid.UUID, uuid.UUID], Awaitable[bool]]
+
+
+class Connection:
+    def __init__(
+        self,
+        session: Session,
+        hub: Hub,
+        authorize_board: Authorize,
+        *,
+        outbox_limit: int | None = None,
+    ) -> None:
+        self.session = session
+        self.hub = hub
+        self.authorize_board = authorize_board
+        self.id = uuid.uuid4().hex
+        self.outbox = Outbox() if outbox_limit is None else Outbox(outbox_limit)
+        self.subscriptions: dict[str, Subscription] = {}
+
+    async def apply(self, actions: Sequence[Action]) -> Close | None:
+        """Carry out ``actions``; the :class:`Close` among them, if any, for the caller."""
+        for action in actions:
+            match action:
+                case Send(frame=frame):
+                    self.outbox.force(frame)
+                case Join():
+                    await self._join(action)
+                case Leave(store_channel=store_channel):
+                    subscription = self.subscriptions.pop(store_channel, None)
+                    if subscription is not None:
+                        await self.hub.unsubscribe(subscription)
+                case Close():
+                    return action
+        return None
+
+    async def _join(self, join: Join) -> None:
+        identity = self.session.identity
+        assert identity is not None
+        if join.again:
+            current = self.hub.current(join.store_channel)
+            self.outbox.force(protocol.subscribed(join.channel, current, join.ref))
+            return
+        try:
+            await self._subscribe(join, identity.user_id, identity.name)
+        except Exception:
+            # The store failed (an outage, or a pool exhausted by a reconnect storm):
+            # refuse this subscribe and keep the connection; the client retries.
+            log.warning("subscribe to %s failed", join.store_channel, exc_info=True)
+            refusal = self.session.refused(
+                join.store_channel, "SERVICE_UNAVAILABLE", "try again shortly", join.ref
+            )
+            await self.apply([refusal])
+
+    async def _subscribe(self, join: Join, user_id: uuid.UUID, name: str) -> None:
+        member = None
+        if join.classroom_id is not None:
+            if not await self.authorize_board(join.classroom_id, user_id):
+                refusal = self.session.refused(
+                    join.store_channel, "NOT_FOUND", "no such board", join.ref
+                )
+                await self.apply([refusal])
+                return
+            member = PresenceUser(id=str(user_id), name=name)
+        self.subscriptions[join.store_channel] = await self.hub.subscribe(
+            self.outbox,
+            client_channel=join.channel,
+            store_channel=join.store_channel,
+            since=join.since,
+            ref=join.ref,
+            member=member,
+            connection_id=self.id,
+        )
+
+    async def write(self, send: Callable[[str], Awaitable[None]]) -> None:
+        """Send queued frames until the outbox closes."""
+        while frames := await self.outbox.take():
+            for frame in frames:
+                await send(frame)
+            if self.outbox.overflowed:
+                # This subscriber fell too far behind: tell it to re-read, never skip.
+                for subscription in self.subscriptions.values():
+                    current = self.hub.current(subscription.store_channel)
+                    self.outbox.force(protocol.reset(subscription.client_channel, current))
+                self.outbox.overflowed = False
+
+    async def close(self) -> None:
+        self.outbox.close()
+        subscriptions, self.subscriptions = self.subscriptions, {}
+        for subscription in subscriptions.values():
+            await self.hub.unsubscribe(subscription)

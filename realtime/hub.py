@@ -1,0 +1,338 @@
+"""Local fan-out: each process's registry of which connections listen to which channel.
+
+For every channel with a local subscriber the hub remembers ``delivered``, the seq of the
+last event it fanned out. A notice for ``delivered + 1`` is fanned out at once, its frame
+serialized once for all sockets; an older one is a duplicate and is dropped; a newer one
+means notices were lost, and the hub reads the missing events from the store, in order.
+That is what makes delivery gapless and once-only across Redis hiccups (contract §7).
+
+Joining with ``since`` replays from the store while live events are *held* for the new
+subscription, then releases them, so the subscriber sees ``subscribed``, presence, the
+replay and the live events in seq order with nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from realtime import protocol
+from realtime.broker import Broker, EventNotice, Handlers, PresenceNotice
+from realtime.outbox import Outbox
+from realtime.presence import Presence, PresenceUser
+from storage import events
+from storage.database import Database
+
+log = logging.getLogger("tandem.hub")
+
+REPLAY_LIMIT = 1000  # more missed events than this: ``reset``, the client re-reads over REST
+CATCH_UP_BATCH = 500
+REPLAY_CACHE_ENTRIES = 64
+
+
+@dataclass(eq=False, slots=True)
+class Subscription:
+    """One connection's interest in one channel."""
+
+    outbox: Outbox
+    client_channel: str
+    store_channel: str
+    member: PresenceUser | None
+    connection_id: str
+    held: list[tuple[int | None, str]] | None = field(default_factory=list)
+
+
+@dataclass(eq=False, slots=True)
+class _Channel:
+    delivered: int
+    heard: int
+    subscriptions: set[Subscription] = field(default_factory=set)
+    catch_up: asyncio.Task[None] | None = None
+    presence: list[PresenceUser] | None = None
+
+
+class Hub:
+    def __init__(
+        self,
+        database: Database,
+        broker: Broker,
+        presence: Presence,
+        *,
+        replay_limit: int = REPLAY_LIMIT,
+    ) -> None:
+        self._db = database
+        self._broker = broker
+        self._presence = presence
+        self._replay_limit = replay_limit
+        self._channels: dict[str, _Channel] = {}
+        self._opening: dict[str, asyncio.Task[_Channel]] = {}
+        self._replaying: dict[tuple[str, int, int], asyncio.Future[list[str] | None]] = {}
+        self._replayed: OrderedDict[tuple[str, int, int], list[str] | None] = OrderedDict()
+        # The highest seq heard for a channel whose head is being read: that read may have
+        # come before the event's commit, and the notice is not heard again.
+        self._heard_while_opening: dict[str, int] = {}
+
+    @property
+    def handlers(self) -> Handlers:
+        return Handlers(self.on_event, self.on_presence, self.resync)
+
+    def current(self, store_channel: str) -> int:
+        channel = self._channels.get(store_channel)
+        return 0 if channel is None else channel.delivered
+
+    def local_channels(self) -> list[str]:
+        return list(self._channels)
+
+    # -- subscribing --------------------------------------------------------------------
+
+    async def subscribe(
+        self,
+        outbox: Outbox,
+        *,
+        client_channel: str,
+        store_channel: str,
+        since: int | None,
+        ref: protocol.Ref,
+        member: PresenceUser | None,
+        connection_id: str,
+    ) -> Subscription:
+        """Join a channel: queue ``subscribed``, presence, the replay, then live events."""
+        channel = await self._open(store_channel)
+        subscription = Subscription(outbox, client_channel, store_channel, member, connection_id)
+        channel.subscriptions.add(subscription)
+        current = channel.delivered
+        outbox.force(protocol.subscribed(client_channel, current, ref))
+        try:
+            if member is not None:
+                await self._presence.join(store_channel, connection_id, member)
+                users = await self._presence.members(store_channel)
+                outbox.force(protocol.presence(client_channel, _users(users)))
+                # The others here are told now; the notice is for other processes (ours
+                # then finds ``channel.presence`` up to date and sends nothing twice).
+                self._show_presence(channel, users, skip=subscription)
+                await self._broker.publish([PresenceNotice(store_channel)])
+            if since is not None:
+                await self._replay(subscription, since, current)
+        finally:
+            held, subscription.held = subscription.held or [], None
+            for seq, frame in held:
+                if seq is None or seq > current:
+                    outbox.put(frame)
+        return subscription
+
+    async def _replay(self, subscription: Subscription, since: int, current: int) -> None:
+        outbox, name = subscription.outbox, subscription.client_channel
+        if since == current:
+            return
+        if since > current or current - since > self._replay_limit:
+            outbox.force(protocol.reset(name, current))
+            return
+        try:
+            frames = await self._replay_frames(subscription.store_channel, since, current)
+        except Exception:
+            # The store did not answer (say the pool is exhausted by a reconnect storm):
+            # the subscriber re-reads over REST rather than losing the events or the socket.
+            log.warning("replay of %s after %d failed; sending reset", name, since, exc_info=True)
+            frames = None
+        if frames is None:
+            outbox.force(protocol.reset(name, current))  # pruned, or the store failed
+            return
+        for frame in frames:
+            outbox.force(frame)
+
+    async def _replay_frames(
+        self, store_channel: str, since: int, current: int
+    ) -> list[str] | None:
+        """The encoded events (since, current], or None when they are no longer all kept.
+
+        Stored events never change, so one read and one encoding serve every subscriber
+        that asks for the same range: concurrent askers share the read in flight (a
+        reconnect storm is many clients asking the same thing at once), and recent answers
+        are kept in a small LRU.
+        """
+        key = (store_channel, since, current)
+        if key in self._replayed:
+            self._replayed.move_to_end(key)
+            return self._replayed[key]
+        reading = self._replaying.get(key)
+        if reading is None:
+            reading = asyncio.ensure_future(self._read_frames(store_channel, since, current))
+            self._replaying[key] = reading
+            reading.add_done_callback(lambda _: self._replaying.pop(key, None))
+        frames = await asyncio.shield(reading)
+        self._replayed[key] = frames
+        while len(self._replayed) > REPLAY_CACHE_ENTRIES:
+            self._replayed.popitem(last=False)
+        return frames
+
+    async def _read_frames(self, store_channel: str, since: int, current: int) -> list[str] | None:
+        async with self._db.reader() as session:
+            missed = await events.read_since(session, store_channel, since, limit=current - since)
+        if len(missed) != current - since or (missed and missed[0].seq != since + 1):
+            return None
+        return [protocol.event(event) for event in missed]
+
+    async def unsubscribe(self, subscription: Subscription) -> None:
+        channel = self._channels.get(subscription.store_channel)
+        if channel is None or subscription not in channel.subscriptions:
+            return
+        channel.subscriptions.discard(subscription)
+        if not channel.subscriptions:
+            del self._channels[subscription.store_channel]
+            if channel.catch_up is not None:
+                channel.catch_up.cancel()
+        if subscription.member is not None:
+            await self._presence.leave(subscription.store_channel, subscription.connection_id)
+            await self._broker.publish([PresenceNotice(subscription.store_channel)])
+
+    async def _open(self, store_channel: str) -> _Channel:
+        """The channel's state, created from the store's head on first use."""
+        while True:
+            channel = self._channels.get(store_channel)
+            if channel is not None:
+                return channel
+            opening = self._opening.get(store_channel)
+            if opening is None:
+                opening = asyncio.create_task(self._read_head(store_channel))
+                self._opening[store_channel] = opening
+                opening.add_done_callback(lambda _: self._forget_opening(store_channel))
+            created = await asyncio.shield(opening)
+            # Others may have seen it created and emptied meanwhile; take what is current.
+            self._channels.setdefault(store_channel, created)
+
+    async def _read_head(self, store_channel: str) -> _Channel:
+        async with self._db.reader() as session:
+            head = await events.head(session, store_channel)
+        channel = self._channels.get(store_channel)
+        if channel is None:
+            heard = max(head, self._heard_while_opening.pop(store_channel, 0))
+            channel = _Channel(delivered=head, heard=heard)
+            self._channels[store_channel] = channel
+            if heard > head:
+                self._start_catch_up(store_channel, channel)
+        return channel
+
+    def _forget_opening(self, store_channel: str) -> None:
+        self._opening.pop(store_channel, None)
+        self._heard_while_opening.pop(store_channel, None)
+
+    # -- live events --------------------------------------------------------------------
+
+    def on_event(self, store_channel: str, seq: int, frame: str) -> None:
+        channel = self._channels.get(store_channel)
+        if channel is None:
+            if store_channel in self._opening:
+                heard = self._heard_while_opening.get(store_channel, 0)
+                self._heard_while_opening[store_channel] = max(heard, seq)
+            return
+        channel.heard = max(channel.heard, seq)
+        if channel.catch_up is not None or seq <= channel.delivered:
+            return  # a catch-up reads it from the store; or we had it already
+        if seq == channel.delivered + 1:
+            self._fan_out(channel, seq, frame)
+        else:
+            self._start_catch_up(store_channel, channel)
+
+    @staticmethod
+    def _fan_out(channel: _Channel, seq: int | None, frame: str) -> None:
+        if seq is not None:
+            channel.delivered = seq
+        for subscription in channel.subscriptions:
+            if subscription.held is not None:
+                subscription.held.append((seq, frame))
+            else:
+                subscription.outbox.put(frame)  # a full outbox flags itself for reset
+
+    def _start_catch_up(self, store_channel: str, channel: _Channel) -> None:
+        if channel.catch_up is None:
+            channel.catch_up = asyncio.create_task(self._catch_up(store_channel, channel))
+
+    async def _catch_up(self, store_channel: str, channel: _Channel) -> None:
+        try:
+            while (
+                channel.delivered < channel.heard and self._channels.get(store_channel) is channel
+            ):
+                async with self._db.reader() as session:
+                    batch = await events.read_since(
+                        session, store_channel, channel.delivered, limit=CATCH_UP_BATCH
+                    )
+                if not batch:
+                    return  # heard of an event the store does not show yet; the sweep retries
+                if batch[0].seq != channel.delivered + 1:
+                    # The events in between were pruned: the subscribers must re-read.
+                    for subscription in channel.subscriptions:
+                        subscription.outbox.force(
+                            protocol.reset(subscription.client_channel, batch[0].seq - 1)
+                        )
+                    channel.delivered = batch[0].seq - 1
+                for event in batch:
+                    self._fan_out(channel, event.seq, protocol.event(event))
+                channel.heard = max(channel.heard, channel.delivered)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("catching up %s failed; the next sweep retries", store_channel)
+        finally:
+            channel.catch_up = None
+
+    async def resync(self) -> None:
+        """Compare every local channel with the store and deliver what was missed."""
+        names = list(self._channels)
+        if not names:
+            return
+        async with self._db.reader() as session:
+            found = await events.heads(session, names)
+        for name, head in found.items():
+            channel = self._channels.get(name)
+            if channel is not None and head > channel.delivered:
+                channel.heard = max(channel.heard, head)
+                self._start_catch_up(name, channel)
+
+    # -- presence -----------------------------------------------------------------------
+
+    async def on_presence(self, store_channel: str) -> None:
+        channel = self._channels.get(store_channel)
+        if channel is None:
+            return
+        users = await self._presence.members(store_channel)
+        if self._channels.get(store_channel) is channel:
+            self._show_presence(channel, users)
+
+    @staticmethod
+    def _show_presence(
+        channel: _Channel, users: list[PresenceUser], skip: Subscription | None = None
+    ) -> None:
+        """Send ``users`` to the channel's subscribers (but ``skip``) if the set changed."""
+        if users == channel.presence:
+            return
+        channel.presence = users
+        listed = _users(users)
+        for subscription in channel.subscriptions:
+            if subscription is skip:
+                continue
+            frame = protocol.presence(subscription.client_channel, listed)
+            if subscription.held is not None:
+                subscription.held.append((None, frame))
+            else:
+                subscription.outbox.force(frame)
+
+    async def refresh_presence(self) -> None:
+        """Re-read presence of every local board (a crashed process's teachers drop out)."""
+        for name in list(self._channels):
+            if name.startswith("board:"):
+                await self.on_presence(name)
+
+    async def publish(self, stored: Sequence[events.StoredEvent]) -> None:
+        """Announce committed events (the services' ``Publish``); never raises."""
+        try:
+            notices = [EventNotice(e.channel, e.seq, protocol.event(e)) for e in stored]
+            await self._broker.publish(notices)
+        except Exception:
+            log.exception("publishing %d event(s) failed; subscribers catch up", len(stored))
+
+
+def _users(users: list[PresenceUser]) -> list[dict[str, str]]:
+    return [{"id": user.id, "name": user.name} for user in users]

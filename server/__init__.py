@@ -1,0 +1,1 @@
+"""Tandem's HTTP side: settings, the app's composition root, auth, rate limits and the CLI."""

@@ -1,0 +1,159 @@
+"""``create_app(settings)``: the one composition root of a Tandem process.
+
+Everything a process holds (database, Redis client, rate limiter, services) is built here
+from :class:`Settings`, handed to routes by dependency injection, and closed on shutdown.
+Nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from redis.asyncio import Redis
+
+from realtime import periodic
+from realtime.routes import realtime_socket
+from server.auth.routes import AuthController
+from server.auth.service import AuthService
+from server.auth.throttle import LoginThrottle
+from server.board.cache import BoardCache, MemoryBoardCache, RedisBoardCache
+from server.board.reads import BoardReads
+from server.board.routes import ProgressBoard
+from server.board.service import BoardService
+from server.classrooms.routes import LearnerClassrooms, TeacherClassrooms
+from server.classrooms.service import ClassroomService
+from server.edge import EdgeMiddleware
+from server.errors import exception_to_response
+from server.health import health, ready
+from server.progress.routes import ProgressController
+from server.progress.service import ProgressService
+from server.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from server.realtime_wiring import build_realtime
+from server.settings import Settings
+from server.signing_key import resolve_secret_key
+from server.strict_body import strict_body
+from server.web import web_router
+from storage.database import Database
+
+log = logging.getLogger("tandem")
+
+VERSION = "0.1.0"
+LOCK_SWEEP_SECONDS = 1.0
+
+
+def _provide(value: Any) -> Provide:
+    return Provide(lambda: value, use_cache=True, sync_to_thread=False)
+
+
+def create_app(settings: Settings) -> Litestar:
+    settings = resolve_secret_key(settings)
+    assert settings.secret_key is not None
+    database = Database(settings.database_url)
+    # Short timeouts: a Redis that stops answering must cost a fallback, never a hung request.
+    redis = (
+        Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+        if settings.redis_url
+        else None
+    )
+
+    limiter: RateLimiter | None = None
+    if settings.rate_limits:
+        memory = MemoryRateLimiter(settings.rate_limits)
+        limiter = (
+            RedisRateLimiter(redis, settings.rate_limits, fallback=memory) if redis else memory
+        )
+    login_throttle = LoginThrottle(
+        redis_url=settings.redis_url,
+        limit=settings.login_failure_limit,
+        minutes=settings.login_failure_minutes,
+    )
+    auth_service = AuthService(
+        database,
+        secret_key=settings.secret_key,
+        access_ttl=settings.access_token_ttl_seconds,
+        refresh_ttl=settings.refresh_token_ttl_seconds,
+        login_throttle=login_throttle,
+    )
+
+    realtime = build_realtime(settings, database, redis)
+    progress_service = ProgressService(database, realtime.hub.publish)
+    classroom_service = ClassroomService(database)
+    board_service = BoardService(database, realtime.hub.publish, lock_ttl=settings.lock_ttl_seconds)
+    board_cache: BoardCache = RedisBoardCache(redis) if redis else MemoryBoardCache()
+    board_reads = BoardReads(database, board_cache)
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await realtime.start(database, settings.event_retention_days)
+        # Lock leases end on their own; the sweeper announces each expiry (card.unlocked,
+        # reason "expired") within about a second, on whichever process gets to it first.
+        sweeper = periodic.run_every(
+            LOCK_SWEEP_SECONDS, board_service.release_expired_locks, "lock-sweeper"
+        )
+        try:
+            yield
+        finally:
+            await periodic.cancel(sweeper)
+            await realtime.stop()
+            if limiter is not None:
+                await limiter.aclose()
+            await login_throttle.aclose()
+            if redis is not None:
+                await redis.aclose()
+            await database.dispose()
+
+    app = Litestar(
+        route_handlers=[
+            health,
+            ready,
+            AuthController,
+            ProgressController,
+            TeacherClassrooms,
+            LearnerClassrooms,
+            ProgressBoard,
+            realtime_socket,
+            web_router(),
+        ],
+        dependencies={
+            "settings": _provide(settings),
+            "database": _provide(database),
+            "redis": _provide(redis),
+            "auth_service": _provide(auth_service),
+            "realtime": _provide(realtime.endpoint),
+            "progress_service": _provide(progress_service),
+            "classroom_service": _provide(classroom_service),
+            "board_service": _provide(board_service),
+            "board_reads": _provide(board_reads),
+        },
+        exception_handlers={Exception: exception_to_response},
+        request_max_body_size=settings.max_body_bytes,
+        before_request=strict_body,
+        cors_config=CORSConfig(allow_origins=list(settings.allowed_origins))
+        if settings.allowed_origins
+        else None,
+        openapi_config=OpenAPIConfig(
+            title="Tandem",
+            version=VERSION,
+            description="Learner progress and the teacher progress board, live.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        lifespan=[lifespan],
+        logging_config=None,
+    )
+    # See server/edge.py for why this wraps Litestar's handler rather than being middleware.
+    app.asgi_handler = EdgeMiddleware(
+        app.asgi_handler, secret_key=settings.secret_key, limiter=limiter
+    )
+    app.state.settings = settings
+    # For tools and tests that append events the way services do.
+    app.state.publish = realtime.hub.publish
+    return app

@@ -1,0 +1,1 @@
+"""Accounts and authentication: password hashing, JWTs, refresh-token families, role guards."""

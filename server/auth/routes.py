@@ -1,0 +1,67 @@
+"""``/api/v1/auth``: thin translations between HTTP and :class:`AuthService`."""
+
+from __future__ import annotations
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody
+
+from server.auth.guards import provide_principal, signed_in
+from server.auth.schemas import LoggedOut, LoginIn, RefreshIn, RegisterIn, TokensOut, UserOut
+from server.auth.service import AuthService, TokenPair
+from server.auth.tokens import Principal
+from server.envelope import Envelope, ok
+
+
+def _tokens(pair: TokenPair) -> TokensOut:
+    return TokensOut(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        expires_in=pair.expires_in,
+        user=UserOut.of(pair.user),
+    )
+
+
+class AuthController(Controller):
+    path = "/api/v1/auth"
+    tags = ["auth"]
+
+    @post("/register", status_code=201, summary="Create an account")
+    async def register(
+        self, data: JSONBody[RegisterIn], auth_service: NamedDependency[AuthService]
+    ) -> Envelope[UserOut]:
+        user = await auth_service.register(
+            email=data.email.strip(), password=data.password, name=data.name.strip(), role=data.role
+        )
+        return ok(UserOut.of(user))
+
+    @post("/login", status_code=200, summary="Exchange email and password for tokens")
+    async def login(
+        self, data: JSONBody[LoginIn], auth_service: NamedDependency[AuthService]
+    ) -> Envelope[TokensOut]:
+        pair = await auth_service.login(email=data.email.strip(), password=data.password)
+        return ok(_tokens(pair))
+
+    @post("/refresh", status_code=200, summary="Rotate a refresh token into a new pair")
+    async def refresh(
+        self, data: JSONBody[RefreshIn], auth_service: NamedDependency[AuthService]
+    ) -> Envelope[TokensOut]:
+        return ok(_tokens(await auth_service.refresh(data.refresh_token)))
+
+    @post("/logout", status_code=200, summary="Revoke a refresh token")
+    async def logout(
+        self, data: JSONBody[RefreshIn], auth_service: NamedDependency[AuthService]
+    ) -> Envelope[LoggedOut]:
+        await auth_service.logout(data.refresh_token)
+        return ok(LoggedOut())
+
+    @get(
+        "/me",
+        guards=[signed_in],
+        dependencies={"principal": Provide(provide_principal)},
+        summary="The signed-in user",
+    )
+    async def me(
+        self, principal: NamedDependency[Principal], auth_service: NamedDependency[AuthService]
+    ) -> Envelope[UserOut]:
+        return ok(UserOut.of(await auth_service.get_user(principal.user_id)))

@@ -1,0 +1,1 @@
+"""The teacher progress board (progress-board-api.md, contract §5)."""

@@ -1,0 +1,182 @@
+"""Reading a board (contract §5): access check, ``seq``, ETag/304, the cache, the build.
+
+``If-None-Match`` is answered after cheap indexed reads (membership, seq, and the counts of
+students and lessons, which ``filters`` shows but which append no board event), without
+building the board; a cached body is served only after the same access check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.auth.tokens import Principal
+from server.board import rules
+from server.board.cache import BoardCache
+from server.board.schemas import BoardOut, CardOut, ColumnOut, Filters, StudentRef
+from server.envelope import ok
+from server.errors import NotFound
+from storage import events
+from storage.base import utcnow
+from storage.database import Database
+from storage.repositories import board_json, cards, classrooms
+
+_encoder = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class BoardQuery:
+    classroom_id: uuid.UUID | None
+    student_id: uuid.UUID | None = None
+    category: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BoardAnswer:
+    etag: str
+    body: bytes | None  # None: the client's copy is current (304)
+
+
+class BoardReads:
+    def __init__(self, database: Database, cache: BoardCache) -> None:
+        self._db = database
+        self._cache = cache
+
+    async def read(
+        self, principal: Principal, query: BoardQuery, if_none_match: str | None
+    ) -> BoardAnswer:
+        async with self._db.reader() as session:
+            if query.classroom_id is None:
+                mine = await classrooms.of_teacher(session, principal.user_id)
+                if not mine:
+                    raise NotFound("You have no classroom yet: create one or join one with a code")
+                classroom_id = mine[0].id
+            else:
+                classroom_id = query.classroom_id
+            stamp = await classrooms.board_stamp(
+                session, classroom_id, principal.user_id, events.board_channel(classroom_id)
+            )
+            if stamp is None:
+                raise NotFound("No such classroom among yours")
+            seq = stamp.seq
+            key = _key(classroom_id, seq, (stamp.students, stamp.lessons), query)
+            etag = f'"{key}"'
+            if if_none_match is not None and (
+                etag in _tags(if_none_match) or if_none_match.strip() == "*"
+            ):
+                return BoardAnswer(etag, None)
+            body = await self._cache.get(key)
+            if body is None:
+                body = await _encoded(session, classroom_id, seq, query)
+                await self._cache.put(key, body)
+        return BoardAnswer(etag, body)
+
+
+def _tags(header: str) -> set[str]:
+    """The entity tags of an ``If-None-Match`` header (weak ones compare equal, RFC 9110
+    §13.1.2)."""
+    return {tag.strip().removeprefix("W/") for tag in header.split(",")}
+
+
+def _key(classroom_id: uuid.UUID, seq: int, roster: tuple[int, int], query: BoardQuery) -> str:
+    filters = f"{roster[0]}|{roster[1]}|{query.student_id}|{query.category}|{query.status}"
+    digest = hashlib.sha256(filters.encode()).hexdigest()[:12]
+    return f"{classroom_id}.{seq}.{digest}"
+
+
+async def _filters(session: AsyncSession, classroom_id: uuid.UUID) -> Filters:
+    """Every student and category of the classroom, whatever the query's filters (§5)."""
+    students = await classrooms.students(session, classroom_id)
+    return Filters(
+        students=[StudentRef(id=str(s.id), name=s.name) for s in students],
+        categories=await classrooms.categories(session, classroom_id),
+    )
+
+
+class _RawColumn(msgspec.Struct, kw_only=True):
+    """A column whose cards are JSON the database built (same shape as ``ColumnOut``)."""
+
+    id: str
+    name: str
+    status_value: str
+    position: int
+    color: str
+    cards: msgspec.Raw
+
+
+class _RawBoard(msgspec.Struct, kw_only=True):
+    columns: list[_RawColumn]
+    filters: Filters
+    seq: int
+    classroom_id: str
+
+
+async def _encoded(
+    session: AsyncSession, classroom_id: uuid.UUID, seq: int, query: BoardQuery
+) -> bytes:
+    """The encoded envelope, cards as the database's JSON (see storage/repositories/
+    board_json.py): the hot path of a board read. :func:`build` is its reference."""
+    arrays = await board_json.columns(
+        session,
+        classroom_id,
+        now=utcnow(),
+        student_id=query.student_id,
+        category=query.category,
+        status=query.status,
+    )
+    board = _RawBoard(
+        columns=[
+            _RawColumn(
+                id=str(rules.column_id(classroom_id, column.status)),
+                name=column.name,
+                status_value=column.status,
+                position=index,
+                color=column.color,
+                cards=msgspec.Raw(arrays.get(column.status, "[]").encode()),
+            )
+            for index, column in enumerate(rules.COLUMNS)
+        ],
+        filters=await _filters(session, classroom_id),
+        seq=seq,
+        classroom_id=str(classroom_id),
+    )
+    return _encoder.encode(ok(board))
+
+
+async def build(
+    session: AsyncSession, classroom_id: uuid.UUID, seq: int, query: BoardQuery
+) -> BoardOut:
+    """The board as Python objects: the documented shape, and the reference the
+    database-built JSON is tested against."""
+    now = utcnow()
+    found = await cards.board(
+        session,
+        classroom_id,
+        student_id=query.student_id,
+        category=query.category,
+        status=query.status,
+    )
+    by_status: dict[str, list[CardOut]] = {status: [] for status in rules.STATUSES}
+    for card in found:
+        by_status[card.status].append(CardOut.of(card, now))
+    return BoardOut(
+        columns=[
+            ColumnOut(
+                id=str(rules.column_id(classroom_id, column.status)),
+                name=column.name,
+                status_value=column.status,
+                position=index,
+                color=column.color,
+                cards=by_status[column.status],
+            )
+            for index, column in enumerate(rules.COLUMNS)
+        ],
+        filters=await _filters(session, classroom_id),
+        seq=seq,
+        classroom_id=str(classroom_id),
+    )

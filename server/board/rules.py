@@ -1,0 +1,49 @@
+"""The board's fixed rules (contract §5): columns, transitions, versions. Pure."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    status: str
+    name: str
+    color: str
+
+
+COLUMNS = (
+    Column("not_started", "Not Started", "#ef4444"),
+    Column("in_progress", "In Progress", "#f59e0b"),
+    Column("needs_review", "Needs Review", "#3b82f6"),
+    Column("mastered", "Mastered", "#22c55e"),
+)
+STATUSES = tuple(column.status for column in COLUMNS)
+_ORDER = {status: index for index, status in enumerate(STATUSES)}
+_COLUMN_IDS = uuid.UUID("6f1c1c55-9a57-4a43-9d3e-7f1b2c3d4e5f")
+
+
+def is_status(value: str) -> bool:
+    return value in _ORDER
+
+
+def transition_allowed(current: str, new: str) -> bool:
+    """Within a column, back to any earlier one, or forward to the next one only."""
+    return _ORDER[new] <= _ORDER[current] + 1
+
+
+def column_id(classroom_id: uuid.UUID, status: str) -> uuid.UUID:
+    """Columns are per classroom but not stored: a stable id derived from both."""
+    return uuid.uuid5(_COLUMN_IDS, f"{classroom_id}:{status}")
+
+
+def next_version(previous: datetime, now: datetime) -> datetime:
+    """A card's new ``updated_at``: now, and strictly later than the one it replaces."""
+    return max(now, previous + timedelta(microseconds=1))
+
+
+def lock_held(expires_at: datetime | None, now: datetime) -> bool:
+    """A lease counts while it has not expired; an expired lock is no lock."""
+    return expires_at is not None and expires_at > now

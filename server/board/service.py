@@ -1,0 +1,342 @@
+"""Board use cases (contract §5): every write one transaction holding the classroom's row
+lock, so concurrent writers on one board queue up, positions stay dense, and of many
+moves of one card with the same version exactly one wins. Events go out after commit."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.auth.tokens import Principal
+from server.board import rules
+from server.board.schemas import BatchMoveItem, CardOut, FailedMove, LockOut, MoveIn
+from server.envelope import timestamp
+from server.errors import (
+    CardLocked,
+    CardNotFound,
+    DuplicateAssignment,
+    Forbidden,
+    InvalidStatusTransition,
+    NotFound,
+    TandemError,
+    ValidationFailed,
+    VersionConflict,
+)
+from storage import events
+from storage.base import utcnow
+from storage.database import Database
+from storage.models import Card
+from storage.repositories import cards, classrooms
+
+
+def card_json(card: cards.CardView, now: datetime) -> dict[str, Any]:
+    data: dict[str, Any] = msgspec.to_builtins(CardOut.of(card, now))
+    return data
+
+
+@dataclass
+class _Tx:
+    """One board transaction: its session, clock, and the events it will publish."""
+
+    session: AsyncSession
+    principal: Principal
+    now: datetime
+    pending: list[events.NewEvent]
+
+    def emit(
+        self,
+        classroom_id: uuid.UUID,
+        name: str,
+        data: Any,
+        actor: tuple[uuid.UUID, str] | None = None,
+    ) -> None:
+        actor_id, actor_name = actor or (self.principal.user_id, self.principal.name)
+        self.pending.append(
+            events.NewEvent(events.board_channel(classroom_id), name, data, actor_id, actor_name)
+        )
+
+
+class BoardService:
+    def __init__(self, database: Database, publish: events.Publish, *, lock_ttl: int) -> None:
+        self._db = database
+        self._publish = publish
+        self._lock_ttl = timedelta(seconds=lock_ttl)
+
+    # -- cards --------------------------------------------------------------------------
+
+    async def create(
+        self,
+        principal: Principal,
+        *,
+        lesson_id: uuid.UUID,
+        student_id: uuid.UUID | None,
+        status: str,
+    ) -> CardOut:
+        async with self._transaction(principal) as tx:
+            lesson = await classrooms.lesson_for_teacher(tx.session, lesson_id, principal.user_id)
+            if lesson is None:
+                raise NotFound("No such lesson in your classrooms")
+            if student_id is not None:
+                student = await classrooms.student_for_teacher(
+                    tx.session, student_id, principal.user_id
+                )
+                if student is None:
+                    raise NotFound("No such student in your classrooms")
+                if student.classroom_id != lesson.classroom_id:
+                    raise ValidationFailed(
+                        "The student is not in the lesson's classroom",
+                        details={"fields": [{"field": "student_id", "message": "other classroom"}]},
+                    )
+            await self._lock_classroom(tx, lesson.classroom_id)
+            if await cards.exists(tx.session, lesson_id, student_id):
+                raise DuplicateAssignment()
+            card_id = uuid.uuid4()
+            try:
+                async with tx.session.begin_nested():
+                    await cards.add(
+                        tx.session,
+                        id=card_id,
+                        classroom_id=lesson.classroom_id,
+                        lesson_id=lesson_id,
+                        student_id=student_id,
+                        status=status,
+                        sort_key=await cards.last_key(tx.session, lesson.classroom_id, status),
+                        created_at=tx.now,
+                        updated_at=tx.now,
+                    )
+            except IntegrityError:
+                raise DuplicateAssignment() from None
+            view = await self._view(tx, card_id)
+            tx.emit(lesson.classroom_id, "card.created", card_json(view, tx.now))
+        return CardOut.of(view, tx.now)
+
+    async def move(self, principal: Principal, card_id: uuid.UUID, move: MoveIn) -> CardOut:
+        async with self._transaction(principal) as tx:
+            await self._take(tx, card_id)
+            view = await self._move(tx, card_id, move)
+        return CardOut.of(view, tx.now)
+
+    async def batch_move(
+        self, principal: Principal, moves: Sequence[BatchMoveItem]
+    ) -> tuple[list[CardOut], list[FailedMove]]:
+        """Each move checked against the state the earlier ones left; failures change
+        nothing and are listed; the successes are applied together, in one transaction."""
+        moved: list[cards.CardView] = []
+        failed: list[FailedMove] = []
+        async with self._transaction(principal) as tx:
+            found: dict[uuid.UUID, Card] = {}
+            for move in moves:
+                card = await cards.for_teacher(tx.session, move.card_id, principal.user_id)
+                if card is not None:
+                    found[move.card_id] = card
+            for classroom_id in sorted({card.classroom_id for card in found.values()}):
+                await self._lock_classroom(tx, classroom_id)
+            for move in moves:
+                try:
+                    if move.card_id not in found:
+                        raise CardNotFound()
+                    async with tx.session.begin_nested():
+                        moved.append(await self._move(tx, move.card_id, move))
+                except TandemError as exc:
+                    failed.append(
+                        FailedMove(card_id=str(move.card_id), error=exc.message, code=exc.code)
+                    )
+        return [CardOut.of(view, tx.now) for view in moved], failed
+
+    async def _move(self, tx: _Tx, card_id: uuid.UUID, move: MoveIn) -> cards.CardView:
+        """The checks of contract §5 in their order, then the move."""
+        card = await self._view(tx, card_id)
+        if not rules.is_status(move.new_status):
+            raise ValidationFailed(f"Unknown status {move.new_status!r}")
+        if move.new_position < 0:
+            raise ValidationFailed("new_position must not be negative")
+        self._check_not_locked_by_other(card, tx)
+        if move.version != card.updated_at:
+            raise VersionConflict(
+                "The card changed since you read it",
+                details={"current": card_json(card, tx.now)},
+            )
+        if not rules.transition_allowed(card.status, move.new_status):
+            raise InvalidStatusTransition(
+                f"A card moves forward one column at a time: {card.status} cannot go to "
+                f"{move.new_status}"
+            )
+        session, classroom_id = tx.session, card.classroom_id
+        # Past the end means last; the other cards' positions follow from the keys.
+        others = await cards.column_size(session, classroom_id, move.new_status)
+        if move.new_status == card.status:
+            others -= 1
+        target = min(move.new_position, others)
+        if move.new_status == card.status and target == card.position:
+            key = None  # dropped where it was: the order does not change
+        else:
+            key = await cards.key_at(session, classroom_id, move.new_status, target, moving=card_id)
+        await cards.place(
+            session,
+            card_id,
+            status=move.new_status,
+            sort_key=key,
+            updated_at=rules.next_version(card.updated_at, tx.now),
+        )
+        moved = await self._view(tx, card_id)
+        tx.emit(
+            classroom_id,
+            "card.moved",
+            {
+                "card": card_json(moved, tx.now),
+                "from_status": card.status,
+                "from_position": card.position,
+            },
+        )
+        return moved
+
+    async def delete(self, principal: Principal, card_id: uuid.UUID) -> None:
+        async with self._transaction(principal) as tx:
+            card = await self._take(tx, card_id)
+            self._check_not_locked_by_other(card, tx)
+            await cards.remove(tx.session, card_id)
+            tx.emit(
+                card.classroom_id,
+                "card.deleted",
+                {"id": str(card_id), "status": card.status, "position": card.position},
+            )
+
+    # -- locks --------------------------------------------------------------------------
+
+    async def lock(self, principal: Principal, card_id: uuid.UUID) -> LockOut:
+        """Take or renew the lease. An expired lock found here is announced as released
+        (``expired``) before the new ``card.locked``."""
+        async with self._transaction(principal) as tx:
+            card = await self._take(tx, card_id)
+            held = rules.lock_held(card.lock_expires_at, tx.now)
+            if card.locked_by is not None and not held:
+                tx.emit(
+                    card.classroom_id,
+                    "card.unlocked",
+                    {"id": str(card_id), "reason": "expired"},
+                    actor=(card.locked_by, card.locked_by_name or ""),
+                )
+            self._check_not_locked_by_other(card, tx)
+            renewal = held and card.locked_by == principal.user_id
+            locked_at = card.locked_at if renewal and card.locked_at else tx.now
+            expires_at = tx.now + self._lock_ttl
+            await cards.set_lock(
+                tx.session,
+                card_id,
+                holder=principal.user_id,
+                locked_at=locked_at,
+                expires_at=expires_at,
+            )
+            tx.emit(
+                card.classroom_id,
+                "card.locked",
+                {
+                    "id": str(card_id),
+                    "locked_by": str(principal.user_id),
+                    "locked_by_name": principal.name,
+                    "locked_at": timestamp(locked_at),
+                    "expires_at": timestamp(expires_at),
+                },
+            )
+        return LockOut(
+            id=str(card_id),
+            locked_by=str(principal.user_id),
+            locked_at=timestamp(locked_at),
+            expires_at=timestamp(expires_at),
+        )
+
+    async def unlock(self, principal: Principal, card_id: uuid.UUID) -> None:
+        async with self._transaction(principal) as tx:
+            card = await self._take(tx, card_id)
+            if card.locked_by is None or not rules.lock_held(card.lock_expires_at, tx.now):
+                raise NotFound("The card is not locked")
+            if card.locked_by != principal.user_id:
+                raise Forbidden("Only the teacher holding the lock can release it")
+            await cards.set_lock(tx.session, card_id, holder=None, locked_at=None, expires_at=None)
+            tx.emit(card.classroom_id, "card.unlocked", {"id": str(card_id), "reason": "released"})
+
+    async def release_expired_locks(self) -> int:
+        """The sweeper: release and announce every lease that ended (``expired``)."""
+        published: list[events.StoredEvent] = []
+        async with self._db.reader() as session:
+            if not await cards.any_expired(session, utcnow()):
+                return 0  # the usual case: no write transaction, no lock taken
+        async with self._db.transaction() as session:
+            expired = await cards.release_expired(session, utcnow())
+            published = await events.append(
+                session,
+                [
+                    events.NewEvent(
+                        events.board_channel(lock.classroom_id),
+                        "card.unlocked",
+                        {"id": str(lock.card_id), "reason": "expired"},
+                        lock.holder,
+                        lock.holder_name,
+                    )
+                    for lock in expired
+                ],
+            )
+        await self._publish(published)
+        return len(published)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _transaction(self, principal: Principal) -> AsyncIterator[_Tx]:
+        """One :class:`_Tx` in one database transaction: its events are appended before the
+        commit and published after it, never if it rolls back."""
+        stored: list[events.StoredEvent] = []
+        async with self._db.transaction() as session:
+            tx = _Tx(session, principal, utcnow(), [])
+            yield tx
+            if tx.pending:
+                stored = await events.append(session, tx.pending, now=tx.now)
+        if stored:
+            await self._publish(stored)
+
+    async def _take(self, tx: _Tx, card_id: uuid.UUID) -> cards.CardView:
+        """The card, found among the caller's classrooms (else 404 ``CARD_NOT_FOUND``),
+        read after taking its board's lock, so what is checked is what gets written."""
+        found = await cards.for_teacher(tx.session, card_id, tx.principal.user_id)
+        if found is None:
+            raise CardNotFound()
+        await self._lock_classroom(tx, found.classroom_id)
+        return await self._view(tx, card_id)
+
+    async def _lock_classroom(self, tx: _Tx, classroom_id: uuid.UUID) -> None:
+        locked = await classrooms.get_for_teacher(
+            tx.session, classroom_id, tx.principal.user_id, lock=True
+        )
+        if locked is None:  # pragma: no cover - membership was checked just before
+            raise CardNotFound()
+
+    @staticmethod
+    async def _view(tx: _Tx, card_id: uuid.UUID) -> cards.CardView:
+        view = await cards.view(tx.session, card_id, lock=True)
+        if view is None:
+            raise CardNotFound()
+        return view
+
+    @staticmethod
+    def _check_not_locked_by_other(card: cards.CardView, tx: _Tx) -> None:
+        if (
+            card.locked_by is not None
+            and card.locked_by != tx.principal.user_id
+            and rules.lock_held(card.lock_expires_at, tx.now)
+        ):
+            raise CardLocked(
+                f"Card locked by {card.locked_by_name or 'another teacher'}",
+                details={
+                    "locked_by": str(card.locked_by),
+                    "locked_by_name": card.locked_by_name,
+                    "expires_at": timestamp(card.lock_expires_at) if card.lock_expires_at else None,
+                },
+            )

@@ -1,0 +1,1 @@
+"""Classrooms, their teachers, students and lessons (contract §4)."""

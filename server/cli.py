@@ -1,0 +1,196 @@
+"""The ``tandem`` command: ``serve``, ``db upgrade`` / ``db current`` / ``db revision``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from server import demo as demo_data
+from server.errors import TandemError
+from server.progress import importer
+from server.settings import Settings, SettingsError
+from server.signing_key import resolve_secret_key
+from storage import migrate
+
+log = logging.getLogger("tandem")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise SystemExit(f"tandem: {exc}") from None
+
+
+def serve(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if args.workers > 1 and not settings.redis_url:
+        raise SystemExit(
+            "tandem: --workers above 1 needs TANDEM_REDIS_URL: the in-process broker and "
+            "rate-limit counters cannot span processes"
+        )
+    try:
+        # Resolved once here, before any worker starts, so all workers share one key file.
+        settings = resolve_secret_key(settings)
+    except SettingsError as exc:
+        raise SystemExit(f"tandem: {exc}") from None
+    asyncio.run(migrate.upgrade(settings.database_url))
+    log.info("database at revision %s", migrate.head_revision())
+    if args.demo:
+        _fill_demo(settings, quiet_if_filled=True)
+    uvicorn.run(
+        "server.asgi:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        http="httptools",
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+        # Contract §7: a client frame over 64 KiB closes the connection with 1009.
+        ws_max_size=64 * 1024,
+        # The server's keepalive: protocol-level pings; a peer that stops answering is dropped.
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        backlog=4096,
+        lifespan="on",
+        proxy_headers=True,
+        log_level=args.log_level,
+        access_log=args.access_log,
+    )
+    return 0
+
+
+def demo(_: argparse.Namespace) -> int:
+    settings = _settings()
+    try:
+        settings = resolve_secret_key(settings)
+    except SettingsError as exc:
+        raise SystemExit(f"tandem: {exc}") from None
+    asyncio.run(migrate.upgrade(settings.database_url))
+    _fill_demo(settings, quiet_if_filled=False)
+    return 0
+
+
+def _fill_demo(settings: Settings, *, quiet_if_filled: bool) -> None:
+    try:
+        logins = asyncio.run(demo_data.fill(settings))
+    except demo_data.NotEmpty:
+        if quiet_if_filled:
+            log.info("the database has accounts already: demo data not added")
+            return
+        raise SystemExit(
+            "tandem: the database has accounts already; the demo fills an empty one"
+        ) from None
+    print(
+        f"Demo classroom {logins.classroom!r} is ready. Sign in with password {logins.password!r}:"
+    )
+    for name, email in logins.teachers:
+        print(f"  teacher  {email:<22} {name}")
+    print(f"  learner  {logins.learner[1]:<22} {logins.learner[0]}")
+
+
+def db_upgrade(_: argparse.Namespace) -> int:
+    settings = _settings()
+    asyncio.run(migrate.upgrade(settings.database_url))
+    print(f"database upgraded to {migrate.head_revision()}")
+    return 0
+
+
+def db_current(_: argparse.Namespace) -> int:
+    settings = _settings()
+    current = asyncio.run(migrate.current_revision(settings.database_url))
+    head = migrate.head_revision()
+    print(f"current: {current or '(empty)'}  head: {head}")
+    return 0 if current == head else 1
+
+
+def db_revision(args: argparse.Namespace) -> int:
+    settings = _settings()
+    asyncio.run(migrate.make_revision(settings.database_url, args.message))
+    return 0
+
+
+def import_progress(args: argparse.Namespace) -> int:
+    settings = _settings()
+    try:
+        settings = resolve_secret_key(settings)
+    except SettingsError as exc:
+        raise SystemExit(f"tandem: {exc}") from None
+    path = Path(args.file)
+    try:
+        body = path.read_bytes()
+    except OSError as exc:
+        raise SystemExit(f"tandem: cannot read {path}: {exc.strerror}") from None
+    content_type = "text/csv" if path.suffix.lower() == ".csv" else "application/json"
+    try:
+        report = asyncio.run(importer.import_file(settings, args.email, body, content_type))
+    except importer.UnknownUser:
+        raise SystemExit(f"tandem: no account with the email {args.email}") from None
+    except TandemError as exc:
+        raise SystemExit(f"tandem: {path}: {exc.message}") from None
+    print(
+        f"imported {report.imported}, merged {report.merged}, unchanged {report.unchanged}, "
+        f"rejected {len(report.rejected)}"
+    )
+    for rejected in report.rejected:
+        print(f"  rejected {rejected.word_id!r}: {rejected.reason}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tandem", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve_cmd = commands.add_parser("serve", help="serve HTTP and websockets")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.add_argument("--workers", type=int, default=1)
+    serve_cmd.add_argument("--log-level", default="info")
+    serve_cmd.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=False)
+    serve_cmd.add_argument(
+        "--demo", action="store_true", help="fill an empty database with demo data first"
+    )
+    serve_cmd.set_defaults(handler=serve)
+
+    db_cmd = commands.add_parser("db", help="database schema migrations")
+    db_commands = db_cmd.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply pending migrations").set_defaults(
+        handler=db_upgrade
+    )
+    db_commands.add_parser("current", help="show the schema revision").set_defaults(
+        handler=db_current
+    )
+    revision_cmd = db_commands.add_parser("revision", help="autogenerate a migration")
+    revision_cmd.add_argument("-m", "--message", required=True)
+    revision_cmd.set_defaults(handler=db_revision)
+    commands.add_parser("demo", help="fill an empty database with a demo classroom").set_defaults(
+        handler=demo
+    )
+
+    import_cmd = commands.add_parser(
+        "import-progress", help="import a learner's old localStorage JSON or CSV progress"
+    )
+    import_cmd.add_argument("--email", required=True, help="the learner's account")
+    import_cmd.add_argument("file", help="a .json localStorage export or a .csv file")
+    import_cmd.set_defaults(handler=import_progress)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

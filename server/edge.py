@@ -1,0 +1,103 @@
+"""The outermost layer of every ``/api`` request: request id, caller, rate limit, headers.
+
+Why not Litestar middleware: Litestar runs app middleware per route, so answers the router
+gives itself (404 for an unknown path, 405 for a wrong method) would bypass it, and the
+contract wants the rate-limit headers on *every* ``/api`` response (§2). This plain ASGI
+wrapper sits around Litestar's whole handler instead; it stays small and does no I/O but
+the one rate-limit call.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.auth.guards import PRINCIPAL_KEY, authenticate
+from server.auth.tokens import Principal
+from server.errors import ErrorBody, ErrorEnvelope
+from server.ratelimit import Decision, RateLimiter
+
+log = logging.getLogger("tandem.edge")
+_encode = msgspec.json.Encoder().encode
+
+
+def rate_limit_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"x-ratelimit-limit", str(decision.limit).encode()),
+        (b"x-ratelimit-remaining", str(decision.remaining).encode()),
+        (b"x-ratelimit-reset", str(decision.reset).encode()),
+    ]
+
+
+def client_key(scope: Scope) -> str:
+    """The rate-limit identity: the user when signed in, else the client address (§2)."""
+    principal = scope.get(PRINCIPAL_KEY)
+    if isinstance(principal, Principal):
+        return f"user:{principal.user_id}"
+    client = scope.get("client")
+    return f"ip:{client[0] if client else 'unknown'}"
+
+
+class EdgeMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        secret_key: str,
+        limiter: RateLimiter | None,
+        prefixes: Sequence[str] = ("/api",),
+    ) -> None:
+        self.app = app
+        self.secret_key = secret_key
+        self.limiter = limiter
+        self.prefixes = tuple(prefixes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or not scope["path"].startswith(self.prefixes):
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        authorization = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+        authenticate(scope, authorization, self.secret_key)  # type: ignore[arg-type]
+
+        extra: list[tuple[bytes, bytes]] = [(b"x-request-id", request_id.encode())]
+        if self.limiter is not None:
+            decision = await self.limiter.hit(client_key(scope))
+            extra.extend(rate_limit_headers(decision))
+            if not decision.allowed:
+                await self._reject(send, decision, extra)
+                return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    @staticmethod
+    async def _reject(send: Send, decision: Decision, extra: list[tuple[bytes, bytes]]) -> None:
+        body = _encode(
+            ErrorEnvelope(
+                error=ErrorBody(
+                    "RATE_LIMITED",
+                    f"Too many requests; retry in {decision.retry_after} s",
+                    {"retry_after": decision.retry_after},
+                )
+            )
+        )
+        headers: list[Any] = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"retry-after", str(decision.retry_after).encode()),
+            *extra,
+        ]
+        await send({"type": "http.response.start", "status": 429, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -1,0 +1,1 @@
+"""The learner progress API (progress-api-story.md, contract §6)."""

@@ -1,0 +1,137 @@
+"""Reading the old app's progress: its localStorage JSON value, or CSV with the same columns.
+
+The JSON is an object mapping wordId to ``{studyCount, correctCount, confidence,
+lastStudied?, mastered?}`` (other keys are ignored, as the old app stored more). CSV has a
+header row naming those columns. Each bad entry is rejected with a reason; the rest import.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from server.errors import ValidationFailed
+from server.progress.rules import Update
+from server.progress.schemas import WORD_ID_PATTERN, check_word_id
+
+_WORD_ID = re.compile(WORD_ID_PATTERN)
+_TRUE = {"true", "1", "yes", "y"}
+_FALSE = {"false", "0", "no", "n", ""}
+
+
+@dataclass
+class Parsed:
+    entries: list[tuple[Update, datetime | None]] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+
+
+class _Bad(ValueError):
+    pass
+
+
+def parse(body: bytes, content_type: str) -> Parsed:
+    """Entries from a JSON object or, for ``text/csv``, CSV rows."""
+    if content_type.split(";", maxsplit=1)[0].strip().lower() in ("text/csv", "application/csv"):
+        try:
+            text = body.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ValidationFailed("The CSV is not UTF-8") from None
+        return _collect(_csv_rows(text), strings=True)
+    try:
+        value = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise ValidationFailed(
+            "The body is not JSON", details={"fields": [{"field": "body", "message": str(exc)}]}
+        ) from None
+    if not isinstance(value, dict):
+        raise ValidationFailed(
+            "Expected the old app's progress: an object mapping wordId to its record",
+            details={"fields": [{"field": "body", "message": "expected an object"}]},
+        )
+    return _collect(iter(value.items()), strings=False)
+
+
+def _csv_rows(text: str) -> Iterator[tuple[str, Any]]:
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames is None or "wordId" not in reader.fieldnames:
+        raise ValidationFailed(
+            "The CSV needs a header row with wordId, studyCount, correctCount, confidence",
+            details={"fields": [{"field": "body", "message": "missing wordId column"}]},
+        )
+    for row in reader:
+        yield (row.get("wordId") or "").strip(), row
+
+
+def _collect(rows: Iterator[tuple[str, Any]], *, strings: bool) -> Parsed:
+    parsed = Parsed()
+    for word_id, record in rows:
+        try:
+            parsed.entries.append(_entry(word_id, record, strings=strings))
+        except _Bad as exc:
+            parsed.rejected.append((word_id, str(exc)))
+    return parsed
+
+
+def _entry(word_id: str, record: Any, *, strings: bool) -> tuple[Update, datetime | None]:
+    if not _WORD_ID.match(word_id):
+        raise _Bad("wordId must be 1-128 of A-Z a-z 0-9 . _ : -")
+    if (problem := check_word_id(word_id)) is not None:
+        raise _Bad(f"wordId {problem}")
+    if not isinstance(record, Mapping):
+        raise _Bad("expected an object with studyCount, correctCount and confidence")
+    study = _count(record, "studyCount", strings)
+    correct = _count(record, "correctCount", strings)
+    confidence = _count(record, "confidence", strings)
+    if confidence > 5:
+        raise _Bad("confidence must be 0 to 5")
+    if correct > study:
+        raise _Bad("correctCount must not exceed studyCount")
+    mastered = _mastered(record.get("mastered"), strings)
+    return Update(word_id, study, correct, confidence, mastered), _when(record.get("lastStudied"))
+
+
+def _count(record: Mapping[str, Any], name: str, strings: bool) -> int:
+    value = record.get(name)
+    if strings and isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Bad(f"{name} must be a whole number")
+    if value < 0:
+        raise _Bad(f"{name} must not be negative")
+    return value
+
+
+def _mastered(value: Any, strings: bool) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    if strings and isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+    raise _Bad("mastered must be true or false")
+
+
+def _when(value: Any) -> datetime | None:
+    """``lastStudied``: ISO-8601 or epoch milliseconds; None when absent."""
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
+            return datetime.fromtimestamp(float(value) / 1000, UTC)
+        if isinstance(value, str):
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    raise _Bad("lastStudied must be ISO-8601 or epoch milliseconds")

@@ -1,0 +1,198 @@
+"""``/api/v1/progress``: thin translations between HTTP and :class:`ProgressService`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
+from litestar.openapi.spec.enums import OpenAPIType
+from litestar.params import JSONBody, PathParameter, QueryParameter, RawBody
+
+from server.auth.guards import provide_principal, signed_in
+from server.auth.tokens import Principal
+from server.envelope import Envelope, ok
+from server.errors import ValidationFailed
+from server.progress import importing
+from server.progress.rules import Update
+from server.progress.schemas import (
+    WORD_ID_PATTERN,
+    BatchIn,
+    BatchOut,
+    Deleted,
+    ImportReport,
+    ProgressIn,
+    ProgressList,
+    ProgressOut,
+    Rejected,
+    Stats,
+)
+from server.progress.service import ProgressService
+
+WordIdPath = Annotated[
+    # Checked by _validated_word_id, so the error names the contract's field, wordId.
+    str,
+    PathParameter(description="1-128 of A-Z a-z 0-9 . _ : -"),
+]
+DueOnly = Annotated[
+    bool, QueryParameter(description="only the words due now (mastered ones left out)")
+]
+IMPORT_MAX_BYTES = 10 * 1024 * 1024
+
+
+def _validated_word_id(word_id: str) -> str:
+    if not re.fullmatch(WORD_ID_PATTERN, word_id):
+        raise ValidationFailed(
+            "wordId must be 1-128 of A-Z a-z 0-9 . _ : -",
+            details={"fields": [{"field": "wordId", "message": "invalid word id"}]},
+        )
+    return word_id
+
+
+_OLD_RECORD = Schema(
+    type=OpenAPIType.OBJECT,
+    required=["studyCount", "correctCount", "confidence"],
+    properties={
+        "studyCount": Schema(type=OpenAPIType.INTEGER, minimum=0),
+        "correctCount": Schema(type=OpenAPIType.INTEGER, minimum=0),
+        "confidence": Schema(type=OpenAPIType.INTEGER, minimum=0, maximum=5),
+        "lastStudied": Schema(
+            one_of=[Schema(type=OpenAPIType.STRING, format=None), Schema(type=OpenAPIType.INTEGER)],
+            description="ISO-8601, or epoch milliseconds",
+        ),
+        "mastered": Schema(type=OpenAPIType.BOOLEAN),
+    },
+    description="other keys are ignored",
+)
+
+
+@dataclass
+class ImportOperation(Operation):
+    """The import body is read raw (JSON or CSV), so its shape is described here by hand."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            required=True,
+            description="The old app's localStorage value, or CSV with the same columns",
+            content={
+                "application/json": OpenAPIMediaType(
+                    schema=Schema(type=OpenAPIType.OBJECT, additional_properties=_OLD_RECORD)
+                ),
+                "text/csv": OpenAPIMediaType(
+                    schema=Schema(
+                        type=OpenAPIType.STRING,
+                        description="header: wordId,studyCount,correctCount,confidence,"
+                        "lastStudied,mastered",
+                    )
+                ),
+            },
+        )
+
+
+class ProgressController(Controller):
+    path = "/api/v1/progress"
+    tags = ["progress"]
+    guards = [signed_in]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @get("/", summary="All of my progress, or the words due now")
+    async def list_progress(
+        self,
+        principal: NamedDependency[Principal],
+        progress_service: NamedDependency[ProgressService],
+        due: DueOnly = False,
+    ) -> Envelope[ProgressList]:
+        records, seq = await progress_service.list_words(principal, due=due)
+        return ok(ProgressList(items=[ProgressOut.of(r) for r in records], seq=seq))
+
+    @get("/stats", summary="Summary statistics of my progress")
+    async def stats(
+        self,
+        principal: NamedDependency[Principal],
+        progress_service: NamedDependency[ProgressService],
+    ) -> Envelope[Stats]:
+        return ok(await progress_service.stats(principal))
+
+    @get("/{word_id:str}", summary="My progress on one word")
+    async def get_word(
+        self,
+        word_id: WordIdPath,
+        principal: NamedDependency[Principal],
+        progress_service: NamedDependency[ProgressService],
+    ) -> Envelope[ProgressOut]:
+        record = await progress_service.get(principal, _validated_word_id(word_id))
+        return ok(ProgressOut.of(record))
+
+    @put(
+        "/{word_id:str}",
+        summary="Report my progress on a word (201 created, 200 updated or unchanged)",
+        status_code=200,
+    )
+    async def put_word(
+        self,
+        word_id: WordIdPath,
+        data: JSONBody[ProgressIn],
+        principal: NamedDependency[Principal],
+        progress_service: NamedDependency[ProgressService],
+    ) -> Response[Envelope[ProgressOut]]:
+        update = Update(
+            _validated_word_id(word_id),
+            data.study_count,
+            data.correct_count,
+            data.confidence,
+            data.mastered,
+        )
+        record, created = await progress_service.put(principal, update)
+        return Response(ok(ProgressOut.of(record)), status_code=201 if created else 200)
+
+    @delete("/{word_id:str}", summary="Unlearn a word: its record is removed", status_code=200)
+    async def delete_word(
+        self,
+        word_id: WordIdPath,
+        principal: NamedDependency[Principal],
+        progress_service: NamedDependency[ProgressService],
+    ) -> Envelope[Deleted]:
+        await progress_service.delete(principal, _validated_word_id(word_id))
+        return ok(Deleted(word_id=word_id))
+
+    @post("/batch", summary="Report many words at once, all or nothing", status_code=200)
+    async def batch(
+        self,
+        data: JSONBody[BatchIn],
+        principal: NamedDependency[Principal],
+        progress_service: NamedDependency[ProgressService],
+    ) -> Envelope[BatchOut]:
+        updates = [
+            Update(u.word_id, u.study_count, u.correct_count, u.confidence, u.mastered)
+            for u in data.updates
+        ]
+        records = await progress_service.batch(principal, updates)
+        return ok(BatchOut(items=[ProgressOut.of(r) for r in records]))
+
+    @post(
+        "/import",
+        summary="Import the old app's localStorage progress (JSON) or CSV, merging",
+        status_code=200,
+        request_max_body_size=IMPORT_MAX_BYTES,
+        operation_class=ImportOperation,
+    )
+    async def import_progress(
+        self,
+        request: Request[Any, Any, Any],
+        body: RawBody,
+        principal: NamedDependency[Principal],
+        progress_service: NamedDependency[ProgressService],
+    ) -> Envelope[ImportReport]:
+        parsed = importing.parse(body, request.headers.get("content-type", ""))
+        imported, merged, unchanged = await progress_service.merge(principal, parsed.entries)
+        return ok(
+            ImportReport(
+                imported=imported,
+                merged=merged,
+                unchanged=unchanged,
+                rejected=[Rejected(word_id=w, reason=r) for w, r in parsed.rejected],
+            )
+        )

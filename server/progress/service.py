@@ -1,0 +1,335 @@
+"""Learner progress use cases (contract §6): each write one transaction, events after commit."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, time
+from typing import Any, TypeVar
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.auth.tokens import Principal
+from server.errors import NotFound, ValidationFailed, VersionConflict
+from server.progress.rules import (
+    Changed,
+    Created,
+    Outcome,
+    Stale,
+    Unchanged,
+    Update,
+    WordProgress,
+    apply_update,
+    merge_import,
+)
+from server.progress.scheduling import SchedulerState
+from server.progress.schemas import ProgressOut, Stats, check_word_id
+from storage import events
+from storage.base import utcnow
+from storage.database import Database
+from storage.models import Progress
+from storage.repositories import progress as repository
+
+T = TypeVar("T")
+
+
+def _record(row: Progress) -> WordProgress:
+    return WordProgress(
+        word_id=row.word_id,
+        study_count=row.study_count,
+        correct_count=row.correct_count,
+        confidence=row.confidence,
+        mastered=row.mastered,
+        last_studied_at=row.last_studied_at,
+        next_review=row.next_review,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        schedule=SchedulerState(
+            state=row.fsrs_state,
+            step=row.fsrs_step,
+            stability=row.fsrs_stability,
+            difficulty=row.fsrs_difficulty,
+            due=row.next_review,
+            last_review=row.fsrs_last_review,
+        ),
+    )
+
+
+def _row(user_id: uuid.UUID, record: WordProgress) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "word_id": record.word_id,
+        "study_count": record.study_count,
+        "correct_count": record.correct_count,
+        "confidence": record.confidence,
+        "mastered": record.mastered,
+        "last_studied_at": record.last_studied_at,
+        "next_review": record.next_review,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "fsrs_state": record.schedule.state,
+        "fsrs_step": record.schedule.step,
+        "fsrs_stability": record.schedule.stability,
+        "fsrs_difficulty": record.schedule.difficulty,
+        "fsrs_last_review": record.schedule.last_review,
+    }
+
+
+def as_json(record: WordProgress) -> dict[str, Any]:
+    data: dict[str, Any] = msgspec.to_builtins(ProgressOut.of(record))
+    return data
+
+
+def _updated_event(principal: Principal, record: WordProgress) -> events.NewEvent:
+    return events.NewEvent(
+        events.progress_channel(principal.user_id),
+        "progress.updated",
+        as_json(record),
+        principal.user_id,
+        principal.name,
+    )
+
+
+def _counts_problem(update: Update) -> str | None:
+    if update.correct_count > update.study_count:
+        return "correctCount must not exceed studyCount"
+    return None
+
+
+class ProgressService:
+    def __init__(self, database: Database, publish: events.Publish) -> None:
+        self._db = database
+        self._publish = publish
+
+    async def list_words(
+        self, principal: Principal, *, due: bool
+    ) -> tuple[list[WordProgress], int]:
+        """The user's records (or those due now) and the channel's seq before reading them:
+        an event with a higher seq may repeat a change already in the list, never miss one."""
+        channel = events.progress_channel(principal.user_id)
+        async with self._db.reader() as session:
+            seq = await events.head(session, channel)
+            rows = await repository.list_for(
+                session, principal.user_id, due_at=utcnow() if due else None
+            )
+        return [_record(row) for row in rows], seq
+
+    async def get(self, principal: Principal, word_id: str) -> WordProgress:
+        async with self._db.reader() as session:
+            row = await repository.get(session, principal.user_id, word_id)
+        if row is None:
+            raise NotFound("No progress for this word")
+        return _record(row)
+
+    async def put(self, principal: Principal, update: Update) -> tuple[WordProgress, bool]:
+        """Apply one device's report; the record and whether it was created."""
+        self._check(update)
+        published: list[events.StoredEvent] = []
+        async with self._db.transaction() as session:
+            now = utcnow()
+            outcome = await self._apply_one(session, principal.user_id, update, now)
+            match outcome:
+                case Stale(current=current):
+                    raise VersionConflict(
+                        "Counts are lower than the stored ones: this device is behind",
+                        details={"current": as_json(current)},
+                    )
+                case Unchanged(record=record):
+                    return record, False
+                case Created(record=record) | Changed(record=record):
+                    await repository.upsert(session, [_row(principal.user_id, record)])
+                    published = await events.append(session, [_updated_event(principal, record)])
+        await self._publish(published)
+        return record, isinstance(outcome, Created)
+
+    async def _apply_one(
+        self, session: AsyncSession, user_id: uuid.UUID, update: Update, now: datetime
+    ) -> Outcome:
+        rows = await repository.lock(session, user_id, [update.word_id])
+        current = rows.get(update.word_id)
+        outcome = apply_update(None if current is None else _record(current), update, now)
+        if isinstance(outcome, Created):
+            created = await repository.insert_new(session, [_row(user_id, outcome.record)])
+            if not created:
+                # Another request created it meanwhile: it is an update of that record now.
+                rows = await repository.lock(session, user_id, [update.word_id])
+                outcome = apply_update(_record(rows[update.word_id]), update, now)
+                if isinstance(outcome, Created):  # pragma: no cover - the row exists now
+                    raise AssertionError("a locked existing row cannot be created again")
+            else:
+                return outcome
+        return outcome
+
+    async def batch(self, principal: Principal, updates: Sequence[Update]) -> list[WordProgress]:
+        """All or nothing; every bad item is named in ``details.items``, whether it is
+        invalid on its own or stale against the stored record (contract §6)."""
+        return await _retrying(lambda: self._batch_once(principal, updates))
+
+    async def _batch_once(
+        self, principal: Principal, updates: Sequence[Update]
+    ) -> list[WordProgress]:
+        problems: list[dict[str, Any]] = []
+        published: list[events.StoredEvent] = []
+        async with self._db.transaction() as session:
+            now = utcnow()
+            word_ids = [update.word_id for update in updates]
+            rows = await repository.lock(session, principal.user_id, word_ids)
+            state: dict[str, WordProgress] = {w: _record(row) for w, row in rows.items()}
+            results: list[WordProgress] = []
+            changed: dict[str, WordProgress] = {}
+            emitted: list[events.NewEvent] = []
+            for index, update in enumerate(updates):
+                if invalid := self._problems(update):
+                    problems.extend(
+                        {"index": index, "field": field, "message": message}
+                        for field, message in invalid
+                    )
+                    continue
+                outcome = apply_update(state.get(update.word_id), update, now)
+                match outcome:
+                    case Stale(current=current):
+                        problems.append(
+                            {
+                                "index": index,
+                                "field": "studyCount",
+                                "message": "counts are lower than the stored ones",
+                                "current": as_json(current),
+                            }
+                        )
+                        results.append(current)
+                    case Unchanged(record=record):
+                        results.append(record)
+                    case Created(record=record) | Changed(record=record):
+                        state[update.word_id] = changed[update.word_id] = record
+                        emitted.append(_updated_event(principal, record))
+                        results.append(record)
+            if problems:
+                raise ValidationFailed("Some updates are not valid", details={"items": problems})
+            await _write(session, principal.user_id, rows, changed)
+            published = await events.append(session, emitted)
+        await self._publish(published)
+        return results
+
+    async def delete(self, principal: Principal, word_id: str) -> None:
+        async with self._db.transaction() as session:
+            if not await repository.remove(session, principal.user_id, word_id):
+                raise NotFound("No progress for this word")
+            published = await events.append(
+                session,
+                [
+                    events.NewEvent(
+                        events.progress_channel(principal.user_id),
+                        "progress.deleted",
+                        {"wordId": word_id},
+                        principal.user_id,
+                        principal.name,
+                    )
+                ],
+            )
+        await self._publish(published)
+
+    async def stats(self, principal: Principal) -> Stats:
+        now = utcnow()
+        day_start = datetime.combine(now.date(), time.min, tzinfo=UTC)
+        async with self._db.reader() as session:
+            totals = await repository.totals(
+                session, principal.user_id, now=now, day_start=day_start
+            )
+        accuracy = totals.total_correct / totals.total_studies if totals.total_studies else 0.0
+        return Stats(
+            total_words=totals.total_words,
+            mastered_words=totals.mastered_words,
+            learning_words=totals.total_words - totals.mastered_words,
+            due_now=totals.due_now,
+            studied_today=totals.studied_today,
+            total_studies=totals.total_studies,
+            total_correct=totals.total_correct,
+            accuracy=accuracy,
+        )
+
+    async def merge(
+        self, principal: Principal, entries: Sequence[tuple[Update, datetime | None]]
+    ) -> tuple[int, int, int]:
+        """Merge imported records; (imported, merged, unchanged) counts."""
+        return await _retrying(lambda: self._merge_once(principal, entries))
+
+    async def _merge_once(
+        self, principal: Principal, entries: Sequence[tuple[Update, datetime | None]]
+    ) -> tuple[int, int, int]:
+        imported = merged = unchanged = 0
+        published: list[events.StoredEvent] = []
+        async with self._db.transaction() as session:
+            now = utcnow()
+            rows = await repository.lock(
+                session, principal.user_id, [u.word_id for u, _ in entries]
+            )
+            state: dict[str, WordProgress] = {w: _record(row) for w, row in rows.items()}
+            changed: dict[str, WordProgress] = {}
+            emitted: list[events.NewEvent] = []
+            for update, last_studied in entries:
+                outcome = merge_import(state.get(update.word_id), update, last_studied, now)
+                match outcome:
+                    case Created(record=record) | Changed(record=record):
+                        imported += isinstance(outcome, Created)
+                        merged += isinstance(outcome, Changed)
+                        state[update.word_id] = changed[update.word_id] = record
+                        emitted.append(_updated_event(principal, record))
+                    case _:
+                        unchanged += 1
+            await _write(session, principal.user_id, rows, changed)
+            published = await events.append(session, emitted)
+        await self._publish(published)
+        return imported, merged, unchanged
+
+    def _check(self, update: Update) -> None:
+        problems = self._problems(update)
+        if problems:
+            raise ValidationFailed(
+                problems[0][1],
+                details={"fields": [{"field": f, "message": m} for f, m in problems]},
+            )
+
+    @staticmethod
+    def _problems(update: Update) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        if (word_problem := check_word_id(update.word_id)) is not None:
+            found.append(("wordId", word_problem))
+        if (count_problem := _counts_problem(update)) is not None:
+            found.append(("correctCount", count_problem))
+        return found
+
+
+class _Retry(Exception):
+    """A concurrent request created a word this one meant to create."""
+
+
+RETRIES = 3
+
+
+async def _retrying(attempt: Callable[[], Awaitable[T]]) -> T:
+    """Run ``attempt`` again (in a new transaction) when a concurrent creation raced it."""
+    for _ in range(RETRIES - 1):
+        try:
+            return await attempt()
+        except _Retry:
+            continue
+    return await attempt()
+
+
+async def _write(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    before: dict[str, Progress],
+    changed: dict[str, WordProgress],
+) -> None:
+    """Insert the new words and overwrite the locked existing ones, set-based.
+
+    New words go in with ``ON CONFLICT DO NOTHING``: if one was created by a concurrent
+    request meanwhile, overwriting it would lose that request's counts, so the whole
+    transaction is rolled back and retried on the rows as they are now.
+    """
+    new = [_row(user_id, r) for w, r in changed.items() if w not in before]
+    if len(await repository.insert_new(session, new)) != len(new):
+        raise _Retry()
+    await repository.upsert(session, [_row(user_id, r) for w, r in changed.items() if w in before])

@@ -1,0 +1,99 @@
+"""Settings read from the environment (contract §1), with an optional ``.env`` file.
+
+Nothing is read at import time: :meth:`Settings.from_env` is called by the CLI or by the
+ASGI factory, and tests build :class:`Settings` directly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+from dotenv import dotenv_values
+
+from server.ratelimit import Window, parse_windows
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./tandem.db"
+DEFAULT_RATE_LIMITS = "100/minute;20/10 seconds"
+
+
+class SettingsError(ValueError):
+    """A setting has a value Tandem cannot use; the message names the variable."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Every knob of a Tandem process. Field names mirror the ``TANDEM_*`` variables."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    secret_key: str | None = None
+    rate_limits: tuple[Window, ...] = parse_windows(DEFAULT_RATE_LIMITS)
+    lock_ttl_seconds: int = 300
+    event_retention_days: int = 7
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 2_592_000
+    allowed_origins: tuple[str, ...] = ()
+    # Not in the contract's table: operational extras with safe defaults.
+    max_body_bytes: int = 1024 * 1024
+    import_max_body_bytes: int = 10 * 1024 * 1024
+    login_failure_limit: int = 10
+    login_failure_minutes: int = 15
+    ws_auth_timeout_seconds: float = 10.0
+    ws_outbox_limit: int = 512
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+    ) -> Settings:
+        """Build settings from ``environ`` (default ``os.environ``) over an optional ``.env``.
+
+        Real environment variables win over the file, as with every twelve-factor tool.
+        """
+        values: dict[str, str] = {}
+        if env_file is not None and env_file.is_file():
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+
+        def get(name: str) -> str | None:
+            raw = values.get(f"TANDEM_{name}")
+            if raw is None or raw.strip() == "":
+                return None
+            return raw.strip()
+
+        def get_int(name: str, default: int, minimum: int) -> int:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                number = int(raw)
+            except ValueError:
+                raise SettingsError(f"TANDEM_{name} must be a whole number, got {raw!r}") from None
+            if number < minimum:
+                raise SettingsError(f"TANDEM_{name} must be at least {minimum}, got {number}")
+            return number
+
+        limits_text = get("RATE_LIMITS") or DEFAULT_RATE_LIMITS
+        try:
+            windows = parse_windows(limits_text)
+        except ValueError as exc:
+            raise SettingsError(f"TANDEM_RATE_LIMITS: {exc}") from None
+        origins = tuple(
+            o.strip().rstrip("/") for o in (get("ALLOWED_ORIGINS") or "").split(",") if o.strip()
+        )
+        return cls(
+            database_url=get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            redis_url=get("REDIS_URL"),
+            secret_key=get("SECRET_KEY"),
+            rate_limits=windows,
+            lock_ttl_seconds=get_int("LOCK_TTL_SECONDS", 300, 1),
+            event_retention_days=get_int("EVENT_RETENTION_DAYS", 7, 1),
+            access_token_ttl_seconds=get_int("ACCESS_TOKEN_TTL_SECONDS", 900, 1),
+            refresh_token_ttl_seconds=get_int("REFRESH_TOKEN_TTL_SECONDS", 2_592_000, 1),
+            allowed_origins=origins,
+        )

@@ -1,0 +1,50 @@
+"""The browser UI: ``/`` (sign in / sign up), ``/board`` and ``/study``, from ``web/``.
+
+Static files served by the app itself, no CDN: pages are plain HTML and ES modules.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from litestar import Router, get
+from litestar.handlers import HTTPRouteHandler
+from litestar.response import File
+from litestar.static_files import create_static_files_router
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+PAGES = {"/": "index.html", "/board": "board.html", "/study": "study.html"}
+
+
+# Pages load only what this server serves: no third-party script can run in them.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; connect-src 'self' ws: wss:; "
+    "img-src 'self' data:; style-src 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _page(path: str, filename: str) -> HTTPRouteHandler:
+    @get(path, include_in_schema=False, name=f"page:{filename}", sync_to_thread=False)
+    def page() -> File:
+        return File(
+            WEB / filename,
+            content_disposition_type="inline",
+            media_type="text/html",
+            headers=SECURITY_HEADERS,
+        )
+
+    return page
+
+
+def web_router() -> Router:
+    return Router(
+        path="/",
+        route_handlers=[
+            *(_page(path, filename) for path, filename in PAGES.items()),
+            create_static_files_router(
+                path="/static", directories=[WEB], include_in_schema=False, name="static"
+            ),
+        ],
+    )

@@ -1,0 +1,46 @@
+"""One object per process for the database: the engine, sessions and transactions.
+
+Services own their transactions: ``async with database.transaction() as session`` commits
+when the block ends and rolls back when it raises, so every write is all or nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.engine import READ_ONLY_OPTION, create_engine, create_sessionmaker, is_sqlite
+
+
+class Database:
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.is_sqlite = is_sqlite(url)
+        self.engine = create_engine(url, pool_size=pool_size)
+        self.sessionmaker = create_sessionmaker(self.engine)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessionmaker() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads only; whatever it began is rolled back at the end.
+
+        On SQLite it begins a deferred transaction, so reads do not queue behind writers.
+        """
+        async with self.sessionmaker() as session:
+            await session.connection(execution_options={READ_ONLY_OPTION: True})
+            yield session
+
+    async def ping(self) -> None:
+        """Raise if the database does not answer ``SELECT 1`` (callers bound the wait)."""
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,171 @@
+"""The event store (contract §7): append events in the caller's transaction, read them back.
+
+Every change to a board or to a user's progress is stored as an event in the same
+transaction as the change, numbered per channel 1, 2, 3, … with no gaps. Pub/sub only
+wakes processes up; readers catch up from here, so a lost notification is never a lost
+event.
+
+Channel names: ``board:{classroom_id}`` and ``progress:{user_id}`` (a client subscribes to
+``progress`` and is given its own).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.base import utcnow
+from storage.models import ChannelHead, Event
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append: what happened on which channel, and who did it."""
+
+    channel: str
+    name: str
+    data: Any
+    actor_id: uuid.UUID | None = None
+    actor_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    channel: str
+    seq: int
+    name: str
+    data: Any
+    actor_id: uuid.UUID | None
+    actor_name: str | None
+    at: datetime
+
+
+# What services hand committed events to; the realtime broker is one. It must not raise.
+Publish = Callable[[Sequence[StoredEvent]], Awaitable[None]]
+
+
+def board_channel(classroom_id: uuid.UUID) -> str:
+    return f"board:{classroom_id}"
+
+
+def progress_channel(user_id: uuid.UUID) -> str:
+    return f"progress:{user_id}"
+
+
+async def append(
+    session: AsyncSession, events: Sequence[NewEvent], *, now: datetime | None = None
+) -> list[StoredEvent]:
+    """Append ``events`` in the session's transaction and return them numbered.
+
+    Per channel: one upsert raises the head by the number of new events (taking the row
+    lock, so concurrent appenders wait for this transaction) and one insert writes them.
+    Channels are locked in sorted order, so two appends spanning the same channels in a
+    different order cannot deadlock.
+    """
+    at = now or utcnow()
+    # Keyed by position, not identity: the same NewEvent may be passed more than once.
+    by_channel: dict[str, list[tuple[int, NewEvent]]] = {}
+    for index, event in enumerate(events):
+        by_channel.setdefault(event.channel, []).append((index, event))
+    stored: dict[int, StoredEvent] = {}
+    for channel in sorted(by_channel):
+        group = by_channel[channel]
+        last = await _advance_head(session, channel, len(group))
+        first = last - len(group) + 1
+        rows = []
+        for offset, (index, event) in enumerate(group):
+            numbered = StoredEvent(
+                channel=channel,
+                seq=first + offset,
+                name=event.name,
+                data=event.data,
+                actor_id=event.actor_id,
+                actor_name=event.actor_name,
+                at=at,
+            )
+            stored[index] = numbered
+            rows.append(
+                {
+                    "channel": channel,
+                    "seq": numbered.seq,
+                    "name": numbered.name,
+                    "data": numbered.data,
+                    "actor_id": numbered.actor_id,
+                    "actor_name": numbered.actor_name,
+                    "at": at,
+                }
+            )
+        await session.execute(insert(Event), rows)
+    return [stored[index] for index in range(len(events))]
+
+
+async def _advance_head(session: AsyncSession, channel: str, count: int) -> int:
+    dialect = session.get_bind().dialect.name
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        upsert(ChannelHead)
+        .values(channel=channel, seq=count)
+        .on_conflict_do_update(
+            index_elements=[ChannelHead.channel], set_={"seq": ChannelHead.seq + count}
+        )
+        .returning(ChannelHead.seq)
+    )
+    return int((await session.execute(statement)).scalar_one())
+
+
+async def head(session: AsyncSession, channel: str) -> int:
+    """The channel's current seq: the number of the last event appended (0 if none)."""
+    result = await session.execute(select(ChannelHead.seq).where(ChannelHead.channel == channel))
+    return int(result.scalar_one_or_none() or 0)
+
+
+async def heads(session: AsyncSession, channels: Sequence[str]) -> dict[str, int]:
+    """Current seq of several channels in one query; channels with no events map to 0."""
+    if not channels:
+        return {}
+    result = await session.execute(
+        select(ChannelHead.channel, ChannelHead.seq).where(ChannelHead.channel.in_(channels))
+    )
+    found = {channel: int(seq) for channel, seq in result.all()}
+    return {channel: found.get(channel, 0) for channel in channels}
+
+
+async def read_since(
+    session: AsyncSession, channel: str, after: int, *, limit: int | None = None
+) -> list[StoredEvent]:
+    """The stored events of ``channel`` with seq above ``after``, in order."""
+    statement = select(Event).where(Event.channel == channel, Event.seq > after).order_by(Event.seq)
+    if limit is not None:
+        statement = statement.limit(limit)
+    rows = (await session.execute(statement)).scalars().all()
+    return [
+        StoredEvent(
+            channel=row.channel,
+            seq=row.seq,
+            name=row.name,
+            data=row.data,
+            actor_id=row.actor_id,
+            actor_name=row.actor_name,
+            at=row.at,
+        )
+        for row in rows
+    ]
+
+
+async def prune(session: AsyncSession, *, older_than: datetime) -> int:
+    """Delete events stored before ``older_than``; heads stay, so numbering goes on."""
+    result = await session.execute(delete(Event).where(Event.at < older_than))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def oldest_seq(session: AsyncSession, channel: str) -> int | None:
+    result = await session.execute(select(func.min(Event.seq)).where(Event.channel == channel))
+    value = result.scalar_one_or_none()
+    return None if value is None else int(value)

@@ -1,0 +1,1 @@
+"""Repositories: explicit statements over one aggregate each. They never commit."""

@@ -1,0 +1,286 @@
+"""Queries on board cards: the board read, locked single-card reads, ordering keys.
+
+A card's position is its rank by ``sort_key`` within (classroom, status), computed when
+read, so positions are always dense and a move or a delete writes one row. Keys leave gaps
+of :data:`GAP`; a move takes the midpoint of its new neighbours, and a column whose gap
+ran out is renumbered once (after about 16 moves into the same spot). Callers hold the
+classroom's row lock (see :func:`storage.repositories.classrooms.get_for_teacher`) while
+they choose keys.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from storage.models import Card, ClassroomTeacher, Lesson, Student, User
+
+_Holder = aliased(User)
+_Other = aliased(Card)
+GAP = 1 << 16
+
+# A card's dense position: how many cards of its column sort before it (an index range).
+_POSITION = (
+    select(func.count())
+    .where(
+        _Other.classroom_id == Card.classroom_id,
+        _Other.status == Card.status,
+        _Other.sort_key < Card.sort_key,
+    )
+    .correlate(Card)
+    .scalar_subquery()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CardView:
+    """A card with what the board shows beside it (lesson, student, lock holder)."""
+
+    id: uuid.UUID
+    classroom_id: uuid.UUID
+    lesson_id: uuid.UUID
+    lesson_title: str
+    lesson_category: str
+    student_id: uuid.UUID | None
+    student_name: str | None
+    status: str
+    position: int
+    locked_by: uuid.UUID | None
+    locked_by_name: str | None
+    locked_at: datetime | None
+    lock_expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _view(position: Any = _POSITION) -> Select[*tuple[Any, ...]]:
+    return (
+        select(
+            Card.id,
+            Card.classroom_id,
+            Card.lesson_id,
+            Lesson.title,
+            Lesson.category,
+            Card.student_id,
+            Student.name,
+            Card.status,
+            position,
+            Card.locked_by,
+            _Holder.name,
+            Card.locked_at,
+            Card.lock_expires_at,
+            Card.created_at,
+            Card.updated_at,
+        )
+        .join(Lesson, Lesson.id == Card.lesson_id)
+        .outerjoin(Student, Student.id == Card.student_id)
+        .outerjoin(_Holder, _Holder.id == Card.locked_by)
+    )
+
+
+async def board(
+    session: AsyncSession,
+    classroom_id: uuid.UUID,
+    *,
+    student_id: uuid.UUID | None = None,
+    category: str | None = None,
+    status: str | None = None,
+) -> list[CardView]:
+    """The classroom's cards, by status then position, with the board's filters applied;
+    positions are those in the whole column, whatever the filters leave out."""
+    rank = func.row_number().over(partition_by=Card.status, order_by=Card.sort_key) - 1
+    statement = _view(rank).where(Card.classroom_id == classroom_id)
+    result = await session.execute(statement.order_by(Card.status, Card.sort_key))
+    cards = [CardView(*row) for row in result.all()]
+    return [
+        card
+        for card in cards
+        if (student_id is None or card.student_id == student_id)
+        and (category is None or card.lesson_category == category)
+        and (status is None or card.status == status)
+    ]
+
+
+async def view(session: AsyncSession, card_id: uuid.UUID, *, lock: bool = False) -> CardView | None:
+    """One card as the board shows it; ``lock`` takes its row lock (PostgreSQL), so the
+    lock sweeper cannot release and announce the same lease meanwhile."""
+    statement = _view().where(Card.id == card_id)
+    if lock:
+        statement = statement.with_for_update(of=Card)
+    row = (await session.execute(statement)).first()
+    return None if row is None else CardView(*row)
+
+
+async def for_teacher(
+    session: AsyncSession, card_id: uuid.UUID, teacher_id: uuid.UUID
+) -> Card | None:
+    """The card if it is on a board of ``teacher_id``'s classrooms."""
+    result = await session.execute(
+        select(Card)
+        .join(ClassroomTeacher, ClassroomTeacher.classroom_id == Card.classroom_id)
+        .where(Card.id == card_id, ClassroomTeacher.user_id == teacher_id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def column_size(session: AsyncSession, classroom_id: uuid.UUID, status: str) -> int:
+    result = await session.execute(
+        select(func.count()).where(Card.classroom_id == classroom_id, Card.status == status)
+    )
+    return int(result.scalar_one())
+
+
+async def key_at(
+    session: AsyncSession,
+    classroom_id: uuid.UUID,
+    status: str,
+    index: int,
+    *,
+    moving: uuid.UUID | None = None,
+) -> int:
+    """A ``sort_key`` that puts a card at ``index`` of the column (``moving``, if it is in
+    that column already, is left out of the count). Renumbers the column when its
+    neighbours' keys have no room between them."""
+    for _ in range(2):
+        start = max(index - 1, 0)
+        statement = (
+            select(Card.sort_key)
+            .where(Card.classroom_id == classroom_id, Card.status == status)
+            .order_by(Card.sort_key)
+            .offset(start)
+            .limit(2 if index > 0 else 1)
+        )
+        if moving is not None:
+            statement = statement.where(Card.id != moving)
+        keys = [int(key) for key in (await session.execute(statement)).scalars()]
+        before = keys[0] if index > 0 and keys else None
+        after = keys[-1] if (index == 0 and keys) or len(keys) == 2 else None
+        if before is None and after is None:
+            return GAP
+        if before is None:
+            assert after is not None
+            return after - GAP
+        if after is None:
+            return before + GAP
+        if after - before > 1:
+            return (before + after) // 2
+        await _renumber(session, classroom_id, status)
+    raise AssertionError("a renumbered column always has room")  # pragma: no cover
+
+
+async def _renumber(session: AsyncSession, classroom_id: uuid.UUID, status: str) -> None:
+    ids = (
+        await session.execute(
+            select(Card.id)
+            .where(Card.classroom_id == classroom_id, Card.status == status)
+            .order_by(Card.sort_key)
+        )
+    ).scalars()
+    await session.execute(
+        update(Card),
+        [{"id": card_id, "sort_key": (rank + 1) * GAP} for rank, card_id in enumerate(ids)],
+    )
+
+
+async def last_key(session: AsyncSession, classroom_id: uuid.UUID, status: str) -> int:
+    """A key after every card of the column: where a new card goes."""
+    result = await session.execute(
+        select(func.max(Card.sort_key)).where(
+            Card.classroom_id == classroom_id, Card.status == status
+        )
+    )
+    highest = result.scalar_one_or_none()
+    return GAP if highest is None else int(highest) + GAP
+
+
+async def exists(session: AsyncSession, lesson_id: uuid.UUID, student_id: uuid.UUID | None) -> bool:
+    condition = Card.student_id.is_(None) if student_id is None else Card.student_id == student_id
+    result = await session.execute(select(Card.id).where(Card.lesson_id == lesson_id, condition))
+    return result.first() is not None
+
+
+async def add(session: AsyncSession, **values: Any) -> None:
+    await session.execute(insert(Card).values(**values))
+
+
+async def place(
+    session: AsyncSession,
+    card_id: uuid.UUID,
+    *,
+    status: str,
+    sort_key: int | None,
+    updated_at: datetime,
+) -> None:
+    """Set a card's column, key (None: keep it) and version."""
+    values: dict[str, Any] = {"status": status, "updated_at": updated_at}
+    if sort_key is not None:
+        values["sort_key"] = sort_key
+    await session.execute(update(Card).where(Card.id == card_id).values(**values))
+
+
+async def set_lock(
+    session: AsyncSession,
+    card_id: uuid.UUID,
+    *,
+    holder: uuid.UUID | None,
+    locked_at: datetime | None,
+    expires_at: datetime | None,
+) -> None:
+    await session.execute(
+        update(Card)
+        .where(Card.id == card_id)
+        .values(locked_by=holder, locked_at=locked_at, lock_expires_at=expires_at)
+    )
+
+
+async def remove(session: AsyncSession, card_id: uuid.UUID) -> None:
+    await session.execute(delete(Card).where(Card.id == card_id))
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredLock:
+    card_id: uuid.UUID
+    classroom_id: uuid.UUID
+    holder: uuid.UUID
+    holder_name: str
+
+
+async def any_expired(session: AsyncSession, now: datetime) -> bool:
+    """Whether some lease has ended: the sweeper's cheap read before it writes anything."""
+    result = await session.execute(select(Card.id).where(Card.lock_expires_at <= now).limit(1))
+    return result.first() is not None
+
+
+async def release_expired(session: AsyncSession, now: datetime) -> list[ExpiredLock]:
+    """Clear every lock whose lease ended, returning who held it.
+
+    ``SKIP LOCKED`` lets several processes sweep at once without waiting on each other,
+    and each expired lock is released (and so announced) by exactly one of them.
+    """
+    rows = (
+        await session.execute(
+            select(Card.id, Card.classroom_id, Card.locked_by, User.name)
+            .join(User, User.id == Card.locked_by)
+            .where(Card.lock_expires_at <= now)
+            .order_by(Card.classroom_id, Card.id)
+            .with_for_update(skip_locked=True, of=Card)
+        )
+    ).all()
+    if not rows:
+        return []
+    await session.execute(
+        update(Card)
+        .where(Card.id.in_([row[0] for row in rows]))
+        .values(locked_by=None, locked_at=None, lock_expires_at=None)
+    )
+    return [
+        ExpiredLock(card_id, classroom_id, holder, name)
+        for card_id, classroom_id, holder, name in rows
+        if holder is not None
+    ]

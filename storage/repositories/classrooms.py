@@ -1,0 +1,206 @@
+"""Queries on classrooms, their teachers, students and lessons."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.base import utcnow
+from storage.models import ChannelHead, Classroom, ClassroomTeacher, Lesson, Student
+
+
+async def is_teacher(session: AsyncSession, classroom_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    result = await session.execute(
+        select(ClassroomTeacher.user_id).where(
+            ClassroomTeacher.classroom_id == classroom_id, ClassroomTeacher.user_id == user_id
+        )
+    )
+    return result.first() is not None
+
+
+async def create(
+    session: AsyncSession, *, name: str, teacher_id: uuid.UUID, codes: tuple[str, str]
+) -> Classroom:
+    classroom = Classroom(name=name, teacher_join_code=codes[0], student_join_code=codes[1])
+    session.add(classroom)
+    await session.flush()
+    session.add(ClassroomTeacher(classroom_id=classroom.id, user_id=teacher_id))
+    await session.flush()
+    return classroom
+
+
+async def of_teacher(session: AsyncSession, teacher_id: uuid.UUID) -> list[Classroom]:
+    """The teacher's classrooms, earliest joined first."""
+    result = await session.execute(
+        select(Classroom)
+        .join(ClassroomTeacher, ClassroomTeacher.classroom_id == Classroom.id)
+        .where(ClassroomTeacher.user_id == teacher_id)
+        .order_by(ClassroomTeacher.joined_at, Classroom.id)
+    )
+    return list(result.scalars())
+
+
+async def get_for_teacher(
+    session: AsyncSession, classroom_id: uuid.UUID, teacher_id: uuid.UUID, *, lock: bool = False
+) -> Classroom | None:
+    """The classroom if ``teacher_id`` teaches it. ``lock`` takes its row lock: every board
+    write takes it first, so writes to one board queue up and positions stay dense."""
+    statement = (
+        select(Classroom)
+        .join(ClassroomTeacher, ClassroomTeacher.classroom_id == Classroom.id)
+        .where(Classroom.id == classroom_id, ClassroomTeacher.user_id == teacher_id)
+    )
+    if lock:
+        statement = statement.with_for_update(of=Classroom)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def by_code(
+    session: AsyncSession, *, teacher_code: str | None = None, student_code: str | None = None
+) -> Classroom | None:
+    statement = select(Classroom)
+    if teacher_code is not None:
+        statement = statement.where(Classroom.teacher_join_code == teacher_code)
+    else:
+        statement = statement.where(Classroom.student_join_code == student_code)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def add_teacher(
+    session: AsyncSession, classroom_id: uuid.UUID, teacher_id: uuid.UUID
+) -> None:
+    """Make ``teacher_id`` a co-teacher; already one changes nothing."""
+    if await is_teacher(session, classroom_id, teacher_id):
+        return
+    try:
+        async with session.begin_nested():
+            session.add(ClassroomTeacher(classroom_id=classroom_id, user_id=teacher_id))
+    except IntegrityError:
+        pass  # joined concurrently: the membership is there either way
+
+
+async def add_student(
+    session: AsyncSession, classroom_id: uuid.UUID, name: str, learner_id: uuid.UUID | None = None
+) -> Student:
+    student = Student(classroom_id=classroom_id, name=name, learner_id=learner_id)
+    session.add(student)
+    await session.flush()
+    return student
+
+
+async def student_of_learner(
+    session: AsyncSession, classroom_id: uuid.UUID, learner_id: uuid.UUID
+) -> Student | None:
+    result = await session.execute(
+        select(Student).where(
+            Student.classroom_id == classroom_id, Student.learner_id == learner_id
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def students(session: AsyncSession, classroom_id: uuid.UUID) -> list[Student]:
+    result = await session.execute(
+        select(Student)
+        .where(Student.classroom_id == classroom_id)
+        .order_by(Student.name, Student.id)
+    )
+    return list(result.scalars())
+
+
+async def student_for_teacher(
+    session: AsyncSession, student_id: uuid.UUID, teacher_id: uuid.UUID
+) -> Student | None:
+    result = await session.execute(
+        select(Student)
+        .join(ClassroomTeacher, ClassroomTeacher.classroom_id == Student.classroom_id)
+        .where(Student.id == student_id, ClassroomTeacher.user_id == teacher_id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def add_lesson(
+    session: AsyncSession,
+    classroom_id: uuid.UUID,
+    *,
+    title: str,
+    category: str,
+    word_ids: Sequence[str],
+) -> Lesson:
+    lesson = Lesson(
+        classroom_id=classroom_id,
+        title=title,
+        category=category,
+        word_ids=list(word_ids),
+        created_at=utcnow(),
+    )
+    session.add(lesson)
+    await session.flush()
+    return lesson
+
+
+async def lessons(session: AsyncSession, classroom_id: uuid.UUID) -> list[Lesson]:
+    result = await session.execute(
+        select(Lesson)
+        .where(Lesson.classroom_id == classroom_id)
+        .order_by(Lesson.created_at, Lesson.id)
+    )
+    return list(result.scalars())
+
+
+async def lesson_for_teacher(
+    session: AsyncSession, lesson_id: uuid.UUID, teacher_id: uuid.UUID
+) -> Lesson | None:
+    result = await session.execute(
+        select(Lesson)
+        .join(ClassroomTeacher, ClassroomTeacher.classroom_id == Lesson.classroom_id)
+        .where(Lesson.id == lesson_id, ClassroomTeacher.user_id == teacher_id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def categories(session: AsyncSession, classroom_id: uuid.UUID) -> list[str]:
+    result = await session.execute(
+        select(Lesson.category)
+        .where(Lesson.classroom_id == classroom_id)
+        .distinct()
+        .order_by(Lesson.category)
+    )
+    return list(result.scalars())
+
+
+@dataclass(frozen=True, slots=True)
+class BoardStamp:
+    """What decides whether a board read may answer 304 or from the cache."""
+
+    seq: int
+    students: int
+    lessons: int
+
+
+async def board_stamp(
+    session: AsyncSession, classroom_id: uuid.UUID, teacher_id: uuid.UUID, channel: str
+) -> BoardStamp | None:
+    """Membership, the board's event seq and its roster counts in one round trip; None
+    when ``teacher_id`` does not teach the classroom (the ETag path's only query)."""
+    row = (
+        await session.execute(
+            select(
+                select(ChannelHead.seq).where(ChannelHead.channel == channel).scalar_subquery(),
+                select(func.count()).where(Student.classroom_id == classroom_id).scalar_subquery(),
+                select(func.count()).where(Lesson.classroom_id == classroom_id).scalar_subquery(),
+            ).where(
+                ClassroomTeacher.classroom_id == classroom_id,
+                ClassroomTeacher.user_id == teacher_id,
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    seq, students_count, lessons_count = row
+    return BoardStamp(int(seq or 0), int(students_count), int(lessons_count))

@@ -1,0 +1,133 @@
+"""Queries on learners' word progress: locked reads, set-based writes, aggregates.
+
+Writes are set-based so a batch of 1,000 words is a handful of statements, not a thousand
+ORM flushes: one insert for new words, one upsert for changed ones.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, case, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Progress
+
+COLUMNS = [c.name for c in Progress.__table__.columns]
+
+
+def _insert(session: AsyncSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Progress)
+
+
+LOCK_CHUNK = 1000  # keeps each IN (…) well under both backends' parameter limits
+
+
+async def lock(
+    session: AsyncSession, user_id: uuid.UUID, word_ids: Sequence[str]
+) -> dict[str, Progress]:
+    """The user's records of ``word_ids``, locked until the transaction ends (PostgreSQL;
+    SQLite's ``BEGIN IMMEDIATE`` already serialises writers)."""
+    wanted = sorted(set(word_ids))  # one lock order for everyone: no deadlocks
+    found: dict[str, Progress] = {}
+    for start in range(0, len(wanted), LOCK_CHUNK):
+        result = await session.execute(
+            select(Progress)
+            .where(
+                Progress.user_id == user_id,
+                Progress.word_id.in_(wanted[start : start + LOCK_CHUNK]),
+            )
+            .order_by(Progress.word_id)
+            .with_for_update()
+        )
+        found.update((row.word_id, row) for row in result.scalars())
+    return found
+
+
+async def insert_new(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Insert records that do not exist yet; the word ids actually inserted.
+
+    A word another transaction created meanwhile is skipped (``ON CONFLICT DO NOTHING``)
+    and missing from the answer, so the caller can lock it and treat it as an update.
+    """
+    if not rows:
+        return set()
+    statement = _insert(session).on_conflict_do_nothing().returning(Progress.word_id)
+    result = await session.execute(statement, list(rows))
+    return set(result.scalars())
+
+
+async def upsert(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Write whole records, inserting or overwriting, in one statement."""
+    if not rows:
+        return
+    statement = _insert(session)
+    keep = {"user_id", "word_id", "created_at"}
+    statement = statement.on_conflict_do_update(
+        index_elements=[Progress.user_id, Progress.word_id],
+        set_={name: statement.excluded[name] for name in COLUMNS if name not in keep},
+    )
+    await session.execute(statement, list(rows))
+
+
+async def get(session: AsyncSession, user_id: uuid.UUID, word_id: str) -> Progress | None:
+    return await session.get(Progress, (user_id, word_id))
+
+
+async def list_for(
+    session: AsyncSession, user_id: uuid.UUID, *, due_at: datetime | None = None
+) -> list[Progress]:
+    """All of a user's records by word id; with ``due_at``, those due then (not mastered)."""
+    statement = select(Progress).where(Progress.user_id == user_id)
+    if due_at is not None:
+        statement = statement.where(Progress.next_review <= due_at, Progress.mastered.is_(False))
+    result = await session.execute(statement.order_by(Progress.word_id))
+    return list(result.scalars())
+
+
+async def remove(session: AsyncSession, user_id: uuid.UUID, word_id: str) -> bool:
+    result = await session.execute(
+        delete(Progress)
+        .where(Progress.user_id == user_id, Progress.word_id == word_id)
+        .returning(Progress.word_id)
+    )
+    return result.first() is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    total_words: int
+    mastered_words: int
+    due_now: int
+    studied_today: int
+    total_studies: int
+    total_correct: int
+
+
+async def totals(
+    session: AsyncSession, user_id: uuid.UUID, *, now: datetime, day_start: datetime
+) -> Totals:
+    """The figures of the stats endpoint in one aggregate query."""
+
+    def count_if(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0).cast(Integer)
+
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                count_if(Progress.mastered.is_(True)),
+                count_if((Progress.next_review <= now) & Progress.mastered.is_(False)),
+                count_if(Progress.last_studied_at >= day_start),
+                func.coalesce(func.sum(Progress.study_count), 0),
+                func.coalesce(func.sum(Progress.correct_count), 0),
+            ).where(Progress.user_id == user_id)
+        )
+    ).one()
+    return Totals(*(int(value) for value in row))

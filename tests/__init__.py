@@ -1,0 +1,1 @@
+"""Tandem's test suite; it mirrors the packages and runs on SQLite or PostgreSQL + Redis."""

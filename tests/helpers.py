@@ -1,0 +1,64 @@
+"""Small helpers the tests share: accounts, tokens and envelope checks."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+Client = AsyncTestClient[Litestar] | httpx.AsyncClient
+PASSWORD = "correct horse battery"
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.org"
+
+
+async def register(
+    client: Client, *, role: str = "learner", email: str | None = None, name: str = "Ada"
+) -> dict[str, Any]:
+    response = await client.post(
+        "/api/v1/auth/register",
+        json={
+            "email": email or unique_email(role),
+            "password": PASSWORD,
+            "name": name,
+            "role": role,
+        },
+    )
+    assert response.status_code == 201, response.text
+    user: dict[str, Any] = response.json()["data"]
+    return user
+
+
+async def login(client: Client, email: str, password: str = PASSWORD) -> dict[str, Any]:
+    response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    tokens: dict[str, Any] = response.json()["data"]
+    return tokens
+
+
+async def signed_in(client: Client, *, role: str = "learner", name: str = "Ada") -> dict[str, Any]:
+    """Register and log in; the login answer (tokens and user)."""
+    user = await register(client, role=role, name=name)
+    return await login(client, user["email"])
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def error_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """Assert the contract's error envelope with ``status`` and ``code``; return the error."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["success"] is False
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str)
+    assert body["error"]["message"]
+    error: dict[str, Any] = body["error"]
+    return error

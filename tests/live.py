@@ -1,0 +1,88 @@
+"""An app served by a real uvicorn in the test's own event loop, for websocket clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from litestar import Litestar
+from websockets.asyncio.client import ClientConnection, connect
+
+FRAME_TIMEOUT_SECONDS = 5.0
+
+
+@asynccontextmanager
+async def live(app: Litestar) -> AsyncIterator[str]:
+    """Serve ``app``; yields its ``host:port``.
+
+    The listening socket is bound before uvicorn starts, so a client connecting at once
+    waits in the backlog until the app has started: no readiness race, no polling.
+    """
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(2048)
+    host, port = listener.getsockname()
+    config = uvicorn.Config(
+        app,
+        lifespan="on",
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+        ws_max_size=64 * 1024,
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[listener]))
+    try:
+        yield f"{host}:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        listener.close()
+
+
+@asynccontextmanager
+async def websocket(
+    address: str, *, token: str | None = None, headers: dict[str, str] | None = None
+) -> AsyncIterator[ClientConnection]:
+    """A connected client; with ``token``, authenticated by a first ``auth`` frame."""
+    async with connect(
+        f"ws://{address}/api/v1/ws", additional_headers=headers, compression=None
+    ) as client:
+        if token is not None:
+            await client.send(json.dumps({"type": "auth", "token": token}))
+            frame = await next_frame(client)
+            assert frame["type"] == "auth_ok", frame
+        yield client
+
+
+async def next_frame(client: ClientConnection, timeout: float = FRAME_TIMEOUT_SECONDS) -> Any:
+    async with asyncio.timeout(timeout):
+        return json.loads(await client.recv())
+
+
+async def frame_where(
+    client: ClientConnection,
+    matches: Callable[[Any], bool],
+    timeout: float = FRAME_TIMEOUT_SECONDS,
+) -> Any:
+    """The first frame that ``matches`` (others are passed over), within ``timeout``."""
+    async with asyncio.timeout(timeout):
+        while True:
+            frame = json.loads(await client.recv())
+            if matches(frame):
+                return frame
+
+
+async def subscribe(
+    client: ClientConnection, channel: str, since: int | None = None, ref: str = "r1"
+) -> Any:
+    message: dict[str, Any] = {"type": "subscribe", "channel": channel, "ref": ref}
+    if since is not None:
+        message["since"] = since
+    await client.send(json.dumps(message))
+    return await next_frame(client)

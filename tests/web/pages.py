@@ -1,0 +1,100 @@
+"""Browser contexts signed in as someone, and the checks every browser test shares.
+
+A context is signed in the way the pages themselves keep a session: ``api.js`` reads the
+login answer, with ``expires_at`` added, from localStorage ``tandem-session``. Each context
+gets its own login (its own refresh token), as two real devices would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Browser, Page, StorageState, ViewportSize
+
+from tests.web.conftest import ConsoleErrors
+
+SESSION_KEY = "tandem-session"
+DESKTOP = ViewportSize(width=1280, height=800)
+
+# Chromium logs every 4xx/5xx answer as a console error. Tests that provoke one on purpose
+# (a wrong password, a refused write, a stale move) leave those lines out, and only those.
+PROVOKED = "Failed to load resource"
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def storage_state(address: str, login: Mapping[str, Any] | None, **local: str) -> StorageState:
+    """localStorage for the app's origin: the session of ``login`` (if any) and ``local``."""
+    items = dict(local)
+    if login is not None:
+        expires_at = int(time.time() * 1000) + int(login["expires_in"]) * 1000
+        items[SESSION_KEY] = json.dumps({**login, "expires_at": expires_at})
+    return {
+        "cookies": [],
+        "origins": [
+            {
+                "origin": f"http://{address}",
+                "localStorage": [{"name": name, "value": value} for name, value in items.items()],
+            }
+        ],
+    }
+
+
+async def new_page(
+    browser: Browser,
+    address: str,
+    errors: ConsoleErrors,
+    *,
+    login: Mapping[str, Any] | None = None,
+    local: Mapping[str, str] | None = None,
+    viewport: ViewportSize = DESKTOP,
+    phone: bool = False,
+) -> Page:
+    """A page in a new context (a device of its own), its console watched by ``errors``;
+    signed in as ``login``, if given, once it opens one of the app's pages."""
+    context = await browser.new_context(
+        viewport=viewport,
+        storage_state=storage_state(address, login, **(local or {})),
+        is_mobile=phone,
+        has_touch=phone,
+    )
+    return errors.watch(await context.new_page())
+
+
+async def open_page(
+    browser: Browser,
+    address: str,
+    path: str,
+    errors: ConsoleErrors,
+    *,
+    login: Mapping[str, Any] | None = None,
+    local: Mapping[str, str] | None = None,
+    viewport: ViewportSize = DESKTOP,
+    phone: bool = False,
+) -> Page:
+    """``new_page`` opened at ``path``."""
+    page = await new_page(
+        browser, address, errors, login=login, local=local, viewport=viewport, phone=phone
+    )
+    await page.goto(f"http://{address}{path}")
+    return page
+
+
+async def screenshot(page: Page, name: str) -> bytes:
+    """A PNG of the viewport; written to ``docs/screenshots/<name>.png`` only when
+    ``TANDEM_SCREENSHOTS`` is set, so that an ordinary run (CI) never rewrites the docs."""
+    png = await page.screenshot(animations="disabled", caret="hide")
+    if os.environ.get("TANDEM_SCREENSHOTS"):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        (SCREENSHOTS / f"{name}.png").write_bytes(png)
+    return png
+
+
+def unprovoked(errors: ConsoleErrors) -> list[str]:
+    """The console errors, less the failed requests a test provoked on purpose."""
+    return [error for error in errors if PROVOKED not in error]

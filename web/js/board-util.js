@@ -1,0 +1,83 @@
+// Small DOM and formatting helpers for the board. User data always goes in as text.
+
+/** h("div.card", {attrs}, ...children): an element; strings become text nodes. */
+export function h(spec, attrs = {}, ...children) {
+  const [tag, ...classes] = spec.split(".");
+  const element = document.createElement(tag || "div");
+  if (classes.length) element.className = classes.join(" ");
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "text") element.textContent = value;
+    else if (key === "dataset") Object.assign(element.dataset, value);
+    else if (key.startsWith("on") && typeof value === "function") element.addEventListener(key.slice(2), value);
+    else if (value === true) element.setAttribute(key, "");
+    else element.setAttribute(key, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const PATHS = {
+  lock: ["M7 11V8a5 5 0 0 1 10 0v3", "M5 11h14v10H5z"],
+  trash: ["M4 7h16", "M9 7V4h6v3", "M6 7l1 13h10l1-13", "M10 11v6", "M14 11v6"],
+  plus: ["M12 5v14", "M5 12h14"],
+  grip: ["M9 6h.01", "M15 6h.01", "M9 12h.01", "M15 12h.01", "M9 18h.01", "M15 18h.01"],
+  close: ["M6 6l12 12", "M18 6L6 18"],
+  filter: ["M4 5h16l-6 8v5l-4 2v-7z"],
+  users: ["M16 19v-1a4 4 0 0 0-4-4H7a4 4 0 0 0-4 4v1", "M9.5 10a3 3 0 1 0 0-6 3 3 0 0 0 0 6", "M21 19v-1a4 4 0 0 0-3-3.9", "M16 4.1a3 3 0 0 1 0 5.8"],
+  move: ["M5 12h14", "M13 6l6 6-6 6"],
+  key: ["M15 7a4 4 0 1 1-3.9 5H3v3h3v2h3v-2h2.1", "M16 7h.01"],
+  logout: ["M15 4h4v16h-4", "M10 8l-4 4 4 4", "M6 12h10"],
+  book: ["M4 5a2 2 0 0 1 2-2h13v16H6a2 2 0 0 0-2 2z", "M4 19V5"],
+  template: ["M4 4h16v16H4z", "M4 9h16", "M9 9v11"],
+};
+
+/** An inline icon (stroke paths), hidden from assistive technology. */
+export function icon(name, className = "icon") {
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", className);
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  for (const d of PATHS[name] || []) {
+    const path = document.createElementNS(SVG_NS, "path");
+    path.setAttribute("d", d);
+    svg.append(path);
+  }
+  return svg;
+}
+
+export function initials(name) {
+  const parts = String(name || "?").trim().split(/\s+/).filter(Boolean);
+  if (!parts.length) return "?";
+  const first = parts[0][0] || "";
+  const last = parts.length > 1 ? parts[parts.length - 1][0] : "";
+  return (first + last).toUpperCase();
+}
+
+function hash(text) {
+  let value = 0;
+  for (const char of String(text)) value = (value * 31 + char.codePointAt(0)) >>> 0;
+  return value;
+}
+
+/** A stable, readable hue for a person or a category. */
+export function hueOf(text) {
+  return hash(text) % 360;
+}
+
+export function firstName(name) {
+  return String(name || "").trim().split(/\s+/)[0] || "Someone";
+}
+
+export function plural(count, one, many = `${one}s`) {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
+export const reducedMotion = () => window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,375 @@
+// The board's DOM: columns, cards (kept by id and reordered in place, so focus survives
+// live updates), the drop placeholder, FLIP animations, presence and the connection dot.
+
+import { STATUSES, STATUS_NAMES, pendingKey } from "./board-model.js";
+import { h, hueOf, icon, initials, plural, reducedMotion } from "./board-util.js";
+
+const MOVE_MS = 320;
+
+export class BoardView {
+  constructor(app, container) {
+    this.app = app;
+    this.container = container;
+    this.columns = new Map(); // status -> { section, list, count, empty }
+    this.elements = new Map(); // card id -> { el, parts, sig }
+    this.placeholder = h("li.drop-placeholder", { "data-testid": "drop-placeholder", "aria-hidden": "true" });
+    this.activeId = null;
+    this.build();
+  }
+
+  build() {
+    this.container.replaceChildren();
+    for (const status of STATUSES) {
+      const titleId = `column-title-${status}`;
+      const count = h("span.column-count", { "data-testid": `column-count-${status}` }, "0");
+      const list = h("ul.column-cards", { "data-testid": `column-cards-${status}`, "data-status": status, "aria-labelledby": titleId });
+      const add = h(
+        "button.column-add",
+        { type: "button", "data-testid": `add-card-${status}`, "aria-label": `New card in ${STATUS_NAMES[status]}`, title: "New card" },
+        icon("plus"),
+      );
+      add.addEventListener("click", () => this.app.openNewCard(status));
+      const empty = h("p.column-empty", { "data-testid": `column-empty-${status}` }, "No cards yet");
+      const section = h(
+        "section.column",
+        { "data-testid": `column-${status}`, "data-status": status, "aria-labelledby": titleId },
+        h("header.column-header", {}, h("span.column-swatch", { "aria-hidden": "true" }), h("h2.column-title", { id: titleId }, STATUS_NAMES[status]), count, add),
+        h("div.column-body", {}, list, empty),
+      );
+      this.container.append(section);
+      this.columns.set(status, { section, list, count, empty, add });
+    }
+  }
+
+  /** Column names and colours from the server (the CSS tokens are the fallback). */
+  setColumns(columns) {
+    for (const column of columns) {
+      const parts = this.columns.get(column.status_value);
+      if (!parts) continue;
+      parts.section.querySelector(".column-title").textContent = column.name;
+      if (column.color) parts.section.style.setProperty("--col", column.color);
+    }
+  }
+
+  reset() {
+    for (const { list } of this.columns.values()) list.replaceChildren();
+    this.elements.clear();
+    this.activeId = null;
+  }
+
+  /** The cards of a column in display order: pending moves where they are going, the
+   * dragged card left out (it is placed by `render`). */
+  layout(status) {
+    const { model, pending, deleting, drag } = this.app;
+    const items = [];
+    for (const card of model.cards.values()) {
+      if (deleting.has(card.id) || drag?.cardId === card.id) continue;
+      const move = pending.get(card.id);
+      if (move && move.version === card.updated_at) {
+        if (move.status === status) items.push({ card, key: pendingKey(card, move.status, move.position) });
+      } else if (card.status === status) {
+        items.push({ card, key: card.position });
+      }
+    }
+    return items.sort((a, b) => a.key - b.key).map((item) => item.card);
+  }
+
+  /** Where each card is shown right now (status), pending moves included. */
+  shownStatus(card) {
+    const move = this.app.pending.get(card.id);
+    return move && move.version === card.updated_at ? move.status : card.status;
+  }
+
+  /** Lay every column out again. `before` (from `measure`) or `animate` slides what moved;
+   * `highlights` ([{id, by}]) flash the cards other teachers changed. */
+  render({ animate = false, before = null, highlights = [] } = {}) {
+    const { model, drag } = this.app;
+    if (reducedMotion()) before = null;
+    else if (!before && animate) before = this.measure();
+    const focused = document.activeElement;
+    const seen = new Set();
+    const dragCard = drag ? model.cards.get(drag.cardId) : null;
+    for (const status of STATUSES) {
+      const { list, count, section } = this.columns.get(status);
+      const cards = this.layout(status);
+      const nodes = cards.map((card) => {
+        seen.add(card.id);
+        return this.cardElement(card);
+      });
+      if (drag && dragCard) {
+        if (drag.status === status) {
+          const node = drag.mode === "keyboard" ? this.cardElement(dragCard) : this.placeholder;
+          nodes.splice(Math.min(drag.index, nodes.length), 0, node);
+        }
+        if (drag.mode === "pointer" && dragCard.status === status) nodes.push(this.cardElement(dragCard));
+        seen.add(dragCard.id);
+      }
+      reconcile(list, nodes);
+      const shown = cards.length + (dragCard && drag.status === status && drag.mode === "keyboard" ? 1 : 0);
+      const filled = cards.length + (dragCard && drag.status === status ? 1 : 0);
+      count.textContent = String(shown);
+      count.setAttribute("aria-label", plural(shown, "card"));
+      section.classList.toggle("is-empty", filled === 0);
+      section.classList.toggle("is-filtered-out", Boolean(model.query.status && model.query.status !== status));
+      this.columns.get(status).empty.textContent = section.classList.contains("is-filtered-out")
+        ? "Hidden by the status filter"
+        : model.filtered ? "No cards match the filters" : "No cards yet";
+      section.classList.toggle("drop-blocked", Boolean(drag?.blocked === status));
+      section.classList.toggle("drop-target", Boolean(drag && drag.status === status));
+    }
+    for (const [id, entry] of this.elements) {
+      if (!seen.has(id)) {
+        entry.el.remove();
+        this.elements.delete(id);
+      }
+    }
+    this.updateRoving();
+    if (focused && focused !== document.activeElement && focused.isConnected) focused.focus({ preventScroll: true });
+    if (before) this.animate(before, drag?.cardId);
+    for (const { id, by } of highlights) this.flash(id, by);
+  }
+
+  cardElement(card) {
+    let entry = this.elements.get(card.id);
+    if (!entry) {
+      entry = this.createCard(card);
+      this.elements.set(card.id, entry);
+    }
+    this.updateCard(entry, card);
+    return entry.el;
+  }
+
+  createCard(card) {
+    const select = h("input.card-select", { type: "checkbox", "data-testid": `select-${card.id}`, tabindex: "-1" });
+    select.addEventListener("change", () => this.app.toggleSelect(card.id, select.checked));
+    const remove = h("button.card-delete", { type: "button", "data-testid": `delete-${card.id}`, tabindex: "-1" }, icon("trash"));
+    remove.addEventListener("click", () => this.app.confirmDelete(card.id));
+    const title = h("p.card-title", { "data-testid": "card-title" });
+    const student = h("p.card-student", { "data-testid": "card-student" });
+    const category = h("span.chip", { "data-testid": "card-category" });
+    const lock = h("span.lock-badge", { "data-testid": "lock-badge", hidden: true }, icon("lock"), h("span"));
+    const grip = h("span.card-grip", { "aria-hidden": "true" }, icon("grip"));
+    const el = h(
+      "li.card",
+      { "data-testid": `card-${card.id}`, "data-card-id": card.id, tabindex: "-1", "aria-describedby": "dnd-instructions" },
+      h("div.card-top", {}, select, title, remove),
+      h("div.card-foot", {}, student, category),
+      lock,
+      grip,
+    );
+    return { el, parts: { select, remove, title, student, category, lock, grip }, sig: "" };
+  }
+
+  updateCard(entry, card) {
+    const { app } = this;
+    const me = app.me.id;
+    const lockedByOther = app.model.lockedByOther(card, me);
+    const selected = app.selection.has(card.id);
+    const status = this.shownStatus(card);
+    const sig = [card.lesson_title, card.lesson_category, card.student_name, status, card.position, lockedByOther && card.locked_by_name, selected, card.locked_by === me].join("|");
+    const { el, parts } = entry;
+    el.dataset.status = status;
+    el.dataset.position = String(card.position);
+    if (sig === entry.sig) return;
+    entry.sig = sig;
+    const who = card.student_id ? card.student_name || "a student" : "template";
+    parts.title.textContent = card.lesson_title;
+    parts.student.replaceChildren(
+      card.student_id
+        ? h("span.person", {}, h("span.mini-avatar", { "aria-hidden": "true" }, initials(card.student_name)), h("span.person-name", {}, card.student_name || "Student"))
+        : h("span.template-badge", {}, icon("template"), "Template"),
+    );
+    parts.category.textContent = card.lesson_category;
+    parts.category.style.setProperty("--hue", String(hueOf(card.lesson_category)));
+    parts.select.checked = selected;
+    parts.select.setAttribute("aria-label", `Select ${card.lesson_title} (${who})`);
+    parts.remove.setAttribute("aria-label", `Delete ${card.lesson_title} (${who})`);
+    parts.remove.title = "Delete card";
+    parts.lock.hidden = !lockedByOther;
+    parts.lock.lastElementChild.textContent = lockedByOther ? `${card.locked_by_name || "Another teacher"} is editing` : "";
+    el.classList.toggle("is-locked", lockedByOther);
+    el.classList.toggle("is-selected", selected);
+    el.classList.toggle("is-mine", card.locked_by === me);
+    if (lockedByOther) el.setAttribute("aria-disabled", "true");
+    else el.removeAttribute("aria-disabled");
+    const lockText = lockedByOther ? `, ${card.locked_by_name || "another teacher"} is editing` : "";
+    el.setAttribute("aria-label", `${card.lesson_title}, ${card.student_id ? card.student_name : "template card"}, ${card.lesson_category}${selected ? ", selected" : ""}${lockText}`);
+  }
+
+  // -- focus: one card in the tab order (roving tabindex) ----------------------------------
+
+  cardIds(status) {
+    return [...this.columns.get(status).list.querySelectorAll(".card")]
+      .filter((el) => !el.classList.contains("drag-source"))
+      .map((el) => el.dataset.cardId);
+  }
+
+  updateRoving() {
+    let active = this.activeId && this.elements.get(this.activeId)?.el.isConnected ? this.activeId : null;
+    if (!active) {
+      for (const status of STATUSES) {
+        const ids = this.cardIds(status);
+        if (ids.length) {
+          active = ids[0];
+          break;
+        }
+      }
+    }
+    this.activeId = active;
+    for (const [id, { el, parts }] of this.elements) {
+      const on = id === active;
+      el.tabIndex = on ? 0 : -1;
+      parts.select.tabIndex = on ? 0 : -1;
+      parts.remove.tabIndex = on ? 0 : -1;
+    }
+  }
+
+  setActive(id) {
+    if (this.activeId === id) return;
+    this.activeId = id;
+    this.updateRoving();
+  }
+
+  focusCard(id) {
+    const entry = this.elements.get(id);
+    if (!entry) return;
+    this.setActive(id);
+    entry.el.focus();
+    entry.el.scrollIntoView({ block: "nearest", inline: "nearest" });
+  }
+
+  /** The card next to `id` in the direction of an arrow key (not dragging). */
+  neighbour(id, key) {
+    const el = this.elements.get(id)?.el;
+    const status = el?.closest(".column")?.dataset.status;
+    if (!status) return null;
+    const ids = this.cardIds(status);
+    const index = ids.indexOf(id);
+    if (key === "ArrowUp") return ids[index - 1] ?? null;
+    if (key === "ArrowDown") return ids[index + 1] ?? null;
+    if (key === "Home") return ids[0] ?? null;
+    if (key === "End") return ids[ids.length - 1] ?? null;
+    const step = key === "ArrowLeft" ? -1 : 1;
+    for (let i = STATUSES.indexOf(status) + step; i >= 0 && i < STATUSES.length; i += step) {
+      const other = this.cardIds(STATUSES[i]);
+      if (other.length) return other[Math.min(index, other.length - 1)];
+    }
+    return null;
+  }
+
+  // -- animation -------------------------------------------------------------------------
+
+  measure() {
+    const rects = new Map();
+    for (const [id, { el }] of this.elements) {
+      if (!el.isConnected || el.classList.contains("drag-source")) continue;
+      rects.set(id, { rect: el.getBoundingClientRect(), status: el.closest(".column")?.dataset.status });
+    }
+    return rects;
+  }
+
+  /** FLIP: each card that moved slides from where it was. Across columns a clone flies
+   * above the columns (they clip their own overflow). */
+  animate(before, skipId) {
+    for (const [id, old] of before) {
+      if (id === skipId) continue;
+      const entry = this.elements.get(id);
+      if (!entry?.el.isConnected) continue;
+      const el = entry.el;
+      const rect = el.getBoundingClientRect();
+      const dx = old.rect.left - rect.left;
+      const dy = old.rect.top - rect.top;
+      if (Math.abs(dx) < 1 && Math.abs(dy) < 1) continue;
+      const status = el.closest(".column")?.dataset.status;
+      if (status === old.status) {
+        el.animate([{ transform: `translate(${dx}px, ${dy}px)` }, { transform: "none" }], { duration: MOVE_MS, easing: "cubic-bezier(.2,.8,.2,1)" });
+      } else {
+        this.fly(el, old.rect, rect);
+      }
+    }
+  }
+
+  fly(el, from, to) {
+    const clone = el.cloneNode(true);
+    stripIds(clone);
+    clone.classList.add("card-flying");
+    clone.setAttribute("aria-hidden", "true");
+    clone.style.width = `${from.width}px`;
+    clone.style.left = `${from.left}px`;
+    clone.style.top = `${from.top}px`;
+    document.body.append(clone);
+    el.classList.add("is-arriving");
+    const animation = clone.animate(
+      [{ transform: "none" }, { transform: `translate(${to.left - from.left}px, ${to.top - from.top}px)` }],
+      { duration: MOVE_MS + 120, easing: "cubic-bezier(.2,.8,.2,1)" },
+    );
+    const done = () => {
+      clone.remove();
+      el.classList.remove("is-arriving");
+    };
+    animation.onfinish = done;
+    animation.oncancel = done;
+  }
+
+  flash(id, by) {
+    const el = this.elements.get(id)?.el;
+    if (!el) return;
+    if (by) el.dataset.movedBy = by;
+    el.classList.remove("is-flash");
+    void el.offsetWidth; // restart the animation
+    el.classList.add("is-flash");
+    clearTimeout(el.flashTimer);
+    el.flashTimer = setTimeout(() => {
+      el.classList.remove("is-flash");
+      delete el.dataset.movedBy;
+    }, 2200);
+  }
+
+  // -- presence and connection -----------------------------------------------------------
+
+  renderPresence(host, users) {
+    const me = this.app.me.id;
+    const list = host.querySelector("ul");
+    const shown = users.slice(0, 5);
+    list.replaceChildren(
+      ...shown.map((user) => {
+        const you = user.id === me;
+        const avatar = h(
+          "li.avatar",
+          { "data-testid": "presence-user", "data-user-id": user.id, title: you ? `${user.name} (you)` : user.name },
+          h("span", { "aria-hidden": "true" }, initials(user.name)),
+          h("span.visually-hidden", {}, you ? `${user.name} (you)` : user.name),
+        );
+        avatar.style.setProperty("--hue", String(hueOf(user.id)));
+        if (you) avatar.classList.add("is-you");
+        return avatar;
+      }),
+    );
+    if (users.length > shown.length) list.append(h("li.avatar.more", { title: `${users.length - shown.length} more` }, `+${users.length - shown.length}`));
+    const others = users.filter((user) => user.id !== me);
+    host.querySelector(".presence-label").textContent = others.length
+      ? `${others.map((user) => user.name).join(", ")} ${others.length === 1 ? "is" : "are"} here too`
+      : "Only you";
+    host.setAttribute("aria-label", `On this board: ${users.map((user) => (user.id === me ? `${user.name} (you)` : user.name)).join(", ")}`);
+  }
+}
+
+/** Put `nodes` into `list` in order, touching only what differs. */
+function reconcile(list, nodes) {
+  const wanted = new Set(nodes);
+  for (const child of [...list.children]) if (!wanted.has(child)) child.remove();
+  nodes.forEach((node, index) => {
+    if (list.children[index] !== node) list.insertBefore(node, list.children[index] || null);
+  });
+}
+
+export function stripIds(element) {
+  element.removeAttribute("data-testid");
+  element.removeAttribute("id");
+  for (const child of element.querySelectorAll("[data-testid], [id]")) {
+    child.removeAttribute("data-testid");
+    child.removeAttribute("id");
+  }
+  for (const control of element.querySelectorAll("input, button, [tabindex]")) control.setAttribute("tabindex", "-1");
+  element.removeAttribute("tabindex");
+}
