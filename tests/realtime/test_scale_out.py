@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import socket
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from litestar import Litestar
 from redis.asyncio import Redis
@@ -24,6 +27,7 @@ from redis.backoff import ConstantBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from websockets.asyncio.client import ClientConnection
 
+from server.app import create_app
 from server.settings import Settings
 from storage import events
 from storage.database import Database
@@ -97,54 +101,68 @@ async def test_an_event_committed_through_one_process_reaches_another(
                 assert (frame["type"], frame["seq"], frame["data"]) == ("event", 1, {"n": 1})
 
 
-def _restart_command(port: int) -> list[str]:
-    # How this machine's Redis is started (see the README's CI section); it keeps no data.
-    redis_server = shutil.which("redis-server") or "/usr/bin/redis-server"
-    return [
-        redis_server,
-        "--daemonize",
-        "yes",
-        "--bind",
-        "127.0.0.1",
-        "-::1",
-        "--port",
-        str(port),
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        "/var/lib/redis",
-        "--logfile",
-        "/var/log/redis/ci.log",
-    ]
+class PrivateRedis:
+    """A ``redis-server`` of the test's own, on a free port, that it may stop and restart.
+
+    Restarting the machine's shared Redis would take it away from everything else using it
+    (and leave it down if the test died half-way); this one lives in the test's temporary
+    directory and is always stopped at the end.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        redis_server = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self._process = await asyncio.create_subprocess_exec(
+            redis_server,
+            "--bind", "127.0.0.1",
+            "--port", str(self.port),
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(self.directory),
+            stdout=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        # Wait for it to answer: the client retries the connection itself, 50 ms apart.
+        waiting = Redis.from_url(
+            self.url, retry=Retry(ConstantBackoff(0.05), 200), retry_on_error=[RedisConnectionError]
+        )
+        try:
+            assert await waiting.ping()
+        finally:
+            await waiting.aclose()
+
+    async def stop(self) -> None:
+        if self._process is not None and self._process.returncode is None:
+            self._process.terminate()
+            await self._process.wait()
+        self._process = None
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
 
 
-async def _restart_redis(url: str) -> None:
-    admin = Redis.from_url(url)
-    port = admin.connection_pool.connection_kwargs.get("port", 6379)
+@pytest.fixture
+async def private_redis(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
+    redis = PrivateRedis(tmp_path)
+    await redis.start()
     try:
-        await admin.shutdown(nosave=True)
-    except RedisConnectionError:
-        pass  # the server closes the connection as it goes down: that is the answer
+        yield redis
     finally:
-        await admin.aclose()
-    process = await asyncio.create_subprocess_exec(*_restart_command(int(port)))
-    assert await process.wait() == 0
-    # Wait for it to answer: the client retries the connection itself, 100 ms apart.
-    waiting = Redis.from_url(
-        url, retry=Retry(ConstantBackoff(0.1), 100), retry_on_error=[RedisConnectionError]
-    )
-    try:
-        assert await waiting.ping()
-    finally:
-        await waiting.aclose()
+        await redis.stop()
 
 
 async def test_every_event_once_in_order_across_client_kill_and_redis_restart(
-    app: Litestar, settings: Settings, database: Database
+    settings: Settings, database: Database, private_redis: PrivateRedis
 ) -> None:
-    assert settings.redis_url is not None
+    settings = msgspec.structs.replace(settings, redis_url=private_redis.url)
+    app = create_app(settings)
     async with (
         live(app) as first,
         served(_environment(settings)) as second,
@@ -167,14 +185,14 @@ async def test_every_event_once_in_order_across_client_kill_and_redis_restart(
             ]
 
             await _append(app, database, channel, 20, start=1)
-            admin = Redis.from_url(settings.redis_url)
+            admin = Redis.from_url(private_redis.url)
             try:
                 killed = await admin.client_kill_filter(_type="pubsub")
             finally:
                 await admin.aclose()
             assert killed >= 2  # one pub/sub connection per process
             await _append(app, database, channel, 20, start=21)
-            await _restart_redis(settings.redis_url)
+            await private_redis.restart()
             await _append(app, database, channel, 20, start=41)
 
             # Contract §7: after an outage, missed events arrive within 10 s of Redis answering.
