@@ -14,11 +14,14 @@ DEFAULT_LIMIT = 512
 
 
 class Outbox:
-    __slots__ = ("_frames", "_ready", "closed", "limit", "overflowed")
+    __slots__ = ("_frames", "_waiter", "closed", "limit", "overflowed")
 
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         self._frames: deque[str] = deque()
-        self._ready = asyncio.Event()
+        # The parked writer's future. A bare future, not an ``asyncio.Event``: one event
+        # wakes a thousand writers, and the Event's waiter bookkeeping was a measurable
+        # part of the per-frame cost (docs/benchmarks.md, broadcast).
+        self._waiter: asyncio.Future[None] | None = None
         self.limit = limit
         self.closed = False
         # Set when an event did not fit. From then on events are refused until the writer
@@ -37,14 +40,14 @@ class Outbox:
             self.overflowed = True
             return False
         self._frames.append(frame)
-        self._ready.set()
+        self._wake()
         return True
 
     def force(self, frame: str) -> None:
         """Queue a control frame (such as ``reset``) even past the limit."""
         if not self.closed:
             self._frames.append(frame)
-            self._ready.set()
+            self._wake()
 
     def clear(self) -> None:
         self._frames.clear()
@@ -52,15 +55,22 @@ class Outbox:
     def close(self) -> None:
         self.closed = True
         self._frames.clear()
-        self._ready.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def take(self) -> list[str]:
         """Wait for frames and return all queued ones; [] once closed."""
         while not self._frames:
             if self.closed:
                 return []
-            self._ready.clear()
-            await self._ready.wait()
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            await waiter
         frames = list(self._frames)
         self._frames.clear()
         return frames
