@@ -169,8 +169,7 @@ class ProgressController(Controller):
             Update(u.word_id, u.study_count, u.correct_count, u.confidence, u.mastered)
             for u in data.updates
         ]
-        records = await progress_service.batch(principal, updates)
-        return ok(BatchOut(items=[ProgressOut.of(r) for r in records]))
+        return ok(BatchOut(items=await progress_service.batch(principal, updates)))
 
     @post(
         "/import",

@@ -28,13 +28,12 @@ from server.progress.schemas import ProgressOut, Stats, check_word_id
 from storage import events
 from storage.base import utcnow
 from storage.database import Database
-from storage.models import Progress
 from storage.repositories import progress as repository
 
 T = TypeVar("T")
 
 
-def _record(row: Progress) -> WordProgress:
+def _record(row: repository.ProgressRow) -> WordProgress:
     return WordProgress(
         word_id=row.word_id,
         study_count=row.study_count,
@@ -76,12 +75,13 @@ def _row(user_id: uuid.UUID, record: WordProgress) -> dict[str, Any]:
     }
 
 
-def as_json(record: WordProgress) -> dict[str, Any]:
-    data: dict[str, Any] = msgspec.to_builtins(ProgressOut.of(record))
+def as_json(record: WordProgress | ProgressOut) -> dict[str, Any]:
+    shown = record if isinstance(record, ProgressOut) else ProgressOut.of(record)
+    data: dict[str, Any] = msgspec.to_builtins(shown)
     return data
 
 
-def _updated_event(principal: Principal, record: WordProgress) -> events.NewEvent:
+def _updated_event(principal: Principal, record: WordProgress | ProgressOut) -> events.NewEvent:
     return events.NewEvent(
         events.progress_channel(principal.user_id),
         "progress.updated",
@@ -161,14 +161,14 @@ class ProgressService:
                 return outcome
         return outcome
 
-    async def batch(self, principal: Principal, updates: Sequence[Update]) -> list[WordProgress]:
+    async def batch(self, principal: Principal, updates: Sequence[Update]) -> list[ProgressOut]:
         """All or nothing; every bad item is named in ``details.items``, whether it is
         invalid on its own or stale against the stored record (contract §6)."""
         return await _retrying(lambda: self._batch_once(principal, updates))
 
     async def _batch_once(
         self, principal: Principal, updates: Sequence[Update]
-    ) -> list[WordProgress]:
+    ) -> list[ProgressOut]:
         problems: list[dict[str, Any]] = []
         published: list[events.StoredEvent] = []
         async with self._db.transaction() as session:
@@ -176,7 +176,8 @@ class ProgressService:
             word_ids = [update.word_id for update in updates]
             rows = await repository.lock(session, principal.user_id, word_ids)
             state: dict[str, WordProgress] = {w: _record(row) for w, row in rows.items()}
-            results: list[WordProgress] = []
+            # Each record is shown once, for both the answer and its event.
+            results: list[ProgressOut] = []
             changed: dict[str, WordProgress] = {}
             emitted: list[events.NewEvent] = []
             for index, update in enumerate(updates):
@@ -197,13 +198,13 @@ class ProgressService:
                                 "current": as_json(current),
                             }
                         )
-                        results.append(current)
                     case Unchanged(record=record):
-                        results.append(record)
+                        results.append(ProgressOut.of(record))
                     case Created(record=record) | Changed(record=record):
                         state[update.word_id] = changed[update.word_id] = record
-                        emitted.append(_updated_event(principal, record))
-                        results.append(record)
+                        shown = ProgressOut.of(record)
+                        emitted.append(_updated_event(principal, shown))
+                        results.append(shown)
             if problems:
                 raise ValidationFailed("Some updates are not valid", details={"items": problems})
             await _write(session, principal.user_id, rows, changed)
@@ -320,7 +321,7 @@ async def _retrying(attempt: Callable[[], Awaitable[T]]) -> T:
 async def _write(
     session: AsyncSession,
     user_id: uuid.UUID,
-    before: dict[str, Progress],
+    before: dict[str, repository.ProgressRow],
     changed: dict[str, WordProgress],
 ) -> None:
     """Insert the new words and overwrite the locked existing ones, set-based.

@@ -1,7 +1,10 @@
 """Queries on learners' word progress: locked reads, set-based writes, aggregates.
 
 Writes are set-based so a batch of 1,000 words is a handful of statements, not a thousand
-ORM flushes: one insert for new words, one upsert for changed ones.
+ORM flushes: one insert for new words, one upsert for changed ones. Reads and writes go
+through the Core table, not the ORM entity: a record is plain data here (no identity map,
+no change tracking), and loading 1,000 ORM objects was a large part of a batch's time
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -10,20 +13,24 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Integer, case, delete, func, select
+from sqlalchemy import Integer, Row, Table, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Progress
 
-COLUMNS = [c.name for c in Progress.__table__.columns]
+TABLE = cast(Table, Progress.__table__)
+COLUMNS = [c.name for c in TABLE.columns]
+
+# A stored record: a row with one attribute per column of ``progress``.
+ProgressRow = Row[Any]
 
 
 def _insert(session: AsyncSession) -> Any:
     dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Progress)
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(TABLE)
 
 
 LOCK_CHUNK = 1000  # keeps each IN (…) well under both backends' parameter limits
@@ -31,22 +38,21 @@ LOCK_CHUNK = 1000  # keeps each IN (…) well under both backends' parameter lim
 
 async def lock(
     session: AsyncSession, user_id: uuid.UUID, word_ids: Sequence[str]
-) -> dict[str, Progress]:
+) -> dict[str, ProgressRow]:
     """The user's records of ``word_ids``, locked until the transaction ends (PostgreSQL;
     SQLite's ``BEGIN IMMEDIATE`` already serialises writers)."""
     wanted = sorted(set(word_ids))  # one lock order for everyone: no deadlocks
-    found: dict[str, Progress] = {}
+    found: dict[str, ProgressRow] = {}
     for start in range(0, len(wanted), LOCK_CHUNK):
         result = await session.execute(
-            select(Progress)
+            select(TABLE)
             .where(
-                Progress.user_id == user_id,
-                Progress.word_id.in_(wanted[start : start + LOCK_CHUNK]),
+                TABLE.c.user_id == user_id, TABLE.c.word_id.in_(wanted[start : start + LOCK_CHUNK])
             )
-            .order_by(Progress.word_id)
+            .order_by(TABLE.c.word_id)
             .with_for_update()
         )
-        found.update((row.word_id, row) for row in result.scalars())
+        found.update((row.word_id, row) for row in result)
     return found
 
 
@@ -58,7 +64,7 @@ async def insert_new(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> s
     """
     if not rows:
         return set()
-    statement = _insert(session).on_conflict_do_nothing().returning(Progress.word_id)
+    statement = _insert(session).on_conflict_do_nothing().returning(TABLE.c.word_id)
     result = await session.execute(statement, list(rows))
     return set(result.scalars())
 
@@ -70,25 +76,28 @@ async def upsert(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     statement = _insert(session)
     keep = {"user_id", "word_id", "created_at"}
     statement = statement.on_conflict_do_update(
-        index_elements=[Progress.user_id, Progress.word_id],
+        index_elements=[TABLE.c.user_id, TABLE.c.word_id],
         set_={name: statement.excluded[name] for name in COLUMNS if name not in keep},
     )
     await session.execute(statement, list(rows))
 
 
-async def get(session: AsyncSession, user_id: uuid.UUID, word_id: str) -> Progress | None:
-    return await session.get(Progress, (user_id, word_id))
+async def get(session: AsyncSession, user_id: uuid.UUID, word_id: str) -> ProgressRow | None:
+    result = await session.execute(
+        select(TABLE).where(TABLE.c.user_id == user_id, TABLE.c.word_id == word_id)
+    )
+    return result.first()
 
 
 async def list_for(
     session: AsyncSession, user_id: uuid.UUID, *, due_at: datetime | None = None
-) -> list[Progress]:
+) -> list[ProgressRow]:
     """All of a user's records by word id; with ``due_at``, those due then (not mastered)."""
-    statement = select(Progress).where(Progress.user_id == user_id)
+    statement = select(TABLE).where(TABLE.c.user_id == user_id)
     if due_at is not None:
-        statement = statement.where(Progress.next_review <= due_at, Progress.mastered.is_(False))
-    result = await session.execute(statement.order_by(Progress.word_id))
-    return list(result.scalars())
+        statement = statement.where(TABLE.c.next_review <= due_at, TABLE.c.mastered.is_(False))
+    result = await session.execute(statement.order_by(TABLE.c.word_id))
+    return list(result)
 
 
 async def remove(session: AsyncSession, user_id: uuid.UUID, word_id: str) -> bool:
