@@ -15,9 +15,10 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import Integer, Table, bindparam, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +27,7 @@ from storage.models import ChannelHead, Event
 
 # Rows are inserted through the Core table: the ORM bulk-insert path costs more per row.
 EVENTS = cast(Table, Event.__table__)
+HEADS = cast(Table, ChannelHead.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,18 +111,23 @@ async def append(
     return [stored[index] for index in range(len(events))]
 
 
-async def _advance_head(session: AsyncSession, channel: str, count: int) -> int:
-    dialect = session.get_bind().dialect.name
+@cache
+def _advance_head_statement(dialect: str) -> Any:
+    # Built once per dialect and reused with bound values (see repositories/progress.py).
     upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        upsert(ChannelHead)
-        .values(channel=channel, seq=count)
-        .on_conflict_do_update(
-            index_elements=[ChannelHead.channel], set_={"seq": ChannelHead.seq + count}
-        )
-        .returning(ChannelHead.seq)
+    count = bindparam("count", type_=Integer)
+    return (
+        upsert(HEADS)
+        .values(channel=bindparam("channel"), seq=count)
+        .on_conflict_do_update(index_elements=[HEADS.c.channel], set_={"seq": HEADS.c.seq + count})
+        .returning(HEADS.c.seq)
     )
-    return int((await session.execute(statement)).scalar_one())
+
+
+async def _advance_head(session: AsyncSession, channel: str, count: int) -> int:
+    statement = _advance_head_statement(session.get_bind().dialect.name)
+    result = await session.execute(statement, {"channel": channel, "count": count})
+    return int(result.scalar_one())
 
 
 async def head(session: AsyncSession, channel: str) -> int:

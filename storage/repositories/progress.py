@@ -13,9 +13,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Integer, Row, Table, case, delete, func, select
+from sqlalchemy import Integer, Row, Table, bindparam, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,9 +29,45 @@ COLUMNS = [c.name for c in TABLE.columns]
 ProgressRow = Row[Any]
 
 
-def _insert(session: AsyncSession) -> Any:
-    dialect = session.get_bind().dialect.name
+# The hot statements are built once (per dialect) with bound parameters and reused:
+# building an upsert with SQLAlchemy's constructs took longer than running it (about
+# 0.3 ms a PUT, docs/benchmarks.md).
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+def _insert(dialect: str) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(TABLE)
+
+
+@cache
+def _lock_statement() -> Any:
+    return (
+        select(TABLE)
+        .where(
+            TABLE.c.user_id == bindparam("user_id"),
+            TABLE.c.word_id.in_(bindparam("word_ids", expanding=True)),
+        )
+        .order_by(TABLE.c.word_id)
+        .with_for_update()
+    )
+
+
+@cache
+def _insert_new_statement(dialect: str) -> Any:
+    return _insert(dialect).on_conflict_do_nothing().returning(TABLE.c.word_id)
+
+
+@cache
+def _upsert_statement(dialect: str) -> Any:
+    statement = _insert(dialect)
+    keep = {"user_id", "word_id", "created_at"}
+    return statement.on_conflict_do_update(
+        index_elements=[TABLE.c.user_id, TABLE.c.word_id],
+        set_={name: statement.excluded[name] for name in COLUMNS if name not in keep},
+    )
 
 
 LOCK_CHUNK = 1000  # keeps each IN (…) well under both backends' parameter limits
@@ -45,12 +82,8 @@ async def lock(
     found: dict[str, ProgressRow] = {}
     for start in range(0, len(wanted), LOCK_CHUNK):
         result = await session.execute(
-            select(TABLE)
-            .where(
-                TABLE.c.user_id == user_id, TABLE.c.word_id.in_(wanted[start : start + LOCK_CHUNK])
-            )
-            .order_by(TABLE.c.word_id)
-            .with_for_update()
+            _lock_statement(),
+            {"user_id": user_id, "word_ids": wanted[start : start + LOCK_CHUNK]},
         )
         found.update((row.word_id, row) for row in result)
     return found
@@ -64,8 +97,7 @@ async def insert_new(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> s
     """
     if not rows:
         return set()
-    statement = _insert(session).on_conflict_do_nothing().returning(TABLE.c.word_id)
-    result = await session.execute(statement, list(rows))
+    result = await session.execute(_insert_new_statement(_dialect(session)), list(rows))
     return set(result.scalars())
 
 
@@ -73,13 +105,7 @@ async def upsert(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Write whole records, inserting or overwriting, in one statement."""
     if not rows:
         return
-    statement = _insert(session)
-    keep = {"user_id", "word_id", "created_at"}
-    statement = statement.on_conflict_do_update(
-        index_elements=[TABLE.c.user_id, TABLE.c.word_id],
-        set_={name: statement.excluded[name] for name in COLUMNS if name not in keep},
-    )
-    await session.execute(statement, list(rows))
+    await session.execute(_upsert_statement(_dialect(session)), list(rows))
 
 
 async def get(session: AsyncSession, user_id: uuid.UUID, word_id: str) -> ProgressRow | None:
