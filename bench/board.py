@@ -27,8 +27,9 @@ processes share it and one Redis (the board cache). Rate limits are off. Four me
     a card comes round again only after every other card did. Target: p99 <= 20 ms.
 
 The throughput runs are closed loops (``--concurrency`` requests in flight in all) driven
-by ``--procs`` client processes, each with one ``httpx.AsyncClient`` (keep-alive, a pool as
-large as its share of the concurrency) per server. Everything (PostgreSQL, Redis, the two
+by ``--procs`` client processes, each with the lean keep-alive client of :mod:`bench.http`
+(httpx cost the readers about 2 ms of CPU a request, CPU the servers then lacked); the
+moves use it too. Everything (PostgreSQL, Redis, the two
 servers and the load generator) shares this machine's CPUs, and the figures show how busy
 each party was.
 
@@ -52,6 +53,7 @@ from typing import Any
 import httpx
 
 from bench import common
+from bench.http import RawClient
 
 SCENARIOS = ("uncached", "cached", "not-modified", "moves")
 TARGETS = {"uncached": 300.0, "cached": 1500.0, "not-modified": 5000.0}  # requests/s
@@ -246,37 +248,30 @@ def read_worker(job: ReadJob) -> ReadResult:
 
 async def _read_loop(job: ReadJob) -> ReadResult:
     result = ReadResult()
-    limits = httpx.Limits(
-        max_connections=job.concurrency, max_keepalive_connections=job.concurrency
-    )
-    clients = [
-        httpx.AsyncClient(base_url=f"http://{HOST}:{port}", limits=limits, timeout=60)
-        for port in job.ports
-    ]
+    client = await RawClient(job.ports, job.concurrency).open()
     headers = dict(job.headers)
     end = job.start_at + job.seconds
 
     async def reader(first: int) -> None:
         turn = first
         while (now := time.time()) < end:
-            client = clients[turn % len(clients)]
+            server = turn % len(job.ports)
             turn += 1
             try:
-                answer = await client.get(job.path, headers=headers)
-            except httpx.HTTPError:
+                answer = await client.request(server, "GET", job.path, headers)
+            except (OSError, asyncio.IncompleteReadError, RuntimeError):
                 result.failures += 1
                 continue
             if now >= job.start_at:
                 result.latencies.append(time.time() - now)
-                result.statuses[answer.status_code] = result.statuses.get(answer.status_code, 0) + 1
-                result.body_bytes = len(answer.content)
+                result.statuses[answer.status] = result.statuses.get(answer.status, 0) + 1
+                result.body_bytes = len(answer.body)
 
     began = common.self_cpu_seconds()
     try:
         await asyncio.gather(*(reader(i) for i in range(job.concurrency)))
     finally:
-        for client in clients:
-            await client.aclose()
+        await client.aclose()
     result.cpu_seconds = common.self_cpu_seconds() - began
     return result
 
@@ -395,14 +390,7 @@ async def moves(
 ) -> dict[str, Any]:
     order = room.cards[:]
     random.Random(7).shuffle(order)
-    clients = [
-        httpx.AsyncClient(
-            base_url=s.base_url,
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
-            timeout=60,
-        )
-        for s in servers
-    ]
+    client = await RawClient([s.port for s in servers], 64).open()
     statuses: dict[int, int] = {}
     latencies: list[float] = []
     failures = 0
@@ -413,16 +401,20 @@ async def moves(
         target = "in_progress" if card.status == "not_started" else "not_started"
         body = {"new_status": target, "new_position": END_OF_COLUMN, "version": card.version}
         try:
-            answer = await clients[number % len(clients)].patch(
-                f"{BOARD}/cards/{card.id}/move", json=body, headers=room.headers
+            status, raw = await client.send(
+                number % len(servers),
+                "PATCH",
+                f"{BOARD}/cards/{card.id}/move",
+                room.token,
+                json.dumps(body).encode(),
             )
-        except httpx.HTTPError:
+        except (OSError, asyncio.IncompleteReadError, RuntimeError):
             failures += 1
             return
         latencies.append(time.monotonic() - due)
-        statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
-        if answer.status_code == 200:
-            data = answer.json()["data"]
+        statuses[status] = statuses.get(status, 0) + 1
+        if status == 200:
+            data = json.loads(raw)["data"]
             card.status, card.version = str(data["status"]), str(data["updated_at"])
 
     readers, start_at = await closed_loop(
@@ -448,8 +440,7 @@ async def moves(
     await asyncio.gather(*pending)
     used = usage.stop()
     read = summary(await asyncio.gather(*readers), args.duration)
-    for client in clients:
-        await client.aclose()
+    await client.aclose()
     latencies.sort()
     p99 = 1000 * common.percentile(latencies, 99)
     return {

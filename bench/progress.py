@@ -54,6 +54,7 @@ from typing import Any, Protocol
 import httpx
 
 from bench import common
+from bench.http import RawClient
 
 THROUGHPUT_TARGET = 1500.0  # requests/s
 PACED_P99_TARGET_MS = 20.0
@@ -108,82 +109,6 @@ class HttpClient(Protocol):
     ) -> tuple[int, bytes]: ...
 
     async def aclose(self) -> None: ...
-
-
-class _Connection:
-    """One keep-alive HTTP/1.1 connection: write a request, read one Content-Length answer."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-
-    @classmethod
-    async def open(cls, port: int) -> _Connection:
-        # uvicorn binds its socket just after "Application startup complete": retry briefly.
-        for _ in range(100):
-            try:
-                reader, writer = await asyncio.open_connection(HOST, port)
-            except ConnectionRefusedError:
-                await asyncio.sleep(0.05)
-            else:
-                return cls(reader, writer)
-        raise ConnectionRefusedError(f"nothing listens on port {port}")
-
-    async def exchange(self, request: bytes) -> tuple[int, bytes]:
-        self.writer.write(request)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        lowered = head.lower()
-        at = lowered.find(b"\r\ncontent-length:")
-        if at < 0:
-            raise RuntimeError(f"answer without Content-Length: {head[:200]!r}")
-        end = lowered.index(b"\r\n", at + 2)
-        length = int(lowered[at + len(b"\r\ncontent-length:") : end])
-        return status, await self.reader.readexactly(length)
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-class RawClient:
-    """A pool of ``size`` keep-alive connections per server, over asyncio streams."""
-
-    def __init__(self, ports: Sequence[int], size: int) -> None:
-        self.ports = list(ports)
-        self.size = size
-        self.idle: list[asyncio.Queue[_Connection]] = [asyncio.Queue() for _ in self.ports]
-
-    async def open(self) -> RawClient:
-        for port, idle in zip(self.ports, self.idle, strict=True):
-            for connection in await asyncio.gather(
-                *(_Connection.open(port) for _ in range(self.size))
-            ):
-                idle.put_nowait(connection)
-        return self
-
-    async def send(
-        self, server: int, method: str, path: str, token: str, body: bytes
-    ) -> tuple[int, bytes]:
-        request = (
-            f"{method} {path} HTTP/1.1\r\nHost: {HOST}:{self.ports[server]}\r\n"
-            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode() + body
-        idle = self.idle[server]
-        connection = await idle.get()
-        try:
-            return await connection.exchange(request)
-        except BaseException:
-            connection.close()  # its state is unknown: replace it
-            connection = await _Connection.open(self.ports[server])
-            raise
-        finally:
-            idle.put_nowait(connection)
-
-    async def aclose(self) -> None:
-        for idle in self.idle:
-            while not idle.empty():
-                idle.get_nowait().close()
 
 
 class HttpxClient:

@@ -6,8 +6,9 @@ takes the write lock up front: with SQLite's default deferred transactions, two 
 that read and then write deadlock on the upgrade, and one fails at once with "database is
 locked" whatever the busy timeout.
 
-PostgreSQL (asyncpg): pre-ping so the pool recovers after a database restart, and short
-connect/checkout timeouts so an unreachable database is a prompt 503, never a hung request.
+PostgreSQL (asyncpg): a ping on every checkout so the pool recovers after a database
+restart, and short connect/checkout timeouts so an unreachable database is a prompt 503,
+never a hung request.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -54,16 +56,35 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         )
         _tune_sqlite(engine)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         echo=echo,
-        pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=CONNECT_TIMEOUT_SECONDS,
         connect_args={"timeout": CONNECT_TIMEOUT_SECONDS, "command_timeout": 30},
         **JSON_CODEC,
     )
+    _ping_on_checkout(engine)
+    return engine
+
+
+def _ping_on_checkout(engine: AsyncEngine) -> None:
+    """Pre-ping in one round trip: a dead pooled connection is replaced before use.
+
+    SQLAlchemy's own ``pool_pre_ping`` on asyncpg wraps its ping in ``BEGIN`` ... ``ROLLBACK``
+    (for pgbouncer's transaction mode, which Tandem does not use): three round trips on
+    every checkout, a third of a PUT's (docs/benchmarks.md). Raising
+    ``DisconnectionError`` here is the pool's documented signal to discard the connection
+    and check out a fresh one.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def ping(dbapi_connection: Any, _record: ConnectionPoolEntry, _proxy: Any) -> None:
+        try:
+            dbapi_connection.run_async(lambda raw: raw.execute("SELECT 1"))
+        except Exception as error:
+            raise DisconnectionError(f"pooled connection is gone: {error}") from error
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:

@@ -31,8 +31,9 @@ def pytest_report_header() -> list[str]:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Deselect what this machine cannot run, out loud; CI runs everything.
 
-    ``needs_redis`` tests run in the PostgreSQL + Redis pass: the SQLite pass is the
-    embedded default, which has no Redis by design, and ``.ci/run`` runs both passes.
+    ``needs_redis`` and ``needs_postgres`` tests run in the PostgreSQL + Redis pass: the
+    SQLite pass is the embedded default, which has neither by design, and ``.ci/run`` runs
+    both passes.
     ``needs_browser`` tests need Chromium: a newcomer's machine may lack it, but under CI
     (which installs it) a missing browser is an error, never a silent skip.
     """
@@ -40,7 +41,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(
             f"CI must run the browser tests: no Chromium at {browsers.CHROMIUM}"
         )
-    missing = {"needs_redis": not TEST_REDIS_URL, "needs_browser": not browsers.AVAILABLE}
+    missing = {
+        "needs_redis": not TEST_REDIS_URL,
+        "needs_postgres": not TEST_DATABASE_URL,
+        "needs_browser": not browsers.AVAILABLE,
+    }
 
     def runnable(item: pytest.Item) -> bool:
         return not any(missing[name] and item.get_closest_marker(name) for name in missing)
