@@ -45,6 +45,26 @@ def _card(card_id: str) -> uuid.UUID:
 CACHE_CONTROL = "private, max-age=30"
 
 
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an ``Accept-Encoding`` header admits gzip (RFC 9110 §12.5.3): ``gzip`` (or
+    ``x-gzip``) with a non-zero ``q``, else ``*`` with a non-zero ``q``."""
+    qualities: dict[str, float] = {}
+    for item in accept_encoding.lower().split(","):
+        coding, _, params = item.partition(";")
+        quality = 1.0
+        name, _, value = params.partition("=")
+        if name.strip() == "q":
+            try:
+                quality = float(value)
+            except ValueError:
+                quality = 0.0
+        qualities[coding.strip()] = quality
+    for coding in ("gzip", "x-gzip", "*"):
+        if coding in qualities:
+            return qualities[coding] > 0
+    return False
+
+
 class ProgressBoard(Controller):
     path = "/api/teacher/progress-board"
     tags = ["progress board"]
@@ -77,8 +97,11 @@ class ProgressBoard(Controller):
             principal,
             BoardQuery(classroom_id, student_id, category, status),
             request.headers.get("if-none-match"),
+            gzip_ok=accepts_gzip(request.headers.get("accept-encoding", "")),
         )
-        headers = {"ETag": answer.etag, "Cache-Control": CACHE_CONTROL}
+        headers = {"ETag": answer.etag, "Cache-Control": CACHE_CONTROL, "Vary": "Accept-Encoding"}
+        if answer.gzipped and answer.body is not None:
+            headers["Content-Encoding"] = "gzip"
         # The body is already the encoded envelope (maybe from the cache): sent as it is.
         encoded: Response[Any] = (
             Response(content=None, status_code=304, headers=headers)

@@ -22,6 +22,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from server.app import create_app
+from server.board.routes import accepts_gzip
 from server.settings import Settings
 from tests.board_helpers import (
     BATCH_MOVE,
@@ -1011,6 +1012,57 @@ async def test_etag_and_304(client: Client) -> None:
     )
     data_of(filtered)
     assert filtered.headers["etag"] != tag
+
+
+async def test_the_board_is_gzipped_for_clients_that_accept_it(client: Client) -> None:
+    place = await room(client)
+    await fill(client, place, {"not_started": 3, "in_progress": 2})
+    teacher = place.teacher
+    plain = await client.get(BOARD, headers={**teacher.headers, "Accept-Encoding": "identity"})
+    zipped = await client.get(BOARD, headers={**teacher.headers, "Accept-Encoding": "gzip"})
+    assert "content-encoding" not in plain.headers
+    assert zipped.headers["content-encoding"] == "gzip"
+    for response in (plain, zipped):
+        assert response.headers["vary"] == "Accept-Encoding"
+    # The same board (httpx decodes the gzip body), in fewer bytes on the wire.
+    assert data_of(zipped) == data_of(plain)
+    assert int(zipped.headers["content-length"]) < len(plain.content)
+    # Another encoding is another representation: its own tag, and a second read is
+    # served from the cache with the same bytes.
+    assert zipped.headers["etag"] != plain.headers["etag"]
+    again = await client.get(BOARD, headers={**teacher.headers, "Accept-Encoding": "gzip"})
+    assert again.headers["etag"] == zipped.headers["etag"]
+    assert again.content == zipped.content
+    # Either tag of the current version is current, whatever the client accepts now.
+    for tag in (plain.headers["etag"], zipped.headers["etag"]):
+        for accept in ("gzip", "identity"):
+            response = await client.get(
+                BOARD,
+                headers={**teacher.headers, "Accept-Encoding": accept, "If-None-Match": tag},
+            )
+            assert response.status_code == 304
+            assert "content-encoding" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("header", "gzip_ok"),
+    [
+        ("gzip, deflate, br", True),
+        ("GZIP", True),
+        ("br;q=1.0, gzip;q=0.8", True),
+        ("x-gzip", True),
+        ("*", True),
+        ("identity", False),
+        ("", False),
+        ("gzip;q=0", False),
+        ("gzip;q=0, *", False),
+        ("*;q=0", False),
+        ("deflate, *;q=0.1", True),
+        ("gzip;q=oops", False),
+    ],
+)
+def test_accept_encoding_is_read_as_rfc_9110_says(header: str, gzip_ok: bool) -> None:
+    assert accepts_gzip(header) is gzip_ok
 
 
 async def test_a_stranger_gets_404_even_with_a_valid_tag(client: Client) -> None:
