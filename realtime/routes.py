@@ -19,6 +19,7 @@ from litestar import WebSocket, websocket
 from litestar.di import NamedDependency
 
 from realtime.connection import Authorize, Connection
+from realtime.framing import FRAMED_SEND, text_frame
 from realtime.hub import Hub
 from realtime.session import Close, Session, Verify
 
@@ -65,8 +66,17 @@ async def realtime_socket(socket: Socket, realtime: NamedDependency[Realtime]) -
         session, realtime.hub, realtime.authorize_board, outbox_limit=realtime.outbox_limit
     )
 
-    async def send(frame: str) -> None:
-        await socket.send({"type": "websocket.send", "text": frame, "bytes": None})
+    if FRAMED_SEND in (socket.scope.get("extensions") or {}):
+
+        async def send(frame: str) -> None:
+            # Framed once per event for all its sockets (realtime/framing.py).
+            message: Any = {"type": FRAMED_SEND, "frame": text_frame(frame), "text": frame}
+            await socket.send(message)
+
+    else:
+
+        async def send(frame: str) -> None:
+            await socket.send({"type": "websocket.send", "text": frame, "bytes": None})
 
     writer = asyncio.create_task(connection.write(send))
     close: Close | None = None

@@ -16,6 +16,7 @@ from server.errors import TandemError
 from server.progress import importer
 from server.settings import Settings, SettingsError
 from server.signing_key import resolve_secret_key
+from server.ws_protocol import WEBSOCKET_OPTIONS
 from storage import migrate
 
 log = logging.getLogger("tandem")
@@ -52,13 +53,7 @@ def serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
         http="httptools",
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,
-        # Contract §7: a client frame over 64 KiB closes the connection with 1009.
-        ws_max_size=64 * 1024,
-        # The server's keepalive: protocol-level pings; a peer that stops answering is dropped.
-        ws_ping_interval=20.0,
-        ws_ping_timeout=20.0,
+        **WEBSOCKET_OPTIONS,
         backlog=4096,
         lifespan="on",
         proxy_headers=True,

@@ -13,6 +13,8 @@ import uvicorn
 from litestar import Litestar
 from websockets.asyncio.client import ClientConnection, connect
 
+from server.ws_protocol import WEBSOCKET_OPTIONS
+
 FRAME_TIMEOUT_SECONDS = 5.0
 
 
@@ -30,10 +32,8 @@ async def live(app: Litestar) -> AsyncIterator[str]:
     config = uvicorn.Config(
         app,
         lifespan="on",
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,
-        ws_max_size=64 * 1024,
         log_level="warning",
+        **WEBSOCKET_OPTIONS,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[listener]))

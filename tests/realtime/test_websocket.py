@@ -26,6 +26,7 @@ from litestar import Litestar
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from realtime.framing import text_frame
 from server.app import create_app
 from server.settings import Settings
 from storage import events
@@ -242,6 +243,30 @@ async def test_progress_events_reach_only_their_learner(
         assert datetime.fromisoformat(frame["at"]) == stored.at
         await nothing_else(client)
         await nothing_else(bystander)
+
+
+async def test_events_reach_every_socket_as_text_frames(
+    app: Litestar, db: Database, address: str, http: httpx.AsyncClient
+) -> None:
+    learner = await signed_in(http)
+    channel = events.progress_channel(uuid.UUID(learner["user"]["id"]))
+    # The live server runs Tandem's uvicorn protocol, so these are the pre-framed sends
+    # (realtime/framing.py): the same bytes, written to each socket.
+    async with (
+        websocket(address, token=learner["access_token"]) as first,
+        websocket(address, token=learner["access_token"]) as second,
+    ):
+        for client in (first, second):
+            assert (await subscribe(client, "progress"))["type"] == "subscribed"
+        framed = text_frame.cache_info()
+        await append_and_publish(app, db, channel, data={"n": "é"}, actor=learner["user"])
+        for client in (first, second):
+            raw = await client.recv()
+            assert isinstance(raw, str)  # a text frame, decoded as UTF-8 by the client
+            assert '"n":"é"' in raw
+        # Framed once: the first socket's send framed it, the second reused the bytes.
+        now = text_frame.cache_info()
+        assert (now.misses - framed.misses, now.hits - framed.hits) == (1, 1)
 
 
 # --- refusals ----------------------------------------------------------------------------------

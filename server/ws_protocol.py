@@ -1,0 +1,57 @@
+"""uvicorn's sans-I/O websocket protocol with Tandem's pre-framed send extension.
+
+See :mod:`realtime.framing` for why. uvicorn offers no hook for this, hence a subclass; the
+lock file pins the uvicorn whose ``send`` it builds on, and the served-process tests and
+benchmarks run every frame through it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from uvicorn.protocols.utils import ClientDisconnected
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
+from websockets.protocol import State
+
+from realtime.framing import FRAMED_SEND
+
+
+class FramedSendProtocol(WebSocketsSansIOProtocol):
+    """Also accepts ``{"type": FRAMED_SEND, "frame": bytes, "text": str}``: writes ``frame``
+    as it is while the connection is open with no extension negotiated (compression would
+    change the bytes), else sends ``text`` the ordinary way."""
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        scope: Any = getattr(self, "scope", None)  # absent when the handshake was refused
+        if scope is not None:
+            scope["extensions"][FRAMED_SEND] = {}
+
+    async def send(self, message: Any) -> None:
+        if message["type"] == FRAMED_SEND:
+            await self.writable.wait()
+            if self.disconnected:
+                raise ClientDisconnected()
+            if (
+                self.handshake_complete
+                and not self.close_sent
+                and self.conn.state is State.OPEN
+                and not self.conn.extensions
+            ):
+                self.transport.write(message["frame"])
+                return
+            message = {"type": "websocket.send", "text": message["text"], "bytes": None}
+        await super().send(message)
+
+
+# How every Tandem process (and the tests' live server) runs websockets under uvicorn.
+WEBSOCKET_OPTIONS: dict[str, Any] = {
+    "ws": FramedSendProtocol,
+    "ws_per_message_deflate": False,
+    # Contract §7: a client frame over 64 KiB closes the connection with 1009.
+    "ws_max_size": 64 * 1024,
+    # The server's keepalive: protocol-level pings; a peer that stops answering is dropped.
+    "ws_ping_interval": 20.0,
+    "ws_ping_timeout": 20.0,
+}
