@@ -124,7 +124,7 @@ class Client:
             self.reached_at = now
             self.reached.set()
 
-    def received(self, raw: bytes, now: float) -> None:
+    def received(self, raw: bytes | bytearray | memoryview, now: float) -> None:
         """One text frame from the server."""
         frame = _decode(raw)
         match frame.type:
@@ -192,7 +192,7 @@ class _Wire(asyncio.Protocol):
         for event in protocol.events_received():
             if isinstance(event, Frame):
                 if event.opcode is Opcode.TEXT:
-                    self.client.received(bytes(event.data), now)
+                    self.client.received(event.data, now)  # msgspec reads any buffer
             elif isinstance(event, Response):
                 if protocol.handshake_exc is not None:
                     self.client.lost(f"handshake failed: {protocol.handshake_exc}")
@@ -207,7 +207,7 @@ class _Wire(asyncio.Protocol):
         out = self.protocol.data_to_send()
         if out:
             self.transport.write(b"".join(out))
-        if self.protocol.close_expected() and self.protocol.close_rcvd is not None:
+        if self.protocol.close_rcvd is not None and self.protocol.close_expected():
             self.transport.close()
 
     def close(self) -> None:
