@@ -16,7 +16,6 @@ loop here does the reconnecting.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
@@ -29,6 +28,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from realtime import periodic
 
 log = logging.getLogger("tandem.broker")
 
@@ -181,10 +182,7 @@ class RedisBroker:
             log.warning("could not publish %d notice(s) to Redis: %s", len(notices), exc)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await periodic.cancel(self._task)  # asks again if redis-py swallows the cancellation
         for task in list(self._tasks):
             task.cancel()
         await self._publisher.aclose()

@@ -45,6 +45,8 @@ import msgspec
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from realtime import periodic
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.asyncio.client import Pipeline
@@ -204,11 +206,7 @@ class RedisPresence:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            # wait() rather than awaiting the task: its CancelledError is expected, while a
-            # cancellation of stop() itself must still propagate.
-            await asyncio.wait({task})
+        await periodic.cancel(task)  # asks again if a Redis call swallows the cancellation
         channels = {
             channel: {self._field(connection_id) for connection_id in connections}
             for channel, connections in self._roster.snapshot().items()
