@@ -79,11 +79,10 @@ class BoardReads:
             if stamp is None:
                 raise NotFound("No such classroom among yours")
             seq = stamp.seq
-            key = _key(classroom_id, seq, (stamp.students, stamp.lessons), query)
-            if gzip_ok:
-                key += GZIP_SUFFIX
+            version = _key(classroom_id, seq, (stamp.students, stamp.lessons), query)
+            key = version + GZIP_SUFFIX if gzip_ok else version
             etag = f'"{key}"'
-            if if_none_match is not None and _current(if_none_match, key.removesuffix(GZIP_SUFFIX)):
+            if if_none_match is not None and _current(if_none_match, version):
                 return BoardAnswer(etag, None, gzip_ok)
             body = await self._cache.get(key)
             if body is None:
