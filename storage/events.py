@@ -19,10 +19,10 @@ from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Integer, Table, bindparam, delete, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import utcnow
+from storage.dialects import dialect_of, upsert_into
 from storage.models import ChannelHead, Event
 
 # Rows are inserted through the Core table: the ORM bulk-insert path costs more per row.
@@ -114,10 +114,9 @@ async def append(
 @cache
 def _advance_head_statement(dialect: str) -> Any:
     # Built once per dialect and reused with bound values (see repositories/progress.py).
-    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     count = bindparam("count", type_=Integer)
     return (
-        upsert(HEADS)
+        upsert_into(dialect, HEADS)
         .values(channel=bindparam("channel"), seq=count)
         .on_conflict_do_update(index_elements=[HEADS.c.channel], set_={"seq": HEADS.c.seq + count})
         .returning(HEADS.c.seq)
@@ -125,7 +124,7 @@ def _advance_head_statement(dialect: str) -> Any:
 
 
 async def _advance_head(session: AsyncSession, channel: str, count: int) -> int:
-    statement = _advance_head_statement(session.get_bind().dialect.name)
+    statement = _advance_head_statement(dialect_of(session))
     result = await session.execute(statement, {"channel": channel, "count": count})
     return int(result.scalar_one())
 

@@ -75,17 +75,18 @@ def _row(user_id: uuid.UUID, record: WordProgress) -> dict[str, Any]:
     }
 
 
-def as_json(record: WordProgress | ProgressOut) -> dict[str, Any]:
-    shown = record if isinstance(record, ProgressOut) else ProgressOut.of(record)
-    data: dict[str, Any] = msgspec.to_builtins(shown)
+def as_json(record: WordProgress) -> dict[str, Any]:
+    data: dict[str, Any] = msgspec.to_builtins(ProgressOut.of(record))
     return data
 
 
-def _updated_event(principal: Principal, record: WordProgress | ProgressOut) -> events.NewEvent:
+def _updated_event(principal: Principal, shown: ProgressOut) -> events.NewEvent:
+    """The ``progress.updated`` event of a record as the API shows it (built once by the
+    caller, which may also answer with it)."""
     return events.NewEvent(
         events.progress_channel(principal.user_id),
         "progress.updated",
-        as_json(record),
+        msgspec.to_builtins(shown),
         principal.user_id,
         principal.name,
     )
@@ -139,7 +140,9 @@ class ProgressService:
                     return record, False
                 case Created(record=record) | Changed(record=record):
                     await repository.upsert(session, [_row(principal.user_id, record)])
-                    published = await events.append(session, [_updated_event(principal, record)])
+                    published = await events.append(
+                        session, [_updated_event(principal, ProgressOut.of(record))]
+                    )
         await self._publish(published)
         return record, isinstance(outcome, Created)
 
@@ -275,7 +278,7 @@ class ProgressService:
                         imported += isinstance(outcome, Created)
                         merged += isinstance(outcome, Changed)
                         state[update.word_id] = changed[update.word_id] = record
-                        emitted.append(_updated_event(principal, record))
+                        emitted.append(_updated_event(principal, ProgressOut.of(record)))
                     case _:
                         unchanged += 1
             await _write(session, principal.user_id, rows, changed)

@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.dialects import dialect_of
+
 # Both dialects: one row per status with that column's cards as a JSON array text, in
 # position order, filters applied. Positions are ranks by sort_key in the whole column
 # (the CTE), before the filters. :now decides whether a lock still counts.
@@ -118,7 +120,7 @@ async def columns(
     status: str | None = None,
 ) -> dict[str, str]:
     """``{status: JSON array text of its cards}`` for the statuses that have cards."""
-    dialect = session.get_bind().dialect.name
+    dialect = dialect_of(session)
     conditions: list[str] = []
     params: dict[str, Any] = {}
     if student_id is not None:

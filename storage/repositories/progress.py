@@ -17,9 +17,9 @@ from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Integer, Row, Table, bindparam, case, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.dialects import dialect_of, upsert_into
 from storage.models import Progress
 
 TABLE = cast(Table, Progress.__table__)
@@ -32,14 +32,6 @@ ProgressRow = Row[Any]
 # The hot statements are built once (per dialect) with bound parameters and reused:
 # building an upsert with SQLAlchemy's constructs took longer than running it (about
 # 0.3 ms a PUT, docs/benchmarks.md).
-
-
-def _dialect(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
-
-
-def _insert(dialect: str) -> Any:
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(TABLE)
 
 
 @cache
@@ -57,12 +49,12 @@ def _lock_statement() -> Any:
 
 @cache
 def _insert_new_statement(dialect: str) -> Any:
-    return _insert(dialect).on_conflict_do_nothing().returning(TABLE.c.word_id)
+    return upsert_into(dialect, TABLE).on_conflict_do_nothing().returning(TABLE.c.word_id)
 
 
 @cache
 def _upsert_statement(dialect: str) -> Any:
-    statement = _insert(dialect)
+    statement = upsert_into(dialect, TABLE)
     keep = {"user_id", "word_id", "created_at"}
     return statement.on_conflict_do_update(
         index_elements=[TABLE.c.user_id, TABLE.c.word_id],
@@ -97,7 +89,7 @@ async def insert_new(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> s
     """
     if not rows:
         return set()
-    result = await session.execute(_insert_new_statement(_dialect(session)), list(rows))
+    result = await session.execute(_insert_new_statement(dialect_of(session)), list(rows))
     return set(result.scalars())
 
 
@@ -105,7 +97,7 @@ async def upsert(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Write whole records, inserting or overwriting, in one statement."""
     if not rows:
         return
-    await session.execute(_upsert_statement(_dialect(session)), list(rows))
+    await session.execute(_upsert_statement(dialect_of(session)), list(rows))
 
 
 async def get(session: AsyncSession, user_id: uuid.UUID, word_id: str) -> ProgressRow | None:
