@@ -3,6 +3,7 @@
 Between the sans-I/O :class:`~realtime.session.Session` and the socket: joins and leaves
 go to the hub, frames go to the connection's outbox, and :meth:`Connection.write` drains
 the outbox to the socket (one writer per connection, so a slow socket only slows itself).
+Where the server offers a ``direct`` write, a frame for an idle socket skips the queue.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from realtime import protocol
 from realtime.hub import Hub, Subscription
-from realtime.outbox import Outbox
+from realtime.outbox import DEFAULT_LIMIT, Direct, Outbox
 from realtime.presence import PresenceUser
 from realtime.session import Action, Close, Join, Leave, Send, Session
 
@@ -30,12 +31,14 @@ class Connection:
         authorize_board: Authorize,
         *,
         outbox_limit: int | None = None,
+        direct: Direct | None = None,
     ) -> None:
         self.session = session
         self.hub = hub
         self.authorize_board = authorize_board
         self.id = uuid.uuid4().hex
-        self.outbox = Outbox() if outbox_limit is None else Outbox(outbox_limit)
+        limit = DEFAULT_LIMIT if outbox_limit is None else outbox_limit
+        self.outbox = Outbox(limit, direct)
         self.subscriptions: dict[str, Subscription] = {}
 
     async def apply(self, actions: Sequence[Action]) -> Close | None:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from litestar.di import NamedDependency
 from realtime.connection import Authorize, Connection
 from realtime.framing import FRAMED_SEND, text_frame
 from realtime.hub import Hub
+from realtime.outbox import Direct
 from realtime.session import Close, Session, Verify
 
 log = logging.getLogger("tandem.ws")
@@ -62,21 +63,14 @@ async def realtime_socket(socket: Socket, realtime: NamedDependency[Realtime]) -
         return
     await socket.accept()
     session = Session(realtime.verify, opened_at=time.time(), auth_timeout=realtime.auth_timeout)
+    send, direct = _writers(socket)
     connection = Connection(
-        session, realtime.hub, realtime.authorize_board, outbox_limit=realtime.outbox_limit
+        session,
+        realtime.hub,
+        realtime.authorize_board,
+        outbox_limit=realtime.outbox_limit,
+        direct=direct,
     )
-
-    if FRAMED_SEND in (socket.scope.get("extensions") or {}):
-
-        async def send(frame: str) -> None:
-            # Framed once per event for all its sockets (realtime/framing.py).
-            message: Any = {"type": FRAMED_SEND, "frame": text_frame(frame), "text": frame}
-            await socket.send(message)
-
-    else:
-
-        async def send(frame: str) -> None:
-            await socket.send({"type": "websocket.send", "text": frame, "bytes": None})
 
     writer = asyncio.create_task(connection.write(send))
     close: Close | None = None
@@ -109,3 +103,32 @@ async def _next(socket: Socket, session: Session, connection: Connection) -> Clo
     text, raw = message.get("text"), message.get("bytes")
     data: str | bytes = text if isinstance(text, str) else raw if isinstance(raw, bytes) else b""
     return await connection.apply(session.receive(data, time.time()))
+
+
+Send = Callable[[str], Awaitable[None]]
+
+
+def _writers(socket: Socket) -> tuple[Send, Direct | None]:
+    """How this socket's frames are written: queued ones, and those written at once."""
+    extensions: dict[str, Any] = socket.scope.get("extensions") or {}
+    framed: dict[str, Any] | None = extensions.get(FRAMED_SEND)
+    if framed is None:
+
+        async def send(frame: str) -> None:
+            await socket.send({"type": "websocket.send", "text": frame, "bytes": None})
+
+        return send, None
+
+    async def send_framed(frame: str) -> None:
+        # Framed once per event for all its sockets (realtime/framing.py).
+        message: Any = {"type": FRAMED_SEND, "frame": text_frame(frame), "text": frame}
+        await socket.send(message)
+
+    write_now: Callable[[bytes], bool] | None = framed.get("write_now")
+    if write_now is None:
+        return send_framed, None
+
+    def direct(frame: str) -> bool:
+        return write_now(text_frame(frame))
+
+    return send_framed, direct

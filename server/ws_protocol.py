@@ -20,25 +20,44 @@ from realtime.framing import FRAMED_SEND
 class FramedSendProtocol(WebSocketsSansIOProtocol):
     """Also accepts ``{"type": FRAMED_SEND, "frame": bytes, "text": str}``: writes ``frame``
     as it is while the connection is open with no extension negotiated (compression would
-    change the bytes), else sends ``text`` the ordinary way."""
+    change the bytes), else sends ``text`` the ordinary way.
+
+    The extension's ``write_now(frame) -> bool`` writes a frame without waiting, where the
+    socket can take it at once: the outbox's direct path (realtime/outbox.py).
+    """
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
         scope: Any = getattr(self, "scope", None)  # absent when the handshake was refused
         if scope is not None:
-            scope["extensions"][FRAMED_SEND] = {}
+            scope["extensions"][FRAMED_SEND] = {"write_now": self.write_now}
+
+    def _framed_ok(self) -> bool:
+        return (
+            self.handshake_complete
+            and not self.close_sent
+            and self.conn.state is State.OPEN
+            and not self.conn.extensions
+        )
+
+    def write_now(self, frame: bytes) -> bool:
+        """Write ``frame`` now if the socket is open and not pushing back; else False."""
+        if (
+            self.writable.is_set()
+            and not self.disconnected
+            and not self.transport.is_closing()
+            and self._framed_ok()
+        ):
+            self.transport.write(frame)
+            return True
+        return False
 
     async def send(self, message: Any) -> None:
         if message["type"] == FRAMED_SEND:
             await self.writable.wait()
             if self.disconnected:
                 raise ClientDisconnected()
-            if (
-                self.handshake_complete
-                and not self.close_sent
-                and self.conn.state is State.OPEN
-                and not self.conn.extensions
-            ):
+            if self._framed_ok():
                 self.transport.write(message["frame"])
                 return
             message = {"type": "websocket.send", "text": message["text"], "bytes": None}

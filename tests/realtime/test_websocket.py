@@ -29,6 +29,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from realtime.framing import text_frame
 from server.app import create_app
 from server.settings import Settings
+from server.ws_protocol import FramedSendProtocol
 from storage import events
 from storage.base import utcnow
 from storage.database import Database
@@ -267,6 +268,45 @@ async def test_events_reach_every_socket_as_text_frames(
         # Framed once: the first socket's send framed it, the second reused the bytes.
         now = text_frame.cache_info()
         assert (now.misses - framed.misses, now.hits - framed.hits) == (1, 1)
+
+
+async def test_events_for_idle_sockets_are_written_at_once_and_in_order(
+    app: Litestar,
+    db: Database,
+    address: str,
+    http: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    learner = await signed_in(http)
+    channel = events.progress_channel(uuid.UUID(learner["user"]["id"]))
+    # Record what the protocol's direct path wrote (realtime/outbox.py): each event should
+    # go there for a socket whose writer is idle, without a queue and a task switch.
+    written: list[bytes] = []
+    write_now = FramedSendProtocol.write_now
+
+    def recording(protocol: FramedSendProtocol, frame: bytes) -> bool:
+        done = write_now(protocol, frame)
+        if done:
+            written.append(frame)
+        return done
+
+    monkeypatch.setattr(FramedSendProtocol, "write_now", recording)
+    async with (
+        websocket(address, token=learner["access_token"]) as first,
+        websocket(address, token=learner["access_token"]) as second,
+    ):
+        for client in (first, second):
+            assert (await subscribe(client, "progress"))["type"] == "subscribed"
+        written.clear()
+        for n in range(3):
+            await append_and_publish(app, db, channel, data={"n": n}, actor=learner["user"])
+        received = {client: [await client.recv() for _ in range(3)] for client in (first, second)}
+
+    for frames in received.values():
+        assert [json.loads(frame)["seq"] for frame in frames] == [1, 2, 3]
+    # Every event frame, to both sockets, went the direct way, and nothing else did.
+    assert received[first] == received[second]
+    assert written == [text_frame(str(frame)) for frame in received[first] for _ in range(2)]
 
 
 # --- refusals ----------------------------------------------------------------------------------
