@@ -56,7 +56,8 @@ class AuthService:
         retry_after = await self._throttle.retry_after(email.lower())
         if retry_after is not None:
             raise RateLimited(
-                "Too many failed logins for this email; try again later",
+                f"Too many failed logins for this email; retry in {retry_after} s",
+                details={"retry_after": retry_after},
                 headers={"Retry-After": str(retry_after)},
             )
         async with self._db.reader() as session:
