@@ -7,8 +7,10 @@ socket that pushes back would.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import contextlib
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from realtime.outbox import Outbox
 
@@ -28,47 +30,64 @@ class Socket:
         return self.accepting
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    """Let the loop run until ``condition`` holds, within a timeout."""
-    async with asyncio.timeout(WAIT_SECONDS):
-        while not condition():
-            await asyncio.sleep(0)  # one turn of the loop, not a wait for time to pass
+@dataclass
+class Writer:
+    """A connection's writer: a task taking from the outbox, and what it took, in batches."""
+
+    task: asyncio.Task[None]
+    took: asyncio.Queue[list[str]]
+
+    async def next(self) -> list[str]:
+        async with asyncio.timeout(WAIT_SECONDS):
+            return await self.took.get()
 
 
 @asynccontextmanager
-async def parked_writer(outbox: Outbox) -> AsyncIterator[asyncio.Task[list[str]]]:
-    """A writer waiting in ``take``, as a connection's is between events."""
-    taking = asyncio.create_task(outbox.take())
-    await until(lambda: outbox.parked)
+async def parked_writer(outbox: Outbox) -> AsyncIterator[Writer]:
+    """A writer waiting in ``take``, as a connection's is between events.
+
+    It first takes a greeting queued before it started. Once the test has that, the writer
+    has gone back to ``take`` and parked: it does so without yielding to the loop first.
+    """
+    took: asyncio.Queue[list[str]] = asyncio.Queue()
+
+    async def write() -> None:
+        while frames := await outbox.take():
+            took.put_nowait(frames)
+
+    outbox.force("auth_ok")
+    writer = Writer(asyncio.create_task(write()), took)
+    assert await writer.next() == ["auth_ok"]
+    assert outbox.parked
     try:
-        yield taking
+        yield writer
     finally:
-        taking.cancel()
+        writer.task.cancel()
 
 
 async def test_a_frame_for_an_idle_writer_is_written_at_once() -> None:
     socket = Socket()
     outbox = Outbox(direct=socket.write_now)
-    async with parked_writer(outbox) as taking:
+    async with parked_writer(outbox) as writer:
         assert outbox.put("event 1")
         outbox.force("pong")
         assert socket.written == ["event 1", "pong"]
         assert len(outbox) == 0
-        assert outbox.parked and not taking.done()  # the writer was not woken for them
+        assert outbox.parked  # the writer was not woken for them
+        assert writer.took.empty()
 
 
 async def test_a_socket_that_pushes_back_gets_its_frames_queued_in_order() -> None:
     socket = Socket()
     outbox = Outbox(direct=socket.write_now)
-    async with parked_writer(outbox) as taking:
+    async with parked_writer(outbox) as writer:
         socket.accepting = False
         assert outbox.put("event 1")
         socket.accepting = True
         # The socket would take this one, but event 1 is still queued: it waits its turn.
         assert outbox.put("event 2")
         assert socket.written == []
-        async with asyncio.timeout(WAIT_SECONDS):
-            assert await taking == ["event 1", "event 2"]
+        assert await writer.next() == ["event 1", "event 2"]
 
 
 async def test_frames_queue_while_the_writer_is_busy() -> None:
@@ -84,9 +103,11 @@ async def test_frames_queue_while_the_writer_is_busy() -> None:
 async def test_a_cancelled_writer_leaves_no_direct_path_behind() -> None:
     socket = Socket()
     outbox = Outbox(direct=socket.write_now)
-    async with parked_writer(outbox) as taking:
-        taking.cancel()
-        await until(taking.done)
+    async with parked_writer(outbox) as writer:
+        writer.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            async with asyncio.timeout(WAIT_SECONDS):
+                await writer.task
     assert not outbox.parked
     assert outbox.put("event 1")
     assert socket.written == []
@@ -96,12 +117,13 @@ async def test_a_cancelled_writer_leaves_no_direct_path_behind() -> None:
 async def test_a_closed_outbox_writes_nothing() -> None:
     socket = Socket()
     outbox = Outbox(direct=socket.write_now)
-    async with parked_writer(outbox) as taking:
+    async with parked_writer(outbox) as writer:
         outbox.close()
         assert not outbox.put("event 1")
         outbox.force("pong")
         async with asyncio.timeout(WAIT_SECONDS):
-            assert await taking == []
+            await writer.task  # take() answered [] and the writer ended
+        assert writer.took.empty()
     assert socket.written == []
 
 
