@@ -9,7 +9,8 @@ time its append started. Every socket records each event's seq and its delivery 
 
 Prints p50 / p99 / max latency and, per socket against the seqs appended, the lost,
 duplicated and reordered events; plus the CPU each process used, since servers, clients
-and writer share the machine.
+and writer share the machine, and, per 5 s window, the machine's CPU use and the time in
+which every running task waited on the disk (a stall no code of ours can hide).
 
 Target: p99 ≤ 50 ms; 0 lost, 0 duplicated, 0 reordered.
 
@@ -80,15 +81,19 @@ class Worker(ClientWorker):
 # -- the run ----------------------------------------------------------------------------
 
 
-async def busy_per_window() -> list[int]:
-    """The whole machine's CPU use (percent) in each window, until cancelled."""
+async def machine_per_window() -> tuple[list[int], list[int | None]]:
+    """The whole machine's CPU use (percent) and I/O stall (ms) in each window, until
+    cancelled."""
     shares: list[int] = []
+    stalls: list[int | None] = []
     with contextlib.suppress(asyncio.CancelledError):
         while True:
-            before = common.machine_busy_seconds()
+            busy, stall = common.machine_busy_seconds(), common.machine_io_stall_seconds()
             await asyncio.sleep(WINDOW_SECONDS)
-            shares.append(round(100 * (common.machine_busy_seconds() - before) / WINDOW_SECONDS))
-    return shares
+            shares.append(round(100 * (common.machine_busy_seconds() - busy) / WINDOW_SECONDS))
+            now = common.machine_io_stall_seconds()
+            stalls.append(None if now is None or stall is None else round(1000 * (now - stall)))
+    return shares, stalls
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -113,12 +118,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             server_cpu = [server.cpu_seconds() for server in servers]
             writer_cpu = common.self_cpu_seconds()
             busy = common.machine_busy_seconds()
+            faults = [server.major_faults() for server in servers]
             started, started_at = time.monotonic(), time.time()
-            sampler = asyncio.create_task(busy_per_window())
+            sampler = asyncio.create_task(machine_per_window())
             seqs = await writer.paced(channel, args.rate, count)
             elapsed = time.monotonic() - started
             sampler.cancel()
-            busy_windows = await sampler
+            busy_windows, stall_windows = await sampler
+            faults = [
+                server.major_faults() - before
+                for server, before in zip(servers, faults, strict=True)
+            ]
             writer_cpu = common.self_cpu_seconds() - writer_cpu
             busy = common.machine_busy_seconds() - busy
             server_cpu = [
@@ -175,6 +185,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "p99_ms_per_window": [round(common.percentile(w, 99), 1) for w in windows],
         "p99_ms_per_event": [round(common.percentile(sorted(e), 99), 1) for e in by_event],
         "machine_percent_per_window": busy_windows,
+        "machine_io_stall_ms_per_window": stall_windows,
+        "server_major_faults": faults,
         "append_ms": {
             "p50": round(common.percentile(append_ms, 50), 2),
             "p99": round(common.percentile(append_ms, 99), 2),
@@ -226,6 +238,10 @@ def report(result: dict[str, Any]) -> None:
     )
     print(f"  p99 ms per {WINDOW_SECONDS:g} s  {result['p99_ms_per_window']}")
     print(f"  machine cpu %   {result['machine_percent_per_window']} (per window)")
+    print(
+        f"  machine io stall ms {result['machine_io_stall_ms_per_window']} (per window: "
+        f"every task waiting on disk; servers' major page faults {result['server_major_faults']})"
+    )
     print(
         f"  per socket      lost {result['lost']}  duplicated {result['duplicated']}  "
         f"reordered {result['reordered']}  resets {result['resets']}  "

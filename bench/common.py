@@ -100,6 +100,24 @@ def machine_busy_seconds() -> float:
     return (sum(ticks[:8]) - idle) / CLOCK_TICKS
 
 
+def machine_io_stall_seconds() -> float | None:
+    """Time during which every non-idle task of the machine waited on I/O at once (the
+    ``full`` line of ``/proc/pressure/io``); None where the kernel has no PSI.
+
+    A stall here stops the whole bench, servers and clients alike, whatever the code does:
+    on this kind of VM the host pages out cold memory (DAMON), and touching it again means
+    a read from disk (docs/benchmarks.md).
+    """
+    try:
+        text = Path("/proc/pressure/io").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("full"):
+            return int(line.rsplit("total=", 1)[1]) / 1e6
+    return None
+
+
 async def quiet_machine(
     busy_below: float = 0.25, sample: float = 2.0, at_most: float = 180.0
 ) -> float:
@@ -232,11 +250,18 @@ class Server:
                 return int(line.split()[1])
         raise RuntimeError("no VmRSS line")
 
+    def _stat(self) -> list[str]:
+        """``/proc/<pid>/stat`` from its third field (the state) on."""
+        return Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+
     def cpu_seconds(self) -> float:
         """User + system CPU time consumed so far."""
-        stat = Path(f"/proc/{self.pid}/stat").read_text()
-        fields = stat.rsplit(")", 1)[1].split()
+        fields = self._stat()
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+    def major_faults(self) -> int:
+        """Page faults so far that had to read from disk (memory the kernel had dropped)."""
+        return int(self._stat()[9])
 
 
 @contextlib.asynccontextmanager
