@@ -319,7 +319,7 @@ def summary(results: Sequence[ReadResult], seconds: float) -> dict[str, Any]:
         "failures": sum(result.failures for result in results),
         "p50_ms": round(1000 * common.percentile(latencies, 50), 2),
         "p99_ms": round(1000 * common.percentile(latencies, 99), 2),
-        "body_bytes": max(result.body_bytes for result in results),
+        "body_bytes": max((result.body_bytes for result in results), default=0),
         "clients_cpu_pct": round(100 * sum(r.cpu_seconds for r in results) / seconds),
     }
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -120,8 +120,8 @@ class BoardService:
 
     async def move(self, principal: Principal, card_id: uuid.UUID, move: MoveIn) -> CardOut:
         async with self._transaction(principal) as tx:
-            await self._take(tx, card_id)
-            view = await self._move(tx, card_id, move)
+            card = await self._take(tx, card_id)
+            view = await self._move(tx, card, move)
         return CardOut.of(view, tx.now)
 
     async def batch_move(
@@ -144,16 +144,18 @@ class BoardService:
                     if move.card_id not in found:
                         raise CardNotFound()
                     async with tx.session.begin_nested():
-                        moved.append(await self._move(tx, move.card_id, move))
+                        # Read again: an earlier move of the batch may have shifted it.
+                        current = await self._view(tx, move.card_id)
+                        moved.append(await self._move(tx, current, move))
                 except TandemError as exc:
                     failed.append(
                         FailedMove(card_id=str(move.card_id), error=exc.message, code=exc.code)
                     )
         return [CardOut.of(view, tx.now) for view in moved], failed
 
-    async def _move(self, tx: _Tx, card_id: uuid.UUID, move: MoveIn) -> cards.CardView:
-        """The checks of contract §5 in their order, then the move."""
-        card = await self._view(tx, card_id)
+    async def _move(self, tx: _Tx, card: cards.CardView, move: MoveIn) -> cards.CardView:
+        """The checks of contract §5 in their order, then the move. ``card`` was read under
+        the board's lock."""
         if not rules.is_status(move.new_status):
             raise ValidationFailed(f"Unknown status {move.new_status!r}")
         if move.new_position < 0:
@@ -169,7 +171,7 @@ class BoardService:
                 f"A card moves forward one column at a time: {card.status} cannot go to "
                 f"{move.new_status}"
             )
-        session, classroom_id = tx.session, card.classroom_id
+        session, classroom_id, card_id = tx.session, card.classroom_id, card.id
         # Past the end means last; the other cards' positions follow from the keys.
         others = await cards.column_size(session, classroom_id, move.new_status)
         if move.new_status == card.status:
@@ -179,14 +181,13 @@ class BoardService:
             key = None  # dropped where it was: the order does not change
         else:
             key = await cards.key_at(session, classroom_id, move.new_status, target, moving=card_id)
+        version = rules.next_version(card.updated_at, tx.now)
         await cards.place(
-            session,
-            card_id,
-            status=move.new_status,
-            sort_key=key,
-            updated_at=rules.next_version(card.updated_at, tx.now),
+            session, card_id, status=move.new_status, sort_key=key, updated_at=version
         )
-        moved = await self._view(tx, card_id)
+        # The key puts the card at ``target`` of its column, and nothing else shown changed:
+        # no need to read it back.
+        moved = replace(card, status=move.new_status, position=target, updated_at=version)
         tx.emit(
             classroom_id,
             "card.moved",

@@ -674,9 +674,12 @@ async def test_positions_stay_dense_through_every_kind_of_change(client: Client)
         else:
             assert target is not None
             assert target_position is not None
-            data_of(await move(client, teacher, card, target, target_position))
+            answer = data_of(await move(client, teacher, card, target, target_position))
             moved(layout, card["id"], target, target_position)
         cards = await check()
+        if action == "move":
+            # The answer is the card exactly as the board now shows it, position included.
+            assert answer == cards[card["id"]]
 
 
 # --- locks -------------------------------------------------------------------------------------
