@@ -48,7 +48,13 @@ class FramedSendProtocol(WebSocketsSansIOProtocol):
             and not self.transport.is_closing()
             and self._framed_ok()
         ):
-            self.transport.write(frame)
+            try:
+                self.transport.write(frame)
+            except RuntimeError:
+                # uvloop's answer for a transport closed under us. This runs inside the
+                # hub's fan-out, which must go on to the other sockets; the queued path
+                # then finds the connection gone.
+                return False
             return True
         return False
 
