@@ -35,8 +35,9 @@ from server.errors import exception_to_response
 from server.health import health, ready
 from server.progress.routes import ProgressController
 from server.progress.service import ProgressService
-from server.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from server.ratelimit import MemoryRateLimiter, RateLimiter
 from server.realtime_wiring import build_realtime
+from server.redis_ratelimit import RedisRateLimiter
 from server.settings import Settings
 from server.signing_key import resolve_secret_key
 from server.strict_body import strict_body

@@ -11,9 +11,8 @@ Two backends implement :class:`RateLimiter`:
 
 * :class:`MemoryRateLimiter` counts in the process. It is exact for a single process and is
   the fallback whenever Redis cannot be reached.
-* :class:`RedisRateLimiter` counts in one Redis sorted set per key, so all processes share one
-  budget. The whole decision runs in one Lua script, which makes it atomic across processes
-  and uses the Redis server's clock, so processes with skewed clocks still agree.
+* :class:`server.redis_ratelimit.RedisRateLimiter` counts in one Redis sorted set per key, so
+  all processes share one budget.
 
 We do not use the ``limits`` package for request limits on purpose: ``limits`` evaluates one
 window per call, so deciding on several windows takes several round trips that are not atomic
@@ -33,19 +32,15 @@ from __future__ import annotations
 import logging
 import math
 import time
-import uuid
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 
 import limits
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
 
 log = logging.getLogger("tandem.ratelimit")
 
@@ -155,7 +150,7 @@ def whole_seconds(seconds: float) -> int:
     return max(0, math.ceil(round(seconds, 6)))
 
 
-def _decide(
+def decide(
     windows: Sequence[Window], counts: Sequence[int], frees_in: Sequence[float], allowed: bool
 ) -> Decision:
     """Build a :class:`Decision` from each window's state after the decision.
@@ -182,7 +177,8 @@ def _decide(
     )
 
 
-def _checked(windows: Sequence[Window]) -> tuple[Window, ...]:
+def checked(windows: Sequence[Window]) -> tuple[Window, ...]:
+    """``windows`` as a tuple; at least one, or a ValueError."""
     result = tuple(windows)
     if not result:
         raise ValueError("a rate limiter needs at least one window; with none, do not limit")
@@ -201,7 +197,7 @@ class MemoryRateLimiter:
     def __init__(
         self, windows: Sequence[Window], clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._windows = _checked(windows)
+        self._windows = checked(windows)
         self._clock = clock
         self._largest = max(w.seconds for w in self._windows)
         self._max_entries = max(w.limit for w in self._windows)
@@ -244,7 +240,7 @@ class MemoryRateLimiter:
             0.0 if o is None else o + w.seconds - now
             for o, w in zip(oldest, self._windows, strict=True)
         ]
-        return _decide(self._windows, counts, frees_in, allowed)
+        return decide(self._windows, counts, frees_in, allowed)
 
     def _prune(self, now: float) -> None:
         horizon = now - self._largest
@@ -256,114 +252,3 @@ class MemoryRateLimiter:
 
     async def aclose(self) -> None:
         self._logs.clear()
-
-
-# One sorted set per key; score = admission time in ms of the Redis clock, member = a unique id
-# (several requests may share a millisecond). Scores are integer ms rather than µs because Lua
-# 5.1 formats numbers with 14 significant digits; we also never concatenate them into strings.
-# ARGV[2] is empty in production; tests pass their fake clock's ms there (see ``clock_ms``).
-_HIT_SCRIPT = """
--- KEYS[1]: the key's sorted set. ARGV[1]: unique member for this request.
--- ARGV[2]: the current time in ms, or '' to read the Redis server's clock.
--- ARGV[2k+1], ARGV[2k+2]: limit and length in ms of window k.
-local key = KEYS[1]
-local now = tonumber(ARGV[2])
-if not now then
-  if redis.replicate_commands then
-    -- Redis < 5 needs this before a write that follows TIME; newer ones ignore it.
-    redis.replicate_commands()
-  end
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local n = (#ARGV - 2) / 2
-local limits, lengths, counts = {}, {}, {}
-local largest = 0
-for i = 1, n do
-  limits[i] = tonumber(ARGV[2 * i + 1])
-  lengths[i] = tonumber(ARGV[2 * i + 2])
-  if lengths[i] > largest then largest = lengths[i] end
-end
--- An entry is inside a window while its age is below the window's length.
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - largest)
-local allowed = 1
-for i = 1, n do
-  counts[i] = redis.call('ZCOUNT', key, now - lengths[i] + 1, '+inf')
-  if counts[i] >= limits[i] then allowed = 0 end
-end
-if allowed == 1 then
-  redis.call('ZADD', key, now, ARGV[1])
-  redis.call('PEXPIRE', key, largest)
-end
--- Reply: allowed, then per window: count after the decision, ms until its oldest entry leaves.
-local reply = {allowed}
-for i = 1, n do
-  local count = counts[i] + allowed
-  local frees = 0
-  if count > 0 then
-    local first = redis.call(
-      'ZRANGEBYSCORE', key, now - lengths[i] + 1, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-    frees = tonumber(first[2]) + lengths[i] - now
-  end
-  reply[#reply + 1] = count
-  reply[#reply + 1] = frees
-end
-return reply
-"""
-
-
-class RedisRateLimiter:
-    """Sliding-log limiter shared by all processes through Redis (see the module docstring).
-
-    The Redis client belongs to the caller, who closes it; :meth:`aclose` leaves it open. Give
-    that client short socket timeouts and few retries: while Redis is down, a request that
-    probes it waits for them before falling back to ``fallback`` (default: a fresh
-    :class:`MemoryRateLimiter` with the same windows).
-
-    ``clock_ms`` is a test seam: when given, it supplies the current time in integer ms in
-    place of the Redis server's ``TIME``, so that tests can move time without waiting.
-    Production leaves it unset, so that processes with skewed clocks still agree.
-    """
-
-    def __init__(
-        self,
-        redis: Redis,
-        windows: Sequence[Window],
-        *,
-        prefix: str = "tandem:rl:",
-        fallback: MemoryRateLimiter | None = None,
-        clock_ms: Callable[[], int] | None = None,
-    ) -> None:
-        self._windows = _checked(windows)
-        self._prefix = prefix
-        self._clock_ms = clock_ms
-        self._fallback = fallback if fallback is not None else MemoryRateLimiter(self._windows)
-        self._script = redis.register_script(_HIT_SCRIPT)
-        # Milliseconds, at least 1: a sub-millisecond window cannot be told apart on Redis.
-        self._args: list[int] = []
-        for window in self._windows:
-            self._args += [window.limit, max(1, round(window.seconds * 1000))]
-        self._health = RedisHealth("request rate limits")
-
-    async def hit(self, key: str) -> Decision:
-        if self._health.worth_trying():
-            now = "" if self._clock_ms is None else self._clock_ms()
-            try:
-                reply = await self._script(
-                    keys=[self._prefix + key], args=[uuid.uuid4().hex, now, *self._args]
-                )
-            except REDIS_DOWN as exc:
-                self._health.failed(exc)
-            else:
-                self._health.succeeded()
-                return self._decision(reply)
-        return await self._fallback.hit(key)
-
-    def _decision(self, reply: Sequence[Any]) -> Decision:
-        values = [int(v) for v in reply]
-        counts = values[1::2]
-        frees_in = [ms / 1000 for ms in values[2::2]]
-        return _decide(self._windows, counts, frees_in, values[0] == 1)
-
-    async def aclose(self) -> None:
-        await self._fallback.aclose()

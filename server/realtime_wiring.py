@@ -18,7 +18,8 @@ from redis.asyncio import Redis
 from realtime import periodic
 from realtime.broker import Broker, MemoryBroker, RedisBroker
 from realtime.hub import Hub
-from realtime.presence import MemoryPresence, Presence, RedisPresence
+from realtime.presence import MemoryPresence, Presence
+from realtime.redis_presence import RedisPresence
 from realtime.routes import Realtime
 from realtime.session import AuthFailed, Identity
 from server.auth.tokens import InvalidToken, decode_access_token

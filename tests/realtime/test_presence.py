@@ -21,7 +21,8 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from realtime.presence import MemoryPresence, Presence, PresenceUser, RedisPresence
+from realtime.presence import MemoryPresence, Presence, PresenceUser
+from realtime.redis_presence import RedisPresence
 from tests.backends import TEST_REDIS_URL
 
 BACKENDS = ["memory", *(["redis"] if TEST_REDIS_URL else [])]

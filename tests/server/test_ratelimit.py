@@ -29,10 +29,10 @@ from server.ratelimit import (
     Decision,
     MemoryRateLimiter,
     RateLimiter,
-    RedisRateLimiter,
     Window,
     parse_windows,
 )
+from server.redis_ratelimit import RedisRateLimiter
 from tests.backends import TEST_REDIS_URL
 
 BACKENDS = ["memory", *(["redis"] if TEST_REDIS_URL else [])]
