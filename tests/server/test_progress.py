@@ -156,6 +156,23 @@ async def test_put_creates_a_record_with_every_field(client: Client) -> None:
     assert await _one(client, headers, "de:Haus_1") == record
 
 
+async def test_the_largest_counts_are_scheduled_at_once(client: Client) -> None:
+    # A billion studies in one PUT (the largest count accepted): answered like any other,
+    # with the schedule a review-by-review replay would give (tests/server/test_scheduling.py),
+    # not after replaying a billion reviews.
+    headers = await _user(client)
+    billion = 1_000_000_000
+    response = await _put(client, headers, "fr:chat", billion, billion - 1, 5)
+    assert response.status_code == 201, response.text
+    record = response.json()["data"]
+    studied = _instant(record["lastStudiedAt"])
+    expected = review(
+        SchedulerState.new(studied), studies=billion, correct=billion - 1, confidence=5, at=studied
+    )
+    assert _instant(record["nextReview"]) == expected.due > studied
+    assert (record["studyCount"], record["correctCount"]) == (billion, billion - 1)
+
+
 async def test_put_updates_a_record(client: Client) -> None:
     headers = await _user(client)
     first = await _created(client, headers, "hund", 3, 2, 4)

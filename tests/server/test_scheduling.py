@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+from typing import Any
 
 import pytest
-from fsrs import Rating
+from fsrs import Card, Rating, Scheduler
 
+from server.progress import scheduling
 from server.progress.rules import (
     Changed,
     Created,
@@ -165,6 +167,72 @@ def test_the_same_history_gives_the_same_next_review() -> None:
     assert {history() for _ in range(25)} == {first}
     learnt = _reviewed(6)
     assert {_reviewed(6).due for _ in range(25)} == {learnt.due}
+
+
+def _replayed(
+    state: SchedulerState, *, studies: int, correct: int, confidence: int, at: datetime
+) -> SchedulerState:
+    """The contract's words taken literally: one review at a time, Again ones first."""
+    rated = min(correct, studies)
+    for _ in range(studies - rated):
+        state = review(state, studies=1, correct=0, confidence=confidence, at=at)
+    for _ in range(rated):
+        state = review(state, studies=1, correct=1, confidence=confidence, at=at)
+    return state
+
+
+@pytest.mark.parametrize("confidence", [EASY, GOOD, HARD])
+@pytest.mark.parametrize("history", [0, 1, 4])
+@pytest.mark.parametrize(("studies", "correct"), [(7, 3), (1_000, 400), (1_500, 1_500)])
+def test_many_reviews_at_once_give_what_replaying_them_one_by_one_gives(
+    history: int, confidence: int, studies: int, correct: int
+) -> None:
+    start = _reviewed(history)
+    at = start.due + timedelta(days=3)
+    assert review(
+        start, studies=studies, correct=correct, confidence=confidence, at=at
+    ) == _replayed(start, studies=studies, correct=correct, confidence=confidence, at=at)
+
+
+def test_a_billion_new_studies_cost_a_bounded_number_of_reviews(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    start = _reviewed(2)
+    at = start.due
+    # Literally, 1,000 Again reviews then 1,000 Good ones already reach states that a further
+    # review leaves as they are, so a billion of each ends in the same state.
+    settled = _replayed(start, studies=2_000, correct=1_000, confidence=GOOD, at=at)
+    assert settled == _replayed(start, studies=2_002, correct=1_001, confidence=GOOD, at=at)
+    calls = 0
+    review_card = Scheduler.review_card
+
+    def counted(self: Scheduler, *args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return review_card(self, *args, **kwargs)
+
+    monkeypatch.setattr(Scheduler, "review_card", counted)
+    billion = 1_000_000_000
+    assert review(start, studies=2 * billion, correct=billion, confidence=GOOD, at=at) == settled
+    assert calls <= 2_000
+
+
+def test_reviews_that_cycle_are_stepped_through_by_the_remainder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No fsrs state has been seen to cycle, but the shortcut must hold if one did: a
+    # scheduler whose reviews go round three stabilities.
+    class Cycling:
+        def review_card(self, card: Card, rating: Rating, review_datetime: datetime) -> Any:
+            nxt = Card(card_id=0, state=card.state, step=card.step, difficulty=5.0, due=card.due)
+            nxt.stability = {None: 1.0, 1.0: 2.0, 2.0: 3.0, 3.0: 1.0}[card.stability]
+            return nxt, None
+
+    monkeypatch.setattr(scheduling, "_scheduler", Cycling)
+    start = SchedulerState.new(T0)
+    for studies in [1, 2, 3, 4, 5, 6, 7, 1_000_000_001]:
+        done = review(start, studies=studies, correct=0, confidence=GOOD, at=T0)
+        assert done.stability == [1.0, 2.0, 3.0][(studies - 1) % 3]
 
 
 # --- apply_update: what a PUT does ------------------------------------------------------------
