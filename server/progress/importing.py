@@ -59,14 +59,22 @@ def parse(body: bytes, content_type: str) -> Parsed:
 
 
 def _csv_rows(text: str) -> Iterator[tuple[str, Any]]:
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or "wordId" not in reader.fieldnames:
+    # newline="": the csv module reads line ends itself, so \r\n, \n and a bare \r (old Mac
+    # exports) all end a row, and a line end inside a quoted field stays in it.
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        if reader.fieldnames is None or "wordId" not in reader.fieldnames:
+            raise ValidationFailed(
+                "The CSV needs a header row with wordId, studyCount, correctCount, confidence",
+                details={"fields": [{"field": "body", "message": "missing wordId column"}]},
+            )
+        for row in reader:
+            yield (row.get("wordId") or "").strip(), row
+    except csv.Error as exc:  # a field over the csv module's limit, say: the file is unusable
         raise ValidationFailed(
-            "The CSV needs a header row with wordId, studyCount, correctCount, confidence",
-            details={"fields": [{"field": "body", "message": "missing wordId column"}]},
-        )
-    for row in reader:
-        yield (row.get("wordId") or "").strip(), row
+            f"The CSV cannot be read (line {reader.reader.line_num}): {exc}",
+            details={"fields": [{"field": "body", "message": str(exc)}]},
+        ) from None
 
 
 def _collect(rows: Iterator[tuple[str, Any]], *, strings: bool) -> Parsed:

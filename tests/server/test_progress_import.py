@@ -344,6 +344,29 @@ async def test_csv_without_a_word_id_column_is_refused(client: Client) -> None:
     assert await _listing(client, headers) == ({}, 0)
 
 
+@pytest.mark.parametrize("line_end", ["\r\n", "\r"], ids=["windows", "old-mac"])
+async def test_csv_rows_may_end_with_any_line_end(client: Client, line_end: str) -> None:
+    headers, _ = await _learner(client)
+    body = CSV.replace("\n", line_end).encode()
+    report = await _import(client, headers, body, content_type="text/csv")
+    assert (report["imported"], report["merged"], report["unchanged"]) == (3, 0, 0)
+    records, _ = await _listing(client, headers)
+    assert _counts(records["katze"]) == (5, 5, 5, True)
+
+
+async def test_csv_the_reader_cannot_read_is_refused_and_imports_nothing(client: Client) -> None:
+    headers, _ = await _learner(client)
+    # Within the 10 MiB body limit, but one field is over what the csv module reads.
+    huge_note = "x" * 200_000
+    body = f"{CSV.splitlines()[0]}\nhund,3,2,4,,false,{huge_note}\n{CSV.splitlines()[2]}\n"
+    response = await client.post(
+        IMPORT, content=body.encode(), headers={**headers, "Content-Type": "text/csv"}
+    )
+    error = error_of(response, 400, "VALIDATION_ERROR")
+    assert "line 2" in error["message"]
+    assert await _listing(client, headers) == ({}, 0)
+
+
 # --- size --------------------------------------------------------------------------------------
 
 
