@@ -40,7 +40,7 @@ from server.realtime_wiring import build_realtime
 from server.redis_ratelimit import RedisRateLimiter
 from server.settings import Settings
 from server.signing_key import resolve_secret_key
-from server.strict_body import strict_body
+from server.strict_input import strict_input
 from server.web import web_router
 from storage.database import Database
 
@@ -136,7 +136,7 @@ def create_app(settings: Settings) -> Litestar:
         },
         exception_handlers={Exception: exception_to_response},
         request_max_body_size=settings.max_body_bytes,
-        before_request=strict_body,
+        before_request=strict_input,
         cors_config=CORSConfig(allow_origins=list(settings.allowed_origins))
         if settings.allowed_origins
         else None,

@@ -101,3 +101,18 @@ def _check(expected: Any, value: Any, path: str) -> list[FieldError]:
         message = str(exc).split(" - at `")[0]
         return [{"field": path or "body", "message": message}]
     return []
+
+
+def nul_characters(value: Any, path: str = "") -> list[FieldError]:
+    """Each string of a decoded body that holds a NUL character (U+0000)."""
+    if isinstance(value, str):
+        if "\x00" not in value:
+            return []
+        return [{"field": path or "body", "message": "must not contain the NUL character"}]
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return []
+    return [error for key, item in items for error in nul_characters(item, _join(path, key))]

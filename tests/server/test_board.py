@@ -263,6 +263,17 @@ async def test_an_unknown_status_filter_is_400(client: Client) -> None:
     error_of(response, 400, "VALIDATION_ERROR")
 
 
+async def test_a_nul_character_in_a_filter_is_400_naming_it(client: Client) -> None:
+    # %00 decodes to U+0000, which PostgreSQL cannot compare with: refused on both backends.
+    place = await room(client)
+    params = {"classroom_id": place.id, "category": "vocab\u0000"}
+    response = await client.get(BOARD, params=params, headers=place.teacher.headers)
+    error = error_of(response, 400, "VALIDATION_ERROR")
+    assert error["details"]["fields"] == [
+        {"field": "category", "message": "must not contain the NUL character"}
+    ]
+
+
 async def test_filters_follow_new_students_and_lessons(client: Client) -> None:
     place = await room(client, students=("Ann",), lessons=(("Addition", "Mathematics"),))
     before = await get_board(client, place.teacher)

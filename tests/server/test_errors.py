@@ -8,7 +8,7 @@ import pytest
 from litestar import Litestar, get
 from litestar.testing import AsyncTestClient
 
-from tests.helpers import PASSWORD, error_of
+from tests.helpers import PASSWORD, bearer, error_of, signed_in, unique_email
 
 Client = AsyncTestClient[Litestar]
 
@@ -53,6 +53,43 @@ async def test_a_string_where_a_number_belongs_is_400(client: Client) -> None:
     assert response.status_code == 201
     response = await client.post("/api/v1/auth/login", json={"email": 5, "password": PASSWORD})
     error_of(response, 400, "VALIDATION_ERROR")
+
+
+async def test_text_with_a_nul_character_is_400_naming_the_field(client: Client) -> None:
+    """PostgreSQL cannot store U+0000; both backends refuse it the same way, and write nothing."""
+    email = unique_email("nul")
+    body = {"email": email, "password": PASSWORD, "name": "Ad\u0000a", "role": "learner"}
+    error = error_of(await client.post("/api/v1/auth/register", json=body), 400, "VALIDATION_ERROR")
+    assert error["details"]["fields"] == [
+        {"field": "name", "message": "must not contain the NUL character"}
+    ]
+    login = {"email": email, "password": PASSWORD}
+    error_of(await client.post("/api/v1/auth/login", json=login), 401, "INVALID_CREDENTIALS")
+
+    teacher = await signed_in(client, role="teacher")
+    response = await client.post(
+        "/api/teacher/classrooms",
+        json={"name": "7b\u0000"},
+        headers=bearer(teacher["access_token"]),
+    )
+    error = error_of(response, 400, "VALIDATION_ERROR")
+    assert error["details"]["fields"] == [
+        {"field": "name", "message": "must not contain the NUL character"}
+    ]
+    listed = await client.get("/api/teacher/classrooms", headers=bearer(teacher["access_token"]))
+    assert listed.json()["data"] == []
+
+
+async def test_an_escaped_backslash_before_u0000_is_ordinary_text(client: Client) -> None:
+    body = {
+        "email": unique_email("slash"),
+        "password": PASSWORD,
+        "name": "\\u0000",
+        "role": "learner",
+    }
+    response = await client.post("/api/v1/auth/register", json=body)
+    assert response.status_code == 201, response.text
+    assert response.json()["data"]["name"] == "\\u0000"
 
 
 async def test_body_over_one_mebibyte_is_413(client: Client) -> None:

@@ -1,4 +1,4 @@
-"""Strict request bodies (contract §2: a string where a number belongs is a 400).
+"""Strict request input (contract §2): a string where a number belongs is a 400, and so is NUL.
 
 Litestar converts a decoded body into the handler's ``data`` type with
 ``msgspec.convert(strict=False)``, which turns ``"1"`` into ``1`` and ``"true"`` into
@@ -6,6 +6,10 @@ Litestar converts a decoded body into the handler's ``data`` type with
 of that same type, so anything loose is refused, every bad field named, before Litestar
 sees it. Bodies are small (1 MiB at most) and strict decoding is fast, so decoding twice
 costs microseconds; the alternative, a custom DTO, would be far more code.
+
+It also refuses text with a NUL character (U+0000) in it, in the body, the query or the path:
+PostgreSQL cannot take one, SQLite can, so refusing it on both keeps the backends alike and
+the error a 400.
 """
 
 from __future__ import annotations
@@ -43,10 +47,18 @@ def _decoder(handler: HTTPRouteHandler) -> msgspec.json.Decoder[Any] | None:
     return None if body_type is None else _decoder_for(body_type)
 
 
-async def strict_body(request: Request[Any, Any, Any]) -> None:
+async def strict_input(request: Request[Any, Any, Any]) -> None:
     handler = request.route_handler
     if not isinstance(handler, HTTPRouteHandler):
         return
+    # %00 in the query or the path decodes to a NUL character too.
+    given = [*request.query_params.multi_items(), *request.path_params.items()]
+    if fields := [
+        {"field": name, "message": "must not contain the NUL character"}
+        for name, value in given
+        if isinstance(value, str) and "\x00" in value
+    ]:
+        raise ValidationFailed("The request is not valid", details=validation.grouped(fields))
     decoder = _decoder(handler)
     if decoder is None:
         return
@@ -58,3 +70,6 @@ async def strict_body(request: Request[Any, Any, Any]) -> None:
         raise ValidationFailed(
             "The request is not valid", details=validation.grouped(fields)
         ) from None
+    # JSON can carry a NUL character only as this escape, so most bodies skip the walk.
+    if b"\\u0000" in body and (fields := validation.nul_characters(msgspec.json.decode(body))):
+        raise ValidationFailed("The request is not valid", details=validation.grouped(fields))
