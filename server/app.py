@@ -33,6 +33,7 @@ from server.classrooms.service import ClassroomService
 from server.edge import EdgeMiddleware
 from server.errors import exception_to_response
 from server.health import health, ready
+from server.openapi import ErrorResponses
 from server.progress.routes import ProgressController
 from server.progress.service import ProgressService
 from server.ratelimit import MemoryRateLimiter, RateLimiter
@@ -147,6 +148,7 @@ def create_app(settings: Settings) -> Litestar:
             path="/schema",
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
+        plugins=[ErrorResponses()],
         lifespan=[lifespan],
         logging_config=None,
     )

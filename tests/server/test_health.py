@@ -94,3 +94,31 @@ async def test_openapi_lists_every_route_with_shapes(client: Client) -> None:
     schemas = document["components"]["schemas"]
     assert "RegisterIn" in schemas
     assert set(schemas["RegisterIn"]["properties"]) == {"email", "password", "name", "role"}
+
+
+async def test_openapi_documents_errors_in_the_envelope_the_api_answers_with(
+    client: Client,
+) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    assert set(schemas["ErrorEnvelope"]["required"]) == {"success", "error"}
+    error = schemas["ErrorDetail"]
+    assert set(error["required"]) == {"code", "message", "details"}
+    envelope = {"$ref": "#/components/schemas/ErrorEnvelope"}
+    for path, operations in document["paths"].items():
+        if not path.startswith("/api/"):
+            continue
+        for method, operation in operations.items():
+            for status in ("400", "401", "404", "429", "500", "503"):
+                answer = operation["responses"][status]
+                assert answer["content"]["application/json"]["schema"] == envelope, (
+                    path,
+                    method,
+                    status,
+                )
+    # What a bad request really answers has that shape.
+    response = await client.post("/api/v1/auth/login", json={"email": 5})
+    body = response.json()
+    assert response.status_code == 400
+    assert set(body) == set(schemas["ErrorEnvelope"]["properties"])
+    assert set(body["error"]) == set(error["properties"])
