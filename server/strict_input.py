@@ -54,9 +54,7 @@ async def strict_input(request: Request[Any, Any, Any]) -> None:
     # %00 in the query or the path decodes to a NUL character too.
     given = [*request.query_params.multi_items(), *request.path_params.items()]
     if fields := [
-        {"field": name, "message": "must not contain the NUL character"}
-        for name, value in given
-        if isinstance(value, str) and "\x00" in value
+        error for name, value in given for error in validation.nul_characters(value, name)
     ]:
         raise ValidationFailed("The request is not valid", details=validation.grouped(fields))
     decoder = _decoder(handler)
