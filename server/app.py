@@ -28,6 +28,7 @@ from server.board.cache import BoardCache, MemoryBoardCache, RedisBoardCache
 from server.board.reads import BoardReads
 from server.board.routes import ProgressBoard
 from server.board.service import BoardService
+from server.board.stamps import board_stamps
 from server.classrooms.routes import LearnerClassrooms, TeacherClassrooms
 from server.classrooms.service import ClassroomService
 from server.edge import EdgeMiddleware
@@ -87,10 +88,13 @@ def create_app(settings: Settings) -> Litestar:
 
     realtime = build_realtime(settings, database, redis)
     progress_service = ProgressService(database, realtime.hub.publish)
-    classroom_service = ClassroomService(database)
-    board_service = BoardService(database, realtime.hub.publish, lock_ttl=settings.lock_ttl_seconds)
+    stamps = board_stamps(redis)
+    classroom_service = ClassroomService(database, stamps)
+    board_service = BoardService(
+        database, realtime.hub.publish, stamps, lock_ttl=settings.lock_ttl_seconds
+    )
     board_cache: BoardCache = RedisBoardCache(redis) if redis else MemoryBoardCache()
-    board_reads = BoardReads(database, board_cache)
+    board_reads = BoardReads(database, board_cache, stamps)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:

@@ -20,10 +20,8 @@ from server.board.service import BoardService
 from server.classrooms.service import ClassroomService
 from server.progress.rules import Update
 from server.progress.service import ProgressService
-from server.realtime_wiring import offline_services
+from server.realtime_wiring import Offline, offline_services
 from server.settings import Settings
-from storage import events
-from storage.database import Database
 from storage.repositories import users
 
 PASSWORD = "tandem-demo"  # noqa: S105 - the demo's published password, printed at the end
@@ -148,20 +146,17 @@ async def fill(settings: Settings, *, seed: int = 7) -> DemoLogins:
     rng = random.Random(seed)  # noqa: S311 - demo data, not security
     throttle = LoginThrottle(redis_url=None)
     try:
-        async with offline_services(settings) as (database, publish):
-            return await _fill(settings, database, publish, throttle, rng)
+        async with offline_services(settings) as offline:
+            return await _fill(settings, offline, throttle, rng)
     finally:
         await throttle.aclose()
 
 
 async def _fill(
-    settings: Settings,
-    database: Database,
-    publish: events.Publish,
-    throttle: LoginThrottle,
-    rng: random.Random,
+    settings: Settings, offline: Offline, throttle: LoginThrottle, rng: random.Random
 ) -> DemoLogins:
     assert settings.secret_key is not None
+    database, publish = offline.database, offline.publish
     async with database.reader() as session:
         if await users.any_exist(session):
             raise NotEmpty()
@@ -172,8 +167,10 @@ async def _fill(
         refresh_ttl=60,
         login_throttle=throttle,
     )
-    classrooms = ClassroomService(database)
-    board = BoardService(database, publish, lock_ttl=settings.lock_ttl_seconds)
+    classrooms = ClassroomService(database, offline.board_stamps)
+    board = BoardService(
+        database, publish, offline.board_stamps, lock_ttl=settings.lock_ttl_seconds
+    )
     progress = ProgressService(database, publish)
 
     def principal(user_id: uuid.UUID, role: str, name: str) -> Principal:

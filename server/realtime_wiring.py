@@ -23,6 +23,7 @@ from realtime.redis_presence import RedisPresence
 from realtime.routes import Realtime
 from realtime.session import AuthFailed, Identity
 from server.auth.tokens import InvalidToken, decode_access_token
+from server.board.stamps import BoardStamps, board_stamps
 from server.settings import Settings
 from storage import events
 from storage.base import utcnow
@@ -103,20 +104,31 @@ def build_realtime(settings: Settings, database: Database, redis: Redis | None) 
     return RealtimeParts(broker, presence, hub, endpoint)
 
 
+@dataclass(frozen=True)
+class Offline:
+    """What a command-line tool writes through, as a serving process would."""
+
+    database: Database
+    publish: events.Publish
+    board_stamps: BoardStamps
+
+
 @asynccontextmanager
-async def offline_services(settings: Settings) -> AsyncIterator[tuple[Database, events.Publish]]:
-    """A database and a ``Publish`` for command-line tools (``demo``, ``import-progress``).
+async def offline_services(settings: Settings) -> AsyncIterator[Offline]:
+    """A database, a ``Publish`` and the board stamps for command-line tools (``demo``,
+    ``import-progress``).
 
     Their events are stored like any others and announced through the broker: with Redis,
     every serving process hears them at once; without, the serving process's sweep finds
-    them in the store within seconds.
+    them in the store within seconds. With Redis their board writes invalidate the shared
+    stamps; without, a serving process's stamps expire on their own (server/board/stamps.py).
     """
     database = Database(settings.database_url, pool_size=2)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     realtime = build_realtime(settings, database, redis)
     await realtime.broker.start(realtime.hub.handlers)
     try:
-        yield database, realtime.hub.publish
+        yield Offline(database, realtime.hub.publish, board_stamps(redis))
     finally:
         await realtime.broker.stop()
         if redis is not None:

@@ -56,8 +56,18 @@ class StoredEvent:
 Publish = Callable[[Sequence[StoredEvent]], Awaitable[None]]
 
 
+_BOARD_PREFIX = "board:"
+
+
 def board_channel(classroom_id: uuid.UUID) -> str:
-    return f"board:{classroom_id}"
+    return f"{_BOARD_PREFIX}{classroom_id}"
+
+
+def board_classroom(channel: str) -> uuid.UUID | None:
+    """The classroom of a board channel; None for any other channel."""
+    if not channel.startswith(_BOARD_PREFIX):
+        return None
+    return uuid.UUID(channel.removeprefix(_BOARD_PREFIX))
 
 
 def progress_channel(user_id: uuid.UUID) -> str:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from litestar import Controller, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from server.auth.guards import provide_principal, signed_in
+from server.auth.guards import ApiRequest, principal_of, signed_in
 from server.auth.schemas import LoggedOut, LoginIn, RefreshIn, RegisterIn, TokensOut, UserOut
 from server.auth.service import AuthService, TokenPair
-from server.auth.tokens import Principal
 from server.envelope import Envelope, ok
 
 
@@ -58,10 +57,10 @@ class AuthController(Controller):
     @get(
         "/me",
         guards=[signed_in],
-        dependencies={"principal": Provide(provide_principal)},
         summary="The signed-in user",
     )
     async def me(
-        self, principal: NamedDependency[Principal], auth_service: NamedDependency[AuthService]
+        self, request: ApiRequest, auth_service: NamedDependency[AuthService]
     ) -> Envelope[UserOut]:
+        principal = principal_of(request)
         return ok(UserOut.of(await auth_service.get_user(principal.user_id)))

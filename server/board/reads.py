@@ -1,8 +1,11 @@
 """Reading a board (contract §5): access check, ``seq``, ETag/304, the cache, the build.
 
-``If-None-Match`` is answered after cheap indexed reads (membership, seq, and the counts of
-students and lessons, which ``filters`` shows but which append no board event), without
-building the board; a cached body is served only after the same access check.
+The ETag is the board's stamp: its event ``seq`` and the counts of students and lessons
+(which ``filters`` shows but which append no board event), with the filters and the
+encoding. ``If-None-Match`` is answered without building the board, and a cached body is
+served, only after the caller's access to the classroom is checked. When the stamp is in
+:mod:`server.board.stamps` and this process has seen the caller teach the classroom,
+neither needs the database; otherwise one indexed query gives membership and stamp.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import msgspec
@@ -19,12 +23,14 @@ from server.auth.tokens import Principal
 from server.board import rules
 from server.board.cache import BoardCache
 from server.board.schemas import BoardOut, CardOut, ColumnOut, Filters, StudentRef
+from server.board.stamps import BoardStamps, Lease
 from server.envelope import ok
 from server.errors import NotFound
 from storage import events
 from storage.base import utcnow
 from storage.database import Database
 from storage.repositories import board_json, cards, classrooms
+from storage.repositories.classrooms import BoardStamp
 
 _encoder = msgspec.json.Encoder()
 
@@ -50,10 +56,38 @@ GZIP_LEVEL = 1
 GZIP_SUFFIX = "-gzip"  # its own ETag: another encoding is another representation (RFC 9110)
 
 
+class KnownTeachers:
+    """The (teacher, classroom) pairs this process has seen in the database, so a board
+    read need not ask again: a bounded LRU of positive answers only.
+
+    Sound because membership only ever grows: a teacher joins a classroom with its code
+    and no route removes one (contract §4). A route that removed teachers would have to
+    clear this in every process.
+    """
+
+    def __init__(self, entries: int = 100_000) -> None:
+        self._pairs: OrderedDict[tuple[uuid.UUID, uuid.UUID], None] = OrderedDict()
+        self._limit = entries
+
+    def __contains__(self, pair: tuple[uuid.UUID, uuid.UUID]) -> bool:
+        if pair not in self._pairs:
+            return False
+        self._pairs.move_to_end(pair)
+        return True
+
+    def add(self, pair: tuple[uuid.UUID, uuid.UUID]) -> None:
+        self._pairs[pair] = None
+        self._pairs.move_to_end(pair)
+        while len(self._pairs) > self._limit:
+            self._pairs.popitem(last=False)
+
+
 class BoardReads:
-    def __init__(self, database: Database, cache: BoardCache) -> None:
+    def __init__(self, database: Database, cache: BoardCache, stamps: BoardStamps) -> None:
         self._db = database
         self._cache = cache
+        self._stamps = stamps
+        self._teachers = KnownTeachers()
 
     async def read(
         self,
@@ -65,6 +99,17 @@ class BoardReads:
     ) -> BoardAnswer:
         """The board for ``query``: 304 when ``if_none_match`` names the current version
         (in either encoding), else the body, gzip-encoded when ``gzip_ok`` and cached."""
+        lease: Lease | None = None
+        if query.classroom_id is not None:
+            stamp, lease = await self._stamps.get(query.classroom_id)
+            if stamp is not None and (principal.user_id, query.classroom_id) in self._teachers:
+                # The 304 and cache-hit path: no database (see server/board/stamps.py).
+                answer = self._answer(query.classroom_id, stamp, query, if_none_match, gzip_ok)
+                if answer.body is None:
+                    return answer
+                body = await self._cache.get(_cache_key(answer))
+                if body is not None:
+                    return BoardAnswer(answer.etag, body, gzip_ok)
         async with self._db.reader() as session:
             if query.classroom_id is None:
                 mine = await classrooms.of_teacher(session, principal.user_id)
@@ -77,20 +122,44 @@ class BoardReads:
                 session, classroom_id, principal.user_id, events.board_channel(classroom_id)
             )
             if stamp is None:
+                if lease is not None:  # give it back: a stranger's read fills nothing
+                    await self._stamps.invalidate([classroom_id])
                 raise NotFound("No such classroom among yours")
-            seq = stamp.seq
-            version = _key(classroom_id, seq, (stamp.students, stamp.lessons), query)
-            key = version + GZIP_SUFFIX if gzip_ok else version
-            etag = f'"{key}"'
-            if if_none_match is not None and _current(if_none_match, version):
-                return BoardAnswer(etag, None, gzip_ok)
+            self._teachers.add((principal.user_id, classroom_id))
+            if lease is not None:
+                await self._stamps.fill(classroom_id, lease, stamp)
+            answer = self._answer(classroom_id, stamp, query, if_none_match, gzip_ok)
+            if answer.body is None:
+                return answer
+            key = _cache_key(answer)
             body = await self._cache.get(key)
             if body is None:
-                body = await _encoded(session, classroom_id, seq, query)
+                body = await _encoded(session, classroom_id, stamp.seq, query)
                 if gzip_ok:
                     body = gzip.compress(body, GZIP_LEVEL, mtime=0)
                 await self._cache.put(key, body)
-        return BoardAnswer(etag, body, gzip_ok)
+        return BoardAnswer(answer.etag, body, gzip_ok)
+
+    @staticmethod
+    def _answer(
+        classroom_id: uuid.UUID,
+        stamp: BoardStamp,
+        query: BoardQuery,
+        if_none_match: str | None,
+        gzip_ok: bool,
+    ) -> BoardAnswer:
+        """The ETag of the board at ``stamp``, and a 304 (no body) when the client has it;
+        else an answer whose body is still to be found (``b""``)."""
+        version = _key(classroom_id, stamp.seq, (stamp.students, stamp.lessons), query)
+        etag = f'"{version + GZIP_SUFFIX if gzip_ok else version}"'
+        if if_none_match is not None and _current(if_none_match, version):
+            return BoardAnswer(etag, None, gzip_ok)
+        return BoardAnswer(etag, b"", gzip_ok)
+
+
+def _cache_key(answer: BoardAnswer) -> str:
+    """An answer's cache key: its ETag's value (the version, the filters, the encoding)."""
+    return answer.etag.strip('"')
 
 
 def _current(if_none_match: str, key: str) -> bool:

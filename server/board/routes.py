@@ -5,13 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.di import NamedDependency, Provide
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from server.auth.guards import provide_principal, teacher_only
-from server.auth.tokens import Principal
+from server.auth.guards import ApiRequest, principal_of, teacher_only
 from server.board.reads import BoardQuery, BoardReads
 from server.board.rules import is_status
 from server.board.schemas import (
@@ -29,7 +28,6 @@ from server.board.service import BoardService
 from server.envelope import Envelope, ok
 from server.errors import CardNotFound, ValidationFailed
 
-Caller = NamedDependency[Principal]
 Service = NamedDependency[BoardService]
 CardId = Annotated[str, PathParameter(description="the card's id")]
 
@@ -69,7 +67,6 @@ class ProgressBoard(Controller):
     path = "/api/teacher/progress-board"
     tags = ["progress board"]
     guards = [teacher_only]
-    dependencies = {"principal": Provide(provide_principal)}
 
     @get(
         "/",
@@ -78,8 +75,7 @@ class ProgressBoard(Controller):
     )
     async def board(
         self,
-        request: Request[Any, Any, Any],
-        principal: Caller,
+        request: ApiRequest,
         board_reads: NamedDependency[BoardReads],
         classroom_id: Annotated[
             uuid.UUID | None, QueryParameter(description="default: your first classroom")
@@ -94,7 +90,7 @@ class ProgressBoard(Controller):
                 details={"fields": [{"field": "status", "message": "unknown status"}]},
             )
         answer = await board_reads.read(
-            principal,
+            principal_of(request),
             BoardQuery(classroom_id, student_id, category, status),
             request.headers.get("if-none-match"),
             gzip_ok=accepts_gzip(request.headers.get("accept-encoding", "")),
@@ -112,8 +108,9 @@ class ProgressBoard(Controller):
 
     @post("/cards", status_code=201, summary="Create a card (student_id null: the template)")
     async def create(
-        self, data: JSONBody[CardIn], principal: Caller, board_service: Service
+        self, data: JSONBody[CardIn], request: ApiRequest, board_service: Service
     ) -> Envelope[CardOut]:
+        principal = principal_of(request)
         card = await board_service.create(
             principal, lesson_id=data.lesson_id, student_id=data.student_id, status=data.status
         )
@@ -121,33 +118,42 @@ class ProgressBoard(Controller):
 
     @patch("/cards/{card_id:str}/move", summary="Move a card, with its version")
     async def move(
-        self, card_id: CardId, data: JSONBody[MoveIn], principal: Caller, board_service: Service
+        self,
+        card_id: CardId,
+        data: JSONBody[MoveIn],
+        request: ApiRequest,
+        board_service: Service,
     ) -> Envelope[CardOut]:
+        principal = principal_of(request)
         return ok(await board_service.move(principal, _card(card_id), data))
 
     @post("/cards/{card_id:str}/lock", status_code=200, summary="Take or renew a card's lock")
     async def lock(
-        self, card_id: CardId, principal: Caller, board_service: Service
+        self, card_id: CardId, request: ApiRequest, board_service: Service
     ) -> Envelope[LockOut]:
+        principal = principal_of(request)
         return ok(await board_service.lock(principal, _card(card_id)))
 
     @delete("/cards/{card_id:str}/lock", status_code=200, summary="Release your lock")
     async def unlock(
-        self, card_id: CardId, principal: Caller, board_service: Service
+        self, card_id: CardId, request: ApiRequest, board_service: Service
     ) -> Envelope[UnlockOut]:
+        principal = principal_of(request)
         await board_service.unlock(principal, _card(card_id))
         return ok(UnlockOut(id=str(_card(card_id))))
 
     @post("/batch-move", status_code=200, summary="Up to 100 moves in one transaction")
     async def batch_move(
-        self, data: JSONBody[BatchMoveIn], principal: Caller, board_service: Service
+        self, data: JSONBody[BatchMoveIn], request: ApiRequest, board_service: Service
     ) -> Envelope[BatchMoveOut]:
+        principal = principal_of(request)
         updated, failed = await board_service.batch_move(principal, data.moves)
         return ok(BatchMoveOut(updated_cards=updated, failed_moves=failed))
 
     @delete("/cards/{card_id:str}", status_code=200, summary="Delete a card")
     async def remove(
-        self, card_id: CardId, principal: Caller, board_service: Service
+        self, card_id: CardId, request: ApiRequest, board_service: Service
     ) -> Envelope[DeletedOut]:
+        principal = principal_of(request)
         await board_service.delete(principal, _card(card_id))
         return ok(DeletedOut(deleted_id=str(_card(card_id))))

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.auth.tokens import Principal
 from server.board import rules
 from server.board.schemas import BatchMoveItem, CardOut, FailedMove, LockOut, MoveIn
+from server.board.stamps import BoardStamps
 from server.envelope import timestamp
 from server.errors import (
     CardLocked,
@@ -65,9 +66,17 @@ class _Tx:
 
 
 class BoardService:
-    def __init__(self, database: Database, publish: events.Publish, *, lock_ttl: int) -> None:
+    def __init__(
+        self,
+        database: Database,
+        publish: events.Publish,
+        stamps: BoardStamps,
+        *,
+        lock_ttl: int,
+    ) -> None:
         self._db = database
         self._publish = publish
+        self._stamps = stamps
         self._lock_ttl = timedelta(seconds=lock_ttl)
 
     # -- cards --------------------------------------------------------------------------
@@ -285,7 +294,7 @@ class BoardService:
                     for lock in expired
                 ],
             )
-        await self._publish(published)
+        await self._announce(published)
         return len(published)
 
     # -- helpers ------------------------------------------------------------------------
@@ -301,7 +310,14 @@ class BoardService:
             if tx.pending:
                 stored = await events.append(session, tx.pending, now=tx.now)
         if stored:
-            await self._publish(stored)
+            await self._announce(stored)
+
+    async def _announce(self, stored: Sequence[events.StoredEvent]) -> None:
+        """After a commit: the boards' stamps go first, so whoever learns of the change,
+        from the answer or the events, reads the new board (server/board/stamps.py)."""
+        changed = {events.board_classroom(event.channel) for event in stored}
+        await self._stamps.invalidate(c for c in changed if c is not None)
+        await self._publish(stored)
 
     async def _take(self, tx: _Tx, card_id: uuid.UUID) -> cards.CardView:
         """The card, found among the caller's classrooms (else 404 ``CARD_NOT_FOUND``),

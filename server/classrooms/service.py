@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.tokens import Principal
+from server.board.stamps import BoardStamps
 from server.errors import NotFound
 from storage.database import Database
 from storage.models import Classroom, Lesson, Student
@@ -29,8 +30,10 @@ def normalize_code(code: str) -> str:
 
 
 class ClassroomService:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, stamps: BoardStamps) -> None:
         self._db = database
+        # The board shows the roster (its filters), so a new student or lesson changes it.
+        self._stamps = stamps
 
     async def create(self, principal: Principal, name: str) -> Classroom:
         for _ in range(5):  # a code collision is astronomically rare; retry all the same
@@ -76,14 +79,17 @@ class ClassroomService:
                         session, classroom.id, principal.user_id
                     )
                     assert student is not None
-            return classroom, student
+        await self._stamps.invalidate([classroom.id])
+        return classroom, student
 
     async def add_student(
         self, principal: Principal, classroom_id: uuid.UUID, name: str
     ) -> Student:
         async with self._db.transaction() as session:
             await self._own(session, principal, classroom_id)
-            return await classrooms.add_student(session, classroom_id, name.strip())
+            student = await classrooms.add_student(session, classroom_id, name.strip())
+        await self._stamps.invalidate([classroom_id])
+        return student
 
     async def students(self, principal: Principal, classroom_id: uuid.UUID) -> list[Student]:
         async with self._db.reader() as session:
@@ -101,13 +107,15 @@ class ClassroomService:
     ) -> Lesson:
         async with self._db.transaction() as session:
             await self._own(session, principal, classroom_id)
-            return await classrooms.add_lesson(
+            lesson = await classrooms.add_lesson(
                 session,
                 classroom_id,
                 title=title.strip(),
                 category=category.strip(),
                 word_ids=word_ids,
             )
+        await self._stamps.invalidate([classroom_id])
+        return lesson
 
     async def lessons(self, principal: Principal, classroom_id: uuid.UUID) -> list[Lesson]:
         async with self._db.reader() as session:

@@ -26,13 +26,14 @@ async def import_file(
     settings: Settings, email: str, body: bytes, content_type: str
 ) -> ImportReport:
     parsed = importing.parse(body, content_type)
-    async with offline_services(settings) as (database, publish):
+    async with offline_services(settings) as offline:
+        database = offline.database
         async with database.reader() as session:
             user = await users.get_by_email(session, email)
         if user is None:
             raise UnknownUser(email)
         principal = Principal(user.id, user.role, user.name, datetime.now(UTC))
-        service = ProgressService(database, publish)
+        service = ProgressService(database, offline.publish)
         imported, merged, unchanged = await service.merge(principal, parsed.entries)
     return ImportReport(
         imported=imported,

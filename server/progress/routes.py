@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, Response, delete, get, post, put
-from litestar.di import NamedDependency, Provide
+from litestar import Controller, Response, delete, get, post, put
+from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import JSONBody, PathParameter, QueryParameter, RawBody
 
-from server.auth.guards import provide_principal, signed_in
-from server.auth.tokens import Principal
+from server.auth.guards import ApiRequest, principal_of, signed_in
 from server.envelope import Envelope, ok
 from server.errors import ValidationFailed
 from server.progress import importing
@@ -96,33 +95,35 @@ class ProgressController(Controller):
     path = "/api/v1/progress"
     tags = ["progress"]
     guards = [signed_in]
-    dependencies = {"principal": Provide(provide_principal)}
 
     @get("/", summary="All of my progress, or the words due now")
     async def list_progress(
         self,
-        principal: NamedDependency[Principal],
+        request: ApiRequest,
         progress_service: NamedDependency[ProgressService],
         due: DueOnly = False,
     ) -> Envelope[ProgressList]:
+        principal = principal_of(request)
         records, seq = await progress_service.list_words(principal, due=due)
         return ok(ProgressList(items=[ProgressOut.of(r) for r in records], seq=seq))
 
     @get("/stats", summary="Summary statistics of my progress")
     async def stats(
         self,
-        principal: NamedDependency[Principal],
+        request: ApiRequest,
         progress_service: NamedDependency[ProgressService],
     ) -> Envelope[Stats]:
+        principal = principal_of(request)
         return ok(await progress_service.stats(principal))
 
     @get("/{word_id:str}", summary="My progress on one word")
     async def get_word(
         self,
         word_id: WordIdPath,
-        principal: NamedDependency[Principal],
+        request: ApiRequest,
         progress_service: NamedDependency[ProgressService],
     ) -> Envelope[ProgressOut]:
+        principal = principal_of(request)
         record = await progress_service.get(principal, _validated_word_id(word_id))
         return ok(ProgressOut.of(record))
 
@@ -135,9 +136,10 @@ class ProgressController(Controller):
         self,
         word_id: WordIdPath,
         data: JSONBody[ProgressIn],
-        principal: NamedDependency[Principal],
+        request: ApiRequest,
         progress_service: NamedDependency[ProgressService],
     ) -> Response[Envelope[ProgressOut]]:
+        principal = principal_of(request)
         update = Update(
             _validated_word_id(word_id),
             data.study_count,
@@ -152,9 +154,10 @@ class ProgressController(Controller):
     async def delete_word(
         self,
         word_id: WordIdPath,
-        principal: NamedDependency[Principal],
+        request: ApiRequest,
         progress_service: NamedDependency[ProgressService],
     ) -> Envelope[Deleted]:
+        principal = principal_of(request)
         await progress_service.delete(principal, _validated_word_id(word_id))
         return ok(Deleted(word_id=word_id))
 
@@ -162,9 +165,10 @@ class ProgressController(Controller):
     async def batch(
         self,
         data: JSONBody[BatchIn],
-        principal: NamedDependency[Principal],
+        request: ApiRequest,
         progress_service: NamedDependency[ProgressService],
     ) -> Envelope[BatchOut]:
+        principal = principal_of(request)
         updates = [
             Update(u.word_id, u.study_count, u.correct_count, u.confidence, u.mastered)
             for u in data.updates
@@ -180,11 +184,11 @@ class ProgressController(Controller):
     )
     async def import_progress(
         self,
-        request: Request[Any, Any, Any],
+        request: ApiRequest,
         body: RawBody,
-        principal: NamedDependency[Principal],
         progress_service: NamedDependency[ProgressService],
     ) -> Envelope[ImportReport]:
+        principal = principal_of(request)
         parsed = importing.parse(body, request.headers.get("content-type", ""))
         imported, merged, unchanged = await progress_service.merge(principal, parsed.entries)
         return ok(

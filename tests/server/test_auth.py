@@ -14,6 +14,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from server.auth.guards import learner_only, teacher_only
+from server.auth.tokens import InvalidToken, decode_access_token, issue_access_token
 from storage.database import Database
 from storage.models import User
 from tests.backends import SECRET_KEY
@@ -285,6 +286,40 @@ async def test_a_well_forged_token_with_the_right_key_is_accepted(client: Client
     tokens = await signed_in(client)
     token = _forge(_claims(tokens["user"]["id"]))
     assert (await client.get("/api/v1/auth/me", headers=bearer(token))).status_code == 200
+
+
+def test_a_token_verified_before_is_refused_once_it_expires() -> None:
+    """Verified tokens are remembered (server/auth/tokens.py); their expiry is not."""
+    user_id = uuid.uuid4()
+    issued = datetime.now(UTC)
+    token = issue_access_token(
+        secret_key=SECRET_KEY, user_id=user_id, role="teacher", name="Grace", ttl_seconds=60
+    )
+    principal = decode_access_token(token, secret_key=SECRET_KEY)
+    assert (principal.user_id, principal.role, principal.name) == (user_id, "teacher", "Grace")
+    just_before = principal.expires_at - timedelta(microseconds=1)
+    assert just_before > issued
+    assert decode_access_token(token, secret_key=SECRET_KEY, now=just_before) == principal
+    for later in (principal.expires_at, principal.expires_at + timedelta(days=1)):
+        with pytest.raises(InvalidToken, match="expired"):
+            decode_access_token(token, secret_key=SECRET_KEY, now=later)
+
+
+def test_a_token_verified_under_one_key_is_not_valid_under_another() -> None:
+    token = issue_access_token(
+        secret_key=SECRET_KEY, user_id=uuid.uuid4(), role="learner", name="Lin", ttl_seconds=60
+    )
+    assert decode_access_token(token, secret_key=SECRET_KEY).role == "learner"
+    with pytest.raises(InvalidToken, match="not valid"):
+        decode_access_token(token, secret_key="another-key-of-the-same-good-length-x")
+
+
+@pytest.mark.parametrize("exp", ["soon", 10**20, [1], None])
+def test_an_exp_that_is_not_a_time_is_refused(exp: Any) -> None:
+    claims = _claims(str(uuid.uuid4()))
+    claims["exp"] = exp
+    with pytest.raises(InvalidToken, match="not valid"):
+        decode_access_token(_forge(claims), secret_key=SECRET_KEY)
 
 
 @get("/api/test/teachers-only", guards=[teacher_only], sync_to_thread=False)

@@ -24,11 +24,14 @@ from litestar.testing import AsyncTestClient
 from server.app import create_app
 from server.board.routes import accepts_gzip
 from server.settings import Settings
+from storage.repositories import board_json
+from storage.repositories import classrooms as classrooms_repo
 from tests.board_helpers import (
     BATCH_MOVE,
     BOARD,
     CARD_KEYS,
     CARDS,
+    LEARNER_JOIN,
     STATUSES,
     TIMESTAMP,
     User,
@@ -274,19 +277,49 @@ async def test_a_nul_character_in_a_filter_is_400_naming_it(client: Client) -> N
     ]
 
 
-async def test_filters_follow_new_students_and_lessons(client: Client) -> None:
-    place = await room(client, students=("Ann",), lessons=(("Addition", "Mathematics"),))
-    before = await get_board(client, place.teacher)
-    tag = (await client.get(BOARD, headers=place.teacher.headers)).headers["etag"]
-    dora = await add_student(client, place.teacher, place.id, "Dora")
-    await add_lesson(client, place.teacher, place.id, "Rivers", "Geography")
+# Named: the read that a process can answer from the board's stamp, without the database
+# (server/board/stamps.py); default: the first classroom, always read from the database.
+NAMED_OR_DEFAULT = pytest.mark.parametrize("named", [True, False], ids=["named", "default"])
 
-    response = await client.get(BOARD, headers={**place.teacher.headers, "If-None-Match": tag})
-    board = data_of(response)
-    assert response.headers["etag"] != tag
+
+@NAMED_OR_DEFAULT
+async def test_filters_follow_new_students_and_lessons(client: Client, named: bool) -> None:
+    place = await room(client, students=("Ann",), lessons=(("Addition", "Mathematics"),))
+    params = {"classroom_id": place.id} if named else {}
+    before = await get_board(client, place.teacher)
+
+    async def tag_now() -> str:
+        response = await client.get(BOARD, params=params, headers=place.teacher.headers)
+        return str(response.headers["etag"])
+
+    async def read_if_changed(tag: str) -> dict[str, Any]:
+        headers = {**place.teacher.headers, "If-None-Match": tag}
+        response = await client.get(BOARD, params=params, headers=headers)
+        assert response.headers["etag"] != tag
+        board: dict[str, Any] = data_of(response)
+        return board
+
+    tag = await tag_now()
+    dora = await add_student(client, place.teacher, place.id, "Dora")
+    board = await read_if_changed(tag)
     assert {"id": dora["id"], "name": "Dora"} in board["filters"]["students"]
     assert len(board["filters"]["students"]) == len(before["filters"]["students"]) + 1
+
+    tag = await tag_now()
+    await add_lesson(client, place.teacher, place.id, "Rivers", "Geography")
+    board = await read_if_changed(tag)
     assert sorted(board["filters"]["categories"]) == ["Geography", "Mathematics"]
+
+    tag = await tag_now()
+    learner = await user(client, role="learner", name="Lin")
+    joined = await client.post(
+        LEARNER_JOIN,
+        json={"join_code": place.classroom["student_join_code"]},
+        headers=learner.headers,
+    )
+    data_of(joined)
+    board = await read_if_changed(tag)
+    assert "Lin" in [student["name"] for student in board["filters"]["students"]]
 
 
 # --- creating cards ----------------------------------------------------------------------------
@@ -978,24 +1011,28 @@ async def test_delete_answers_the_id_and_closes_the_gap(client: Client) -> None:
 # --- caching -----------------------------------------------------------------------------------
 
 
-async def test_etag_and_304(client: Client) -> None:
+@NAMED_OR_DEFAULT
+async def test_etag_and_304(client: Client, named: bool) -> None:
     place = await room(client)
     ids = await fill(client, place, {"not_started": 2})
     hedy = await co_teacher(client, place)
     teacher = place.teacher
-    response = await client.get(BOARD, headers=teacher.headers)
+    params = {"classroom_id": place.id} if named else {}
+    response = await client.get(BOARD, params=params, headers=teacher.headers)
     assert response.headers["cache-control"] == "private, max-age=30"
     tag = response.headers["etag"]
     assert tag
 
     async def unchanged(current: str) -> None:
-        response = await client.get(BOARD, headers={**teacher.headers, "If-None-Match": current})
+        headers = {**teacher.headers, "If-None-Match": current}
+        response = await client.get(BOARD, params=params, headers=headers)
         assert response.status_code == 304
         assert response.content == b""
         assert response.headers["etag"] == current
 
     async def changed(previous: str) -> str:
-        response = await client.get(BOARD, headers={**teacher.headers, "If-None-Match": previous})
+        headers = {**teacher.headers, "If-None-Match": previous}
+        response = await client.get(BOARD, params=params, headers=headers)
         data_of(response)
         assert response.headers["etag"] != previous
         assert response.headers["cache-control"] == "private, max-age=30"
@@ -1021,11 +1058,57 @@ async def test_etag_and_304(client: Client) -> None:
     # The tag belongs to the filtered view: another filter is another body.
     filtered = await client.get(
         BOARD,
-        params={"status": "in_progress"},
+        params={**params, "status": "in_progress"},
         headers={**teacher.headers, "If-None-Match": tag},
     )
     data_of(filtered)
     assert filtered.headers["etag"] != tag
+
+
+async def test_a_named_board_revalidates_and_hits_the_cache_without_the_database(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a process has read a board and seen its teacher, a 304 or a cached body needs
+    neither the membership and stamp query nor a build, until the board changes."""
+    place = await room(client)
+    ids = await fill(client, place, {"not_started": 1})
+    queries = {"stamp": 0, "build": 0}
+
+    def counted(name: str, function: Any) -> Any:
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            queries[name] += 1
+            return await function(*args, **kwargs)
+
+        return wrapper
+
+    stamp_query = counted("stamp", classrooms_repo.board_stamp)
+    monkeypatch.setattr(classrooms_repo, "board_stamp", stamp_query)
+    monkeypatch.setattr(board_json, "columns", counted("build", board_json.columns))
+    params = {"classroom_id": place.id}
+    headers = {**place.teacher.headers, "Accept-Encoding": "gzip"}
+    first = await client.get(BOARD, params=params, headers=headers)
+    tag = first.headers["etag"]
+    assert queries == {"stamp": 1, "build": 1}
+    for _ in range(3):
+        again = await client.get(BOARD, params=params, headers=headers)
+        assert (again.status_code, again.content, again.headers["etag"]) == (
+            200,
+            first.content,
+            tag,
+        )
+        unchanged = await client.get(
+            BOARD, params=params, headers={**headers, "If-None-Match": tag}
+        )
+        assert unchanged.status_code == 304
+    assert queries == {"stamp": 1, "build": 1}
+
+    card = await card_now(client, place.teacher, ids["not_started"][0])
+    data_of(await move(client, place.teacher, card, "in_progress", 0))
+    queries.update(stamp=0, build=0)
+    changed = await client.get(BOARD, params=params, headers={**headers, "If-None-Match": tag})
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != tag
+    assert queries == {"stamp": 1, "build": 1}  # the move's commit dropped the stamp
 
 
 async def test_the_board_is_gzipped_for_clients_that_accept_it(client: Client) -> None:

@@ -11,7 +11,7 @@ is a ping whose pong is the very next frame (a connection's frames are written i
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -26,10 +26,13 @@ from server.settings import Settings
 from tests.backends import SECRET_KEY
 from tests.board_helpers import (
     BATCH_MOVE,
+    BOARD,
     CARDS,
     TIMESTAMP,
     Room,
     User,
+    add_lesson,
+    add_student,
     co_teacher,
     columns,
     create_card,
@@ -202,18 +205,22 @@ async def test_an_expiry_is_announced_with_the_former_holder_as_actor(
         assert (shown["locked_by"], shown["locked_at"]) == (None, None)
 
 
-@pytest.mark.needs_redis
-async def test_teachers_on_two_processes_get_every_event(app: Litestar, settings: Settings) -> None:
+def second_process(settings: Settings) -> dict[str, str]:
+    """The environment of a ``tandem serve`` sharing the test app's database and Redis."""
     assert settings.redis_url is not None
-    environment = {
+    return {
         "TANDEM_DATABASE_URL": settings.database_url,
         "TANDEM_REDIS_URL": settings.redis_url,
         "TANDEM_SECRET_KEY": SECRET_KEY,
         "TANDEM_RATE_LIMITS": "off",
     }
+
+
+@pytest.mark.needs_redis
+async def test_teachers_on_two_processes_get_every_event(app: Litestar, settings: Settings) -> None:
     async with (
         serving(app) as (here, here_address),
-        served(environment) as other,
+        served(second_process(settings)) as other,
         httpx.AsyncClient(base_url=other.url) as there,
     ):
         place = await room(here)
@@ -250,3 +257,46 @@ async def test_teachers_on_two_processes_get_every_event(app: Litestar, settings
                 assert received[1]["data"]["card"] == card
                 await nothing_more(socket)
             assert await board_seq(there, hedy) == seq + len(expected)
+
+
+@pytest.mark.needs_redis
+async def test_a_write_on_one_process_changes_the_tag_at_once_on_the_other(
+    app: Litestar, settings: Settings
+) -> None:
+    """Both processes answer a named board's 304 from the shared stamp: a write on one, and
+    the very next revalidation on the other is a 200 with the new board."""
+    async with (
+        serving(app) as (here, _),
+        served(second_process(settings)) as other,
+        httpx.AsyncClient(base_url=other.url) as there,
+    ):
+        place = await room(here)
+        grace = place.teacher
+        card = await create_card(here, grace, place.lessons[0]["id"], place.students[0]["id"])
+        params = {"classroom_id": place.id}
+
+        async def revalidate(tag: str) -> httpx.Response:
+            headers = {**grace.headers, "If-None-Match": tag}
+            return await there.get(BOARD, params=params, headers=headers)
+
+        tag = (await there.get(BOARD, params=params, headers=grace.headers)).headers["etag"]
+        assert (await revalidate(tag)).status_code == 304
+        changes: list[Callable[[], Awaitable[Any]]] = [
+            lambda: move(here, grace, card, "in_progress", 0),
+            lambda: here.post(f"{CARDS}/{card['id']}/lock", headers=grace.headers),
+            lambda: here.delete(f"{CARDS}/{card['id']}/lock", headers=grace.headers),
+            lambda: add_student(here, grace, place.id, "Dora"),
+            lambda: add_lesson(here, grace, place.id, "Rivers", "Geography"),
+        ]
+        for change in changes:
+            answer = await change()
+            if isinstance(answer, httpx.Response):
+                assert answer.status_code < 300, answer.text
+            response = await revalidate(tag)
+            assert response.status_code == 200, response.text
+            assert response.headers["etag"] != tag
+            tag = response.headers["etag"]
+            assert (await revalidate(tag)).status_code == 304
+        shown = data_of(await there.get(BOARD, params=params, headers=grace.headers))
+        assert "Dora" in [student["name"] for student in shown["filters"]["students"]]
+        assert [c["id"] for c in columns(shown)["in_progress"]] == [card["id"]]
