@@ -21,7 +21,10 @@ caller could have seen. The rules that make it so:
   the database.
 
 Why not a per-process stamp updated from the event stream: pub/sub is at most once, and a
-process can see a teacher's next request before it sees the event of their last write.
+process can see a teacher's next request before it sees the event of their last write. Why
+our own code: the cache libraries for asyncio we looked at (aiocache, cashews) offer
+expiry and locks around a fill, but no fill that an invalidation in between cancels, and
+that rule is the whole point here.
 """
 
 from __future__ import annotations
