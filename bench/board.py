@@ -9,18 +9,20 @@ processes share it and one Redis (the board cache). Rate limits are off. Four me
     Every request builds the board. The cache key is (classroom, board seq, roster counts,
     filters), so a plain repeated GET is a hit; instead of writing between reads (which would
     add a write per read), this run starts the two servers as a *patched build* (the
-    ``program`` hook of :class:`bench.common.Server`): ``RedisBoardCache.get`` still sends
-    its Redis GET but reports a miss, so each request pays the access check, seq and roster
-    reads, the Redis GET, the build, the encoding and the Redis SET, as a real miss does.
-    Target: >= 300 requests/s.
+    ``program`` hook of :class:`bench.common.Server`): ``RedisBoardCache.get`` still looks
+    the body up (in the process's copy, then Redis) but reports a miss, so each request pays
+    the access check, the stamp, the lookup, the build, the encoding and the Redis SET, as
+    a real miss does. Target: >= 300 requests/s.
 ``cached``
-    Repeated GETs with no change: each is served from Redis. Target: >= 1,500/s.
+    Repeated GETs with no change: each is served from the cache (Redis, and the copy each
+    process keeps of what it fetched), after the access check and the board's stamp (one
+    Redis GET; see server/board/stamps.py). Target: >= 1,500/s.
 
 Reads send ``Accept-Encoding: gzip`` as browsers do (``--encoding identity`` for the plain
 JSON), so the cached and uncached answers are the gzip-encoded board.
 ``not-modified``
-    Repeated GETs with ``If-None-Match`` set to the current ETag: 304 after the cheap
-    indexed reads. Target: >= 5,000/s.
+    Repeated GETs with ``If-None-Match`` set to the current ETag: 304 after the access check
+    and the board's stamp, without the database. Target: >= 5,000/s.
 ``moves``
     Open loop: ``--move-rate`` (200) single moves a second, each due at ``start + i / rate``
     and timed from its due time, while ``--readers`` (1) closed-loop clients read the board
@@ -67,7 +69,7 @@ CATEGORIES = ("grammar", "vocabulary", "listening", "reading", "speaking")
 END_OF_COLUMN = 1_000_000  # new_position past the end: the card goes last
 
 # The patched build of the "uncached" run: the servers' Redis board cache always misses
-# (it still sends its GET, then rebuilds and SETs as on a real miss). Run with ``python -c``,
+# (it still looks the body up, then rebuilds and SETs as on a real miss). Run with ``python -c``,
 # then ``serve --host ... --port ...`` as Server.start appends.
 UNCACHED_SERVER = """\
 import sys
