@@ -11,16 +11,15 @@ Redis on every read was most of a cached read's cost.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from typing import Protocol
 
+from cachetools import LRUCache
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 log = logging.getLogger("tandem.board.cache")
 
 TTL_SECONDS = 60
-MEMORY_ENTRIES = 256
 MEMORY_BYTES = 64 * 1024 * 1024
 
 
@@ -31,31 +30,19 @@ class BoardCache(Protocol):
 
 
 class MemoryBoardCache:
-    """One process: a small LRU of encoded boards, bounded in entries and in bytes."""
+    """One process: the most recently used encoded boards, up to ``size`` bytes in all."""
 
-    def __init__(self, entries: int = MEMORY_ENTRIES, size: int = MEMORY_BYTES) -> None:
-        self._entries: OrderedDict[str, bytes] = OrderedDict()
-        self._limit = entries
-        self._size = size
-        self._bytes = 0
+    def __init__(self, size: int = MEMORY_BYTES) -> None:
+        self._entries: LRUCache[str, bytes] = LRUCache(maxsize=size, getsizeof=len)
 
     async def get(self, key: str) -> bytes | None:
-        body = self._entries.get(key)
-        if body is not None:
-            self._entries.move_to_end(key)
-        return body
+        return self._entries.get(key)
 
     async def put(self, key: str, body: bytes) -> None:
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self._bytes -= len(old)
-        if len(body) > self._size:
-            return  # it would push out everything else
+        if len(body) > self._entries.maxsize:
+            self._entries.pop(key, None)  # it would push out everything else
+            return
         self._entries[key] = body
-        self._bytes += len(body)
-        while len(self._entries) > self._limit or self._bytes > self._size:
-            _, dropped = self._entries.popitem(last=False)
-            self._bytes -= len(dropped)
 
 
 class RedisBoardCache:

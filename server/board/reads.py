@@ -13,10 +13,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import msgspec
+from cachetools import LRUCache
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.tokens import Principal
@@ -66,20 +66,13 @@ class KnownTeachers:
     """
 
     def __init__(self, entries: int = 100_000) -> None:
-        self._pairs: OrderedDict[tuple[uuid.UUID, uuid.UUID], None] = OrderedDict()
-        self._limit = entries
+        self._pairs: LRUCache[tuple[uuid.UUID, uuid.UUID], bool] = LRUCache(maxsize=entries)
 
     def __contains__(self, pair: tuple[uuid.UUID, uuid.UUID]) -> bool:
-        if pair not in self._pairs:
-            return False
-        self._pairs.move_to_end(pair)
-        return True
+        return self._pairs.get(pair, False)
 
     def add(self, pair: tuple[uuid.UUID, uuid.UUID]) -> None:
-        self._pairs[pair] = None
-        self._pairs.move_to_end(pair)
-        while len(self._pairs) > self._limit:
-            self._pairs.popitem(last=False)
+        self._pairs[pair] = True
 
 
 class BoardReads:

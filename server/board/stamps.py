@@ -35,10 +35,10 @@ import logging
 import secrets
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
+from cachetools import TTLCache
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -80,20 +80,17 @@ class MemoryBoardStamps:
     def __init__(
         self, entries: int = MEMORY_STAMPS, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._stamps: OrderedDict[uuid.UUID, tuple[BoardStamp, float]] = OrderedDict()
+        self._stamps: TTLCache[uuid.UUID, BoardStamp] = TTLCache(
+            maxsize=entries, ttl=TTL_SECONDS, timer=clock
+        )
         self._leases: dict[uuid.UUID, tuple[Lease, float]] = {}  # and when each ends
         self._tokens = itertools.count()
-        self._limit = entries
         self._clock = clock
 
     async def get(self, classroom_id: uuid.UUID) -> tuple[BoardStamp | None, Lease | None]:
-        found = self._stamps.get(classroom_id)
-        if found is not None:
-            stamp, expires = found
-            if self._clock() < expires:
-                self._stamps.move_to_end(classroom_id)
-                return stamp, None
-            del self._stamps[classroom_id]
+        stamp = self._stamps.get(classroom_id)
+        if stamp is not None:
+            return stamp, None
         held = self._leases.get(classroom_id)
         if held is not None and self._clock() < held[1]:
             return None, None
@@ -106,9 +103,7 @@ class MemoryBoardStamps:
         if held is None or held[0] != lease:
             return
         del self._leases[classroom_id]
-        self._stamps[classroom_id] = (stamp, self._clock() + TTL_SECONDS)
-        while len(self._stamps) > self._limit:
-            self._stamps.popitem(last=False)
+        self._stamps[classroom_id] = stamp
 
     async def invalidate(self, classroom_ids: Iterable[uuid.UUID]) -> None:
         for classroom_id in classroom_ids:
