@@ -182,14 +182,12 @@ class BoardService:
             )
         session, classroom_id, card_id = tx.session, card.classroom_id, card.id
         # Past the end means last; the other cards' positions follow from the keys.
-        others = await cards.column_size(session, classroom_id, move.new_status)
-        if move.new_status == card.status:
-            others -= 1
-        target = min(move.new_position, others)
-        if move.new_status == card.status and target == card.position:
-            key = None  # dropped where it was: the order does not change
-        else:
-            key = await cards.key_at(session, classroom_id, move.new_status, target, moving=card_id)
+        target, key_there = await cards.slot(
+            session, classroom_id, move.new_status, move.new_position, moving=card_id
+        )
+        # Dropped where it was: the order does not change (None keeps the key).
+        same_place = move.new_status == card.status and target == card.position
+        key = None if same_place else key_there
         version = rules.next_version(card.updated_at, tx.now)
         await cards.place(
             session, card_id, status=move.new_status, sort_key=key, updated_at=version

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy import Select, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -129,11 +129,51 @@ async def for_teacher(
     return result.scalar_one_or_none()
 
 
-async def column_size(session: AsyncSession, classroom_id: uuid.UUID, status: str) -> int:
-    result = await session.execute(
-        select(func.count()).where(Card.classroom_id == classroom_id, Card.status == status)
+async def slot(
+    session: AsyncSession,
+    classroom_id: uuid.UUID,
+    status: str,
+    index: int,
+    *,
+    moving: uuid.UUID,
+) -> tuple[int, int]:
+    """Where ``moving``, asked to go to ``index`` of the column, lands (past the end means
+    last) and a ``sort_key`` that puts it there, ``moving`` itself left out of the column.
+
+    One query for the column's size and the two neighbours' keys (a move makes it while
+    the board's lock is held); a column whose neighbours have no room between them goes
+    to :func:`key_at`, which renumbers it.
+    """
+    others = (
+        select(
+            Card.sort_key,
+            (func.row_number().over(order_by=Card.sort_key) - 1).label("rank"),
+            func.count().over().label("size"),
+        )
+        .where(Card.classroom_id == classroom_id, Card.status == status, Card.id != moving)
+        .subquery()
     )
-    return int(result.scalar_one())
+    target = case((others.c.size < index, others.c.size), else_=index)
+    rows = (
+        await session.execute(
+            select(others.c.size, others.c.rank, others.c.sort_key).where(
+                others.c.rank.in_([target - 1, target])
+            )
+        )
+    ).all()
+    landing = min(index, int(rows[0].size)) if rows else 0
+    keys = {int(row.rank): int(row.sort_key) for row in rows}
+    before, after = keys.get(landing - 1), keys.get(landing)
+    if before is None and after is None:
+        return landing, GAP
+    if before is None:
+        assert after is not None
+        return landing, after - GAP
+    if after is None:
+        return landing, before + GAP
+    if after - before > 1:
+        return landing, (before + after) // 2
+    return landing, await key_at(session, classroom_id, status, landing, moving=moving)
 
 
 async def key_at(
