@@ -9,6 +9,7 @@ raced with must store nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -194,10 +195,11 @@ class SpyGet:
         return value
 
 
-@pytest.mark.needs_redis
-async def test_reads_that_arrive_together_share_one_redis_get(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@contextlib.asynccontextmanager
+async def spied(
+    monkeypatch: pytest.MonkeyPatch, stamp: BoardStamp
+) -> AsyncIterator[tuple[RedisBoardStamps, uuid.UUID, SpyGet]]:
+    """A classroom whose stamp in Redis is ``stamp``, and a spy on the client's GETs."""
     assert TEST_REDIS_URL is not None
     client = redis_client(TEST_REDIS_URL)
     try:
@@ -205,30 +207,29 @@ async def test_reads_that_arrive_together_share_one_redis_get(
         room = uuid.uuid4()
         _, lease = await stamps.get(room)
         assert lease is not None
-        await stamps.fill(room, lease, NEW)
+        await stamps.fill(room, lease, stamp)
         spy = SpyGet(client.get)
         monkeypatch.setattr(client, "get", spy)
+        yield stamps, room, spy
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.needs_redis
+async def test_reads_that_arrive_together_share_one_redis_get(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with spied(monkeypatch, NEW) as (stamps, room, spy):
         answers = await asyncio.gather(*(stamps.get(room) for _ in range(10)))
         assert answers == [(NEW, None)] * 10
         assert spy.calls == 1
-    finally:
-        await client.aclose()
 
 
 @pytest.mark.needs_redis
 async def test_a_read_never_joins_a_get_already_sent(monkeypatch: pytest.MonkeyPatch) -> None:
     """A GET that answered before an invalidation must not answer a read that came after
     it: that read could be a client's revalidation right after its own write."""
-    assert TEST_REDIS_URL is not None
-    client = redis_client(TEST_REDIS_URL)
-    try:
-        stamps = RedisBoardStamps(client, prefix=f"test:stamp:{uuid.uuid4().hex}:")
-        room = uuid.uuid4()
-        _, lease = await stamps.get(room)
-        assert lease is not None
-        await stamps.fill(room, lease, OLD)
-        spy = SpyGet(client.get)
-        monkeypatch.setattr(client, "get", spy)
+    async with spied(monkeypatch, OLD) as (stamps, room, spy):
         spy.release.clear()
         early = asyncio.create_task(stamps.get(room))
         await asyncio.wait_for(spy.answered.wait(), 5)  # it holds OLD
@@ -240,5 +241,3 @@ async def test_a_read_never_joins_a_get_already_sent(monkeypatch: pytest.MonkeyP
         assert stamp is None
         assert fresh is not None
         assert spy.calls == 2
-    finally:
-        await client.aclose()
