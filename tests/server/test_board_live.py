@@ -205,28 +205,33 @@ async def test_an_expiry_is_announced_with_the_former_holder_as_actor(
         assert (shown["locked_by"], shown["locked_at"]) == (None, None)
 
 
-def second_process(settings: Settings) -> dict[str, str]:
-    """The environment of a ``tandem serve`` sharing the test app's database and Redis."""
+@asynccontextmanager
+async def two_processes(
+    app: Litestar, settings: Settings
+) -> AsyncIterator[tuple[httpx.AsyncClient, str, httpx.AsyncClient, str]]:
+    """The test app served here and a ``tandem serve`` process sharing its database and
+    Redis: a client and an address for each."""
     assert settings.redis_url is not None
-    return {
+    environment = {
         "TANDEM_DATABASE_URL": settings.database_url,
         "TANDEM_REDIS_URL": settings.redis_url,
         "TANDEM_SECRET_KEY": SECRET_KEY,
         "TANDEM_RATE_LIMITS": "off",
     }
+    async with (
+        serving(app) as (here, here_address),
+        served(environment) as other,
+        httpx.AsyncClient(base_url=other.url) as there,
+    ):
+        yield here, here_address, there, other.url.removeprefix("http://")
 
 
 @pytest.mark.needs_redis
 async def test_teachers_on_two_processes_get_every_event(app: Litestar, settings: Settings) -> None:
-    async with (
-        serving(app) as (here, here_address),
-        served(second_process(settings)) as other,
-        httpx.AsyncClient(base_url=other.url) as there,
-    ):
+    async with two_processes(app, settings) as (here, here_address, there, there_address):
         place = await room(here)
         grace = place.teacher
         hedy = await co_teacher(there, place)
-        there_address = other.url.removeprefix("http://")
         async with (
             watching(here_address, grace, place) as grace_socket,
             watching(there_address, hedy, place) as hedy_socket,
@@ -265,11 +270,7 @@ async def test_a_write_on_one_process_changes_the_tag_at_once_on_the_other(
 ) -> None:
     """Both processes answer a named board's 304 from the shared stamp: a write on one, and
     the very next revalidation on the other is a 200 with the new board."""
-    async with (
-        serving(app) as (here, _),
-        served(second_process(settings)) as other,
-        httpx.AsyncClient(base_url=other.url) as there,
-    ):
+    async with two_processes(app, settings) as (here, _, there, _):
         place = await room(here)
         grace = place.teacher
         card = await create_card(here, grace, place.lessons[0]["id"], place.students[0]["id"])
