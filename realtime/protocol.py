@@ -7,6 +7,8 @@ a frame fanned out to many sockets is the same string object for all of them.
 
 from __future__ import annotations
 
+import uuid
+from functools import lru_cache
 from typing import Annotated, Any
 
 import msgspec
@@ -96,6 +98,12 @@ def client_channel(store_channel: str) -> str:
     return "progress" if store_channel.startswith("progress:") else store_channel
 
 
+@lru_cache(maxsize=1024)
+def _text(user_id: uuid.UUID) -> str:
+    # A batch's thousand events share one actor; ``str`` of a UUID costs a microsecond.
+    return str(user_id)
+
+
 def event(stored: StoredEvent) -> str:
     return _encode(
         {
@@ -105,7 +113,7 @@ def event(stored: StoredEvent) -> str:
             "event": stored.name,
             "data": stored.data,
             "actor": {
-                "id": None if stored.actor_id is None else str(stored.actor_id),
+                "id": None if stored.actor_id is None else _text(stored.actor_id),
                 "name": stored.actor_name,
             },
             "at": isoformat(stored.at),

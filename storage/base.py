@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, Uuid
@@ -31,16 +32,36 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@lru_cache(maxsize=4096)
 def isoformat(value: datetime) -> str:
     """The one way the API shows an instant (contract §2): UTC, microseconds, ``Z``.
 
     ``datetime.isoformat`` drops the fraction when it is zero and writes ``+00:00``, so it
-    runs on the naive UTC value with the fraction forced (and is cheaper than ``strftime``,
-    which a batch of 1,000 records calls thousands of times).
+    runs on the naive UTC value with the fraction forced (and is cheaper than ``strftime``).
+    Remembered: a batch of 1,000 records shows the same few instants (its ``now``) about
+    5,000 times, in its answer and in its events, and a lookup costs a sixteenth of the
+    formatting. Equal instants in other zones share the text, which is UTC's anyway.
     """
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
     return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def sqlite_text(value: datetime) -> str:
+    """An aware instant as the text SQLite stores (naive UTC, microseconds, space): such
+    text compares in time order."""
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def from_sqlite_text(value: str) -> datetime:
+    """The aware UTC instant of :func:`sqlite_text`'s text.
+
+    Parsed with its offset appended: a quarter of the time of ``replace(tzinfo=UTC)`` after
+    parsing, and the result's zone is the ``UTC`` singleton all the same.
+    """
+    return datetime.fromisoformat(value + "+00:00")
 
 
 class _SQLiteText(sqlite.DATETIME):
@@ -75,18 +96,15 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetimes are not stored: pass an aware UTC datetime")
-        if value.tzinfo is not UTC:
-            value = value.astimezone(UTC)
         if dialect.name == "sqlite":
-            # SQLite keeps the text it is given; naive UTC text compares in time order.
-            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
-        return value
+            return sqlite_text(value)
+        return value if value.tzinfo is UTC else value.astimezone(UTC)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if isinstance(value, str):  # SQLite
-            value = datetime.fromisoformat(value)
+            return from_sqlite_text(value)
         assert isinstance(value, datetime)
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)

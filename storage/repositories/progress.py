@@ -1,68 +1,179 @@
 """Queries on learners' word progress: locked reads, set-based writes, aggregates.
 
-Writes are set-based so a batch of 1,000 words is a handful of statements, not a thousand
-ORM flushes: one insert for new words, one upsert for changed ones. Reads and writes go
-through the Core table, not the ORM entity: a record is plain data here (no identity map,
-no change tracking), and loading 1,000 ORM objects was a large part of a batch's time
-(docs/benchmarks.md).
+A batch of 1,000 words is a handful of statements, each carrying all its rows at once:
+on PostgreSQL one ``INSERT … SELECT FROM unnest(…)`` with a typed array per column, on
+SQLite one ``executemany`` of a prepared ``INSERT … ON CONFLICT``. The hot statements are
+plain SQL, built once per dialect, with values already in the form the driver takes, and
+rows come back as :class:`ProgressRow` tuples. Why not SQLAlchemy's ``insert()`` and
+``select(table)``: its per-value type processing (a call per timestamp, UUID and flag, in
+and out) took 55 of a 1,000-word batch's 90 ms on SQLite (docs/benchmarks.md), and the
+batch has a 15 ms budget there. SQLAlchemy still runs every statement, in the caller's
+transaction, with its pool and its typed binding of the few scalar parameters.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
-from typing import Any, cast
+from typing import Any, NamedTuple
 
-from sqlalchemy import Integer, Row, Table, bindparam, case, delete, func, select
+import msgspec
+from sqlalchemy import (
+    BindParameter,
+    Integer,
+    TextClause,
+    Uuid,
+    bindparam,
+    case,
+    delete,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.dialects import dialect_of, upsert_into
+from storage.base import UTCDateTime, from_sqlite_text, sqlite_text
+from storage.dialects import dialect_of, uuid_binder
 from storage.models import Progress
 
-TABLE = cast(Table, Progress.__table__)
-COLUMNS = [c.name for c in TABLE.columns]
 
-# A stored record: a row with one attribute per column of ``progress``.
-ProgressRow = Row[Any]
+class ProgressRow(NamedTuple):
+    """One stored record of a user (the ``progress`` columns but ``user_id``)."""
+
+    word_id: str
+    study_count: int
+    correct_count: int
+    confidence: int
+    mastered: bool
+    last_studied_at: datetime | None
+    next_review: datetime
+    created_at: datetime
+    updated_at: datetime
+    fsrs_state: int
+    fsrs_step: int | None
+    fsrs_stability: float | None
+    fsrs_difficulty: float | None
+    fsrs_last_review: datetime | None
 
 
-# The hot statements are built once (per dialect) with bound parameters and reused:
-# building an upsert with SQLAlchemy's constructs took longer than running it (about
-# 0.3 ms a PUT, docs/benchmarks.md).
+COLUMNS = ProgressRow._fields
+_TIMES = frozenset(
+    {"last_studied_at", "next_review", "created_at", "updated_at", "fsrs_last_review"}
+)
+# PostgreSQL array type of each column, for ``unnest``.
+_PG_TYPES = {
+    "word_id": "varchar",
+    "study_count": "integer",
+    "correct_count": "integer",
+    "confidence": "integer",
+    "mastered": "boolean",
+    "fsrs_state": "integer",
+    "fsrs_step": "integer",
+    "fsrs_stability": "double precision",
+    "fsrs_difficulty": "double precision",
+    **dict.fromkeys(_TIMES, "timestamptz"),
+}
+_TIME_INDEXES = tuple(COLUMNS.index(name) for name in COLUMNS if name in _TIMES)
+_MASTERED = COLUMNS.index("mastered")
+_USER = bindparam("user_id", type_=Uuid())
+_COLUMN_LIST = ", ".join(COLUMNS)
+_UPDATED = ", ".join(
+    f"{name} = excluded.{name}" for name in COLUMNS if name not in {"word_id", "created_at"}
+)
+
+
+def _from_sqlite(row: Sequence[Any]) -> ProgressRow:
+    values = list(row)
+    for index in _TIME_INDEXES:
+        if values[index] is not None:
+            values[index] = from_sqlite_text(values[index])
+    values[_MASTERED] = bool(values[_MASTERED])
+    return ProgressRow(*values)
+
+
+def _from_postgres(row: Sequence[Any]) -> ProgressRow:
+    # asyncpg gives timestamptz as aware datetimes in UTC (``timezone.utc`` is ``UTC``).
+    return ProgressRow(*row)
+
+
+def _reader(session: AsyncSession) -> Callable[[Sequence[Any]], ProgressRow]:
+    return _from_sqlite if dialect_of(session) == "sqlite" else _from_postgres
 
 
 @cache
-def _lock_statement() -> Any:
-    return (
-        select(TABLE)
-        .where(
-            TABLE.c.user_id == bindparam("user_id"),
-            TABLE.c.word_id.in_(bindparam("word_ids", expanding=True)),
+def _select(dialect: str, *, locked: bool, one: bool = False, due: bool = False) -> TextClause:
+    """The user's records: of ``:word_ids`` (``locked``), of ``:word_id`` (``one``), all of
+    them, or those due at ``:due_at`` (not mastered)."""
+    where = ["user_id = :user_id"]
+    params: list[BindParameter[Any]] = [_USER]
+    if locked:
+        where.append(
+            "word_id IN (SELECT value FROM json_each(:word_ids))"
+            if dialect == "sqlite"
+            else "word_id = ANY(CAST(:word_ids AS varchar[]))"
         )
-        .order_by(TABLE.c.word_id)
-        .with_for_update()
-    )
+    if one:
+        where.append("word_id = :word_id")
+    if due:
+        where.append("next_review <= :due_at AND NOT mastered")
+        params.append(bindparam("due_at", type_=UTCDateTime()))
+    # Every piece of these statements is a constant of this module; values are all bound.
+    sql = f"SELECT {_COLUMN_LIST} FROM progress WHERE {' AND '.join(where)} ORDER BY word_id"  # noqa: S608
+    if locked and dialect == "postgresql":
+        # Rows are locked as the sort hands them out: one order for everyone, no deadlocks.
+        # SQLite's ``BEGIN IMMEDIATE`` already serialises writers.
+        sql += " FOR UPDATE"
+    return text(sql).bindparams(*params)
 
 
 @cache
-def _insert_new_statement(dialect: str) -> Any:
-    return upsert_into(dialect, TABLE).on_conflict_do_nothing().returning(TABLE.c.word_id)
-
-
-@cache
-def _upsert_statement(dialect: str) -> Any:
-    statement = upsert_into(dialect, TABLE)
-    keep = {"user_id", "word_id", "created_at"}
-    return statement.on_conflict_do_update(
-        index_elements=[TABLE.c.user_id, TABLE.c.word_id],
-        set_={name: statement.excluded[name] for name in COLUMNS if name not in keep},
+def _write(dialect: str, *, overwrite: bool) -> str:
+    """Insert rows; on an existing word, overwrite it (``overwrite``) or skip it. Driver SQL:
+    SQLite binds each row's tuple (``?``), PostgreSQL the user (``$1``) and an array per
+    column."""
+    conflict = (
+        f"ON CONFLICT (user_id, word_id) DO UPDATE SET {_UPDATED}"
+        if overwrite
+        else "ON CONFLICT (user_id, word_id) DO NOTHING"
     )
+    # Every piece of these statements is a constant of this module; values are all bound.
+    if dialect == "sqlite":
+        marks = ", ".join("?" * (len(COLUMNS) + 1))
+        source = f"VALUES ({marks})"
+    else:
+        arrays = ", ".join(
+            f"CAST(${number} AS {_PG_TYPES[name]}[])" for number, name in enumerate(COLUMNS, 2)
+        )
+        source = f"SELECT $1, r.* FROM unnest({arrays}) AS r"  # noqa: S608
+    return f"INSERT INTO progress (user_id, {_COLUMN_LIST}) {source} {conflict}"
 
 
-LOCK_CHUNK = 1000  # keeps each IN (…) well under both backends' parameter limits
+_TIME_PLACES = tuple(index + 1 for index in _TIME_INDEXES)  # after the user id
+
+
+def _parameters(session: AsyncSession, user_id: uuid.UUID, rows: Sequence[ProgressRow]) -> Any:
+    """The parameters of :func:`_write`: a tuple per row for SQLite's ``executemany``, one
+    tuple of the user and the column arrays for PostgreSQL's ``unnest``."""
+    user_value = uuid_binder(session)(user_id)
+    if dialect_of(session) == "sqlite":
+        # A batch's rows share their instants (the update's ``now``, mostly): each distinct
+        # one is formatted once, since formatting costs twenty times a lookup.
+        texts: dict[datetime, str] = {}
+        written = []
+        for row in rows:
+            values: list[Any] = [user_value, *row]
+            for place in _TIME_PLACES:
+                if (value := values[place]) is not None:
+                    values[place] = texts.get(value) or texts.setdefault(value, sqlite_text(value))
+            written.append(tuple(values))
+        return written
+    return (user_value, *map(list, zip(*rows, strict=True)))
+
+
+LOCK_CHUNK = 1000  # keeps each list well under both backends' limits
 
 
 async def lock(
@@ -70,52 +181,74 @@ async def lock(
 ) -> dict[str, ProgressRow]:
     """The user's records of ``word_ids``, locked until the transaction ends (PostgreSQL;
     SQLite's ``BEGIN IMMEDIATE`` already serialises writers)."""
+    dialect = dialect_of(session)
+    statement = _select(dialect, locked=True)
+    read = _reader(session)
     wanted = sorted(set(word_ids))  # one lock order for everyone: no deadlocks
     found: dict[str, ProgressRow] = {}
     for start in range(0, len(wanted), LOCK_CHUNK):
-        result = await session.execute(
-            _lock_statement(),
-            {"user_id": user_id, "word_ids": wanted[start : start + LOCK_CHUNK]},
-        )
-        found.update((row.word_id, row) for row in result)
+        chunk: Any = wanted[start : start + LOCK_CHUNK]
+        if dialect == "sqlite":
+            chunk = _json_list(chunk)
+        result = await session.execute(statement, {"user_id": user_id, "word_ids": chunk})
+        for row in result:
+            record = read(row)
+            found[record.word_id] = record
     return found
 
 
-async def insert_new(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
-    """Insert records that do not exist yet; the word ids actually inserted.
+def _json_list(values: Sequence[str]) -> str:
+    return msgspec.json.encode(values).decode()
+
+
+async def insert_new(session: AsyncSession, user_id: uuid.UUID, rows: Sequence[ProgressRow]) -> int:
+    """Insert records that do not exist yet; how many were inserted.
 
     A word another transaction created meanwhile is skipped (``ON CONFLICT DO NOTHING``)
-    and missing from the answer, so the caller can lock it and treat it as an update.
+    and not counted, so the caller can tell and treat it as an update.
     """
     if not rows:
-        return set()
-    result = await session.execute(_insert_new_statement(dialect_of(session)), list(rows))
-    return set(result.scalars())
+        return 0
+    return await _execute_write(session, user_id, rows, overwrite=False)
 
 
-async def upsert(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+async def upsert(session: AsyncSession, user_id: uuid.UUID, rows: Sequence[ProgressRow]) -> None:
     """Write whole records, inserting or overwriting, in one statement."""
-    if not rows:
-        return
-    await session.execute(_upsert_statement(dialect_of(session)), list(rows))
+    if rows:
+        await _execute_write(session, user_id, rows, overwrite=True)
+
+
+async def _execute_write(
+    session: AsyncSession, user_id: uuid.UUID, rows: Sequence[ProgressRow], *, overwrite: bool
+) -> int:
+    connection = await session.connection()
+    result = await connection.exec_driver_sql(
+        _write(dialect_of(session), overwrite=overwrite),
+        _parameters(session, user_id, rows),
+    )
+    return int(result.rowcount)
 
 
 async def get(session: AsyncSession, user_id: uuid.UUID, word_id: str) -> ProgressRow | None:
     result = await session.execute(
-        select(TABLE).where(TABLE.c.user_id == user_id, TABLE.c.word_id == word_id)
+        _select(dialect_of(session), locked=False, one=True),
+        {"user_id": user_id, "word_id": word_id},
     )
-    return result.first()
+    row = result.first()
+    return None if row is None else _reader(session)(row)
 
 
 async def list_for(
     session: AsyncSession, user_id: uuid.UUID, *, due_at: datetime | None = None
 ) -> list[ProgressRow]:
     """All of a user's records by word id; with ``due_at``, those due then (not mastered)."""
-    statement = select(TABLE).where(TABLE.c.user_id == user_id)
+    statement = _select(dialect_of(session), locked=False, due=due_at is not None)
+    params: dict[str, Any] = {"user_id": user_id}
     if due_at is not None:
-        statement = statement.where(TABLE.c.next_review <= due_at, TABLE.c.mastered.is_(False))
-    result = await session.execute(statement.order_by(TABLE.c.word_id))
-    return list(result)
+        params["due_at"] = due_at.astimezone(UTC)
+    result = await session.execute(statement, params)
+    read = _reader(session)
+    return [read(row) for row in result]
 
 
 async def remove(session: AsyncSession, user_id: uuid.UUID, word_id: str) -> bool:

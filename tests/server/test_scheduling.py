@@ -7,6 +7,7 @@ counts into FSRS reviews (Δs-Δc *Again*, then Δc rated from the confidence), 
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
@@ -204,14 +205,14 @@ def test_a_billion_new_studies_cost_a_bounded_number_of_reviews(
     settled = _replayed(start, studies=2_000, correct=1_000, confidence=GOOD, at=at)
     assert settled == _replayed(start, studies=2_002, correct=1_001, confidence=GOOD, at=at)
     calls = 0
-    review_card = Scheduler.review_card
+    one_review = scheduling.Fsrs.review
 
-    def counted(self: Scheduler, *args: Any, **kwargs: Any) -> Any:
+    def counted(self: scheduling.Fsrs, *args: Any) -> Any:
         nonlocal calls
         calls += 1
-        return review_card(self, *args, **kwargs)
+        return one_review(self, *args)
 
-    monkeypatch.setattr(Scheduler, "review_card", counted)
+    monkeypatch.setattr(scheduling.Fsrs, "review", counted)
     billion = 1_000_000_000
     assert review(start, studies=2 * billion, correct=billion, confidence=GOOD, at=at) == settled
     assert calls <= 2_000
@@ -223,16 +224,64 @@ def test_reviews_that_cycle_are_stepped_through_by_the_remainder(
     # No fsrs state has been seen to cycle, but the shortcut must hold if one did: a
     # scheduler whose reviews go round three stabilities.
     class Cycling:
-        def review_card(self, card: Card, rating: Rating, review_datetime: datetime) -> Any:
-            nxt = Card(card_id=0, state=card.state, step=card.step, difficulty=5.0, due=card.due)
-            nxt.stability = {None: 1.0, 1.0: 2.0, 2.0: 3.0, 3.0: 1.0}[card.stability]
-            return nxt, None
+        def review(
+            self, card: scheduling.CardValues, rating: int, when: datetime
+        ) -> scheduling.CardValues:
+            following = {None: 1.0, 1.0: 2.0, 2.0: 3.0, 3.0: 1.0}[card[2]]
+            return (card[0], card[1], following, 5.0, card[4], card[5])
 
     monkeypatch.setattr(scheduling, "_scheduler", Cycling)
     start = SchedulerState.new(T0)
     for studies in [1, 2, 3, 4, 5, 6, 7, 1_000_000_001]:
         done = review(start, studies=studies, correct=0, confidence=GOOD, at=T0)
         assert done.stability == [1.0, 2.0, 3.0][(studies - 1) % 3]
+
+
+def _card_values(card: Card) -> scheduling.CardValues:
+    return (
+        int(card.state),
+        card.step,
+        card.stability,
+        card.difficulty,
+        card.due,
+        card.last_review,
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_each_review_is_exactly_what_the_fsrs_package_computes(seed: int) -> None:
+    """Our review step is fsrs's ``review_card`` arithmetic on plain values: every state,
+    rating and gap (same day, minutes, days, months) gives the package's card to the bit."""
+    package = Scheduler(enable_fuzzing=False)
+    ours = scheduling.Fsrs(package)
+    rng = random.Random(seed)
+    gaps = [
+        lambda: timedelta(0),
+        lambda: timedelta(minutes=rng.randrange(1, 600)),
+        lambda: timedelta(seconds=rng.randrange(1, 200_000)),
+        lambda: timedelta(days=rng.randrange(1, 400)),
+    ]
+    reviews = 0
+    states_seen: set[int] = set()
+    for _ in range(300):
+        at = T0 + timedelta(seconds=rng.randrange(10**7))
+        card = Card(card_id=0, due=at)
+        values = _card_values(card)
+        for _ in range(rng.randrange(1, 25)):
+            at += rng.choice(gaps)()
+            rating = rng.choice(list(Rating))
+            card, _ = package.review_card(card, rating, review_datetime=at)
+            values = ours.review(values, int(rating), at)
+            assert values == _card_values(card)
+            states_seen.add(values[0])
+            reviews += 1
+    assert reviews > 2_000
+    assert states_seen == {1, 2, 3}  # Learning, Review and Relearning were all exercised
+
+
+def test_the_scheduler_refuses_fuzzing() -> None:
+    with pytest.raises(ValueError, match="same history"):
+        scheduling.Fsrs(Scheduler(enable_fuzzing=True))
 
 
 # --- apply_update: what a PUT does ------------------------------------------------------------
