@@ -12,11 +12,17 @@ from contextlib import asynccontextmanager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.engine import READ_ONLY_OPTION, create_engine, create_sessionmaker, is_sqlite
+from storage.engine import (
+    DEFAULT_POOL_SIZE,
+    READ_ONLY_OPTION,
+    create_engine,
+    create_sessionmaker,
+    is_sqlite,
+)
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         self.url = url
         self.is_sqlite = is_sqlite(url)
         self.engine = create_engine(url, pool_size=pool_size)

@@ -48,7 +48,18 @@ JSON_CODEC: dict[str, Any] = {
 }
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+DEFAULT_POOL_SIZE = 20
+# Connections beyond the pool are opened for a burst and closed when returned. Few: under
+# steady load past the pool size, every checkout opened a new PostgreSQL backend (a fork
+# and a type introspection) and closed it again, which cost PostgreSQL more CPU than the
+# PUTs themselves (docs/benchmarks.md). Requests past the pool and its overflow wait for a
+# connection instead (at most ``pool_timeout``).
+POOL_OVERFLOW = 5
+
+
+def create_engine(
+    url: str, *, pool_size: int = DEFAULT_POOL_SIZE, echo: bool = False
+) -> AsyncEngine:
     """An engine for ``url``; the only place backend-specific connection settings live."""
     if is_sqlite(url):
         engine = create_async_engine(
@@ -60,7 +71,7 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         url,
         echo=echo,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=POOL_OVERFLOW,
         pool_timeout=CONNECT_TIMEOUT_SECONDS,
         connect_args={"timeout": CONNECT_TIMEOUT_SECONDS, "command_timeout": 30},
         **JSON_CODEC,
