@@ -34,7 +34,6 @@ from server.errors import (
 from storage import events
 from storage.base import utcnow
 from storage.database import Database
-from storage.models import Card
 from storage.repositories import cards, classrooms
 
 
@@ -129,8 +128,8 @@ class BoardService:
 
     async def move(self, principal: Principal, card_id: uuid.UUID, move: MoveIn) -> CardOut:
         async with self._transaction(principal) as tx:
-            card = await self._take(tx, card_id)
-            view = await self._move(tx, card, move)
+            classroom_id = await self._lock_board_of(tx, card_id)
+            view = await self._move(tx, card_id, classroom_id, move)
         return CardOut.of(view, tx.now)
 
     async def batch_move(
@@ -141,30 +140,39 @@ class BoardService:
         moved: list[cards.CardView] = []
         failed: list[FailedMove] = []
         async with self._transaction(principal) as tx:
-            found: dict[uuid.UUID, Card] = {}
+            found: dict[uuid.UUID, uuid.UUID] = {}  # card -> its classroom
             for move in moves:
-                card = await cards.for_teacher(tx.session, move.card_id, principal.user_id)
-                if card is not None:
-                    found[move.card_id] = card
-            for classroom_id in sorted({card.classroom_id for card in found.values()}):
+                classroom = await cards.classroom_for_teacher(
+                    tx.session, move.card_id, principal.user_id
+                )
+                if classroom is not None:
+                    found[move.card_id] = classroom
+            for classroom_id in sorted(set(found.values())):
                 await self._lock_classroom(tx, classroom_id)
             for move in moves:
                 try:
                     if move.card_id not in found:
                         raise CardNotFound()
                     async with tx.session.begin_nested():
-                        # Read again: an earlier move of the batch may have shifted it.
-                        current = await self._view(tx, move.card_id)
-                        moved.append(await self._move(tx, current, move))
+                        # Read afresh: an earlier move of the batch may have shifted it.
+                        moved.append(await self._move(tx, move.card_id, found[move.card_id], move))
                 except TandemError as exc:
                     failed.append(
                         FailedMove(card_id=str(move.card_id), error=exc.message, code=exc.code)
                     )
         return [CardOut.of(view, tx.now) for view in moved], failed
 
-    async def _move(self, tx: _Tx, card: cards.CardView, move: MoveIn) -> cards.CardView:
-        """The checks of contract §5 in their order, then the move. ``card`` was read under
-        the board's lock."""
+    async def _move(
+        self, tx: _Tx, card_id: uuid.UUID, classroom_id: uuid.UUID, move: MoveIn
+    ) -> cards.CardView:
+        """Read the card and its slot-to-be under the board's lock (taken by the caller),
+        then the checks of contract §5 in their order, then the move."""
+        found = await cards.view_for_move(
+            tx.session, card_id, classroom_id, move.new_status, move.new_position
+        )
+        if found is None:
+            raise CardNotFound()
+        card, slot = found
         if not rules.is_status(move.new_status):
             raise ValidationFailed(f"Unknown status {move.new_status!r}")
         if move.new_position < 0:
@@ -180,23 +188,20 @@ class BoardService:
                 f"A card moves forward one column at a time: {card.status} cannot go to "
                 f"{move.new_status}"
             )
-        session, classroom_id, card_id = tx.session, card.classroom_id, card.id
         # Past the end means last; the other cards' positions follow from the keys.
-        target, key_there = await cards.slot(
-            session, classroom_id, move.new_status, move.new_position, moving=card_id
-        )
         # Dropped where it was: the order does not change (None keeps the key).
+        target = slot.index
         same_place = move.new_status == card.status and target == card.position
-        key = None if same_place else key_there
+        key = None if same_place else await cards.key_for(tx.session, card, move.new_status, slot)
         version = rules.next_version(card.updated_at, tx.now)
         await cards.place(
-            session, card_id, status=move.new_status, sort_key=key, updated_at=version
+            tx.session, card_id, status=move.new_status, sort_key=key, updated_at=version
         )
         # The key puts the card at ``target`` of its column, and nothing else shown changed:
         # no need to read it back.
         moved = replace(card, status=move.new_status, position=target, updated_at=version)
         tx.emit(
-            classroom_id,
+            card.classroom_id,
             "card.moved",
             {
                 "card": card_json(moved, tx.now),
@@ -320,17 +325,22 @@ class BoardService:
     async def _take(self, tx: _Tx, card_id: uuid.UUID) -> cards.CardView:
         """The card, found among the caller's classrooms (else 404 ``CARD_NOT_FOUND``),
         read after taking its board's lock, so what is checked is what gets written."""
-        found = await cards.for_teacher(tx.session, card_id, tx.principal.user_id)
-        if found is None:
-            raise CardNotFound()
-        await self._lock_classroom(tx, found.classroom_id)
+        await self._lock_board_of(tx, card_id)
         return await self._view(tx, card_id)
 
+    async def _lock_board_of(self, tx: _Tx, card_id: uuid.UUID) -> uuid.UUID:
+        """Take the lock of the card's board if it is on one of the caller's (else 404
+        ``CARD_NOT_FOUND``) and return the board's classroom; the card is read after it."""
+        classroom_id = await cards.classroom_for_teacher(tx.session, card_id, tx.principal.user_id)
+        if classroom_id is None:
+            raise CardNotFound()
+        await self._lock_classroom(tx, classroom_id)
+        return classroom_id
+
     async def _lock_classroom(self, tx: _Tx, classroom_id: uuid.UUID) -> None:
-        locked = await classrooms.get_for_teacher(
-            tx.session, classroom_id, tx.principal.user_id, lock=True
-        )
-        if locked is None:  # pragma: no cover - membership was checked just before
+        if not await classrooms.lock_for_teacher(
+            tx.session, classroom_id, tx.principal.user_id
+        ):  # pragma: no cover - membership was checked just before
             raise CardNotFound()
 
     @staticmethod

@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,19 +47,29 @@ async def of_teacher(session: AsyncSession, teacher_id: uuid.UUID) -> list[Class
     return list(result.scalars())
 
 
-async def get_for_teacher(
-    session: AsyncSession, classroom_id: uuid.UUID, teacher_id: uuid.UUID, *, lock: bool = False
-) -> Classroom | None:
-    """The classroom if ``teacher_id`` teaches it. ``lock`` takes its row lock: every board
-    write takes it first, so writes to one board queue up and positions stay dense."""
-    statement = (
-        select(Classroom)
+@cache
+def _lock_statement() -> Any:
+    return (
+        select(Classroom.id)
         .join(ClassroomTeacher, ClassroomTeacher.classroom_id == Classroom.id)
-        .where(Classroom.id == classroom_id, ClassroomTeacher.user_id == teacher_id)
+        .where(
+            Classroom.id == bindparam("classroom_id"),
+            ClassroomTeacher.user_id == bindparam("teacher_id"),
+        )
+        .with_for_update(of=Classroom)
     )
-    if lock:
-        statement = statement.with_for_update(of=Classroom)
-    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def lock_for_teacher(
+    session: AsyncSession, classroom_id: uuid.UUID, teacher_id: uuid.UUID
+) -> bool:
+    """Take the classroom's row lock if ``teacher_id`` teaches it; whether they do. Every
+    board write takes it first, so writes to one board queue up and positions stay dense.
+    Built once: a move holds the lock from here to its commit (see cards.py)."""
+    result = await session.execute(
+        _lock_statement(), {"classroom_id": classroom_id, "teacher_id": teacher_id}
+    )
+    return result.first() is not None
 
 
 async def by_code(
