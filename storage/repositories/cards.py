@@ -146,35 +146,44 @@ async def classroom_for_teacher(
     return found
 
 
-def _column_without(card_id: Any, status: Any, classroom_id: Any) -> Any:
-    """The keys of a column, ``card_id`` left out, with their rank and the column's size."""
-    return select(
-        Card.sort_key,
-        (func.row_number().over(order_by=Card.sort_key) - 1).label("rank"),
-        func.count().over().label("size"),
-    ).where(Card.classroom_id == classroom_id, Card.status == status, Card.id != card_id)
-
-
 @cache
 def _view_and_slot_statement() -> Any:
     """A card under its row lock and, in the same round trip, its column-to-be's size and
-    the keys around the index asked for (the card left out)."""
-    others = _column_without(
-        bindparam("card_id"), bindparam("status"), bindparam("classroom_id")
-    ).cte("others")
+    the keys around the index asked for (the card left out).
+
+    The neighbours are read off the (classroom, status, sort_key) index with an offset,
+    not ranked with a window over the whole column: the subqueries are uncorrelated, so
+    each runs once, and a move holds its board's lock while this runs."""
+    column = (
+        Card.classroom_id == bindparam("classroom_id"),
+        Card.status == bindparam("status"),
+        Card.id != bindparam("card_id"),
+    )
     index = bindparam("index", type_=Integer)
-    size = select(func.count()).select_from(others).scalar_subquery()
-    target = case((size < index, size), else_=index)
+    count = func.count()
+    slot = (
+        select(count.label("size"), case((count < index, count), else_=index).label("target"))
+        .where(*column)
+        .cte("slot")
+    )
+    size = select(slot.c.size).scalar_subquery()
+    target = select(slot.c.target).scalar_subquery()
 
-    def key_at_rank(rank: Any) -> Any:
-        return select(others.c.sort_key).where(others.c.rank == rank).scalar_subquery()
+    def key_at_offset(offset: Any) -> Any:
+        keys = select(Card.sort_key).where(*column).order_by(Card.sort_key)
+        return keys.offset(offset).limit(1).scalar_subquery()
 
+    # Offsets must not be negative: the key before the first place is none.
+    before = case((target > 0, key_at_offset(select(slot.c.target - 1).scalar_subquery())))
     return (
         _view()
-        .add_columns(size, key_at_rank(target - 1), key_at_rank(target))
+        .add_columns(size, before, key_at_offset(target))
         .where(Card.id == bindparam("card_id"))
         .with_for_update(of=Card)
     )
+
+
+_LAST_INDEX = 2**31 - 1  # an index the database's integers hold; any larger means last
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,13 +205,19 @@ async def view_for_move(
     row = (
         await session.execute(
             _view_and_slot_statement(),
-            {"card_id": card_id, "classroom_id": classroom_id, "status": status, "index": index},
+            {
+                "card_id": card_id,
+                "classroom_id": classroom_id,
+                "status": status,
+                # Past the end means last; a negative index is the caller's to refuse.
+                "index": min(max(index, 0), _LAST_INDEX),
+            },
         )
     ).first()
     if row is None:
         return None
     *shown, size, before, after = row
-    return CardView(*shown), Slot(min(index, int(size)), before, after)
+    return CardView(*shown), Slot(min(max(index, 0), int(size)), before, after)
 
 
 async def key_for(session: AsyncSession, card: CardView, status: str, slot: Slot) -> int:

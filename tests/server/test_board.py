@@ -556,6 +556,10 @@ async def test_a_position_past_the_end_means_last(client: Client) -> None:
     board = await get_board(client, place.teacher)
     assert_dense(board)
     assert ids_by_status(board)["in_progress"] == [*ids["in_progress"], first]
+    # Beyond what a database integer holds: still last, not a server error.
+    second = cards_by_id(board)[ids["not_started"][1]]
+    card = data_of(await move(client, place.teacher, second, "in_progress", 10**15))
+    assert card["position"] == 3
 
 
 async def test_a_move_gives_only_the_moved_card_a_new_version(client: Client) -> None:
