@@ -123,7 +123,7 @@ async def offline_services(settings: Settings) -> AsyncIterator[Offline]:
     them in the store within seconds. With Redis their board writes invalidate the shared
     stamps; without, a serving process's stamps expire on their own (server/board/stamps.py).
     """
-    database = Database(settings.database_url, pool_size=2)
+    database = Database(settings.database_url, pool_size=2, max_overflow=2)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     realtime = build_realtime(settings, database, redis)
     await realtime.broker.start(realtime.hub.handlers)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.engine import (
     DEFAULT_POOL_SIZE,
+    POOL_OVERFLOW,
     READ_ONLY_OPTION,
     create_engine,
     create_sessionmaker,
@@ -22,10 +23,12 @@ from storage.engine import (
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = DEFAULT_POOL_SIZE, max_overflow: int = POOL_OVERFLOW
+    ) -> None:
         self.url = url
         self.is_sqlite = is_sqlite(url)
-        self.engine = create_engine(url, pool_size=pool_size)
+        self.engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
         self.sessionmaker = create_sessionmaker(self.engine)
 
     @asynccontextmanager

@@ -58,7 +58,11 @@ POOL_OVERFLOW = 5
 
 
 def create_engine(
-    url: str, *, pool_size: int = DEFAULT_POOL_SIZE, echo: bool = False
+    url: str,
+    *,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    max_overflow: int = POOL_OVERFLOW,
+    echo: bool = False,
 ) -> AsyncEngine:
     """An engine for ``url``; the only place backend-specific connection settings live."""
     if is_sqlite(url):
@@ -71,7 +75,7 @@ def create_engine(
         url,
         echo=echo,
         pool_size=pool_size,
-        max_overflow=POOL_OVERFLOW,
+        max_overflow=max_overflow,
         pool_timeout=CONNECT_TIMEOUT_SECONDS,
         connect_args={"timeout": CONNECT_TIMEOUT_SECONDS, "command_timeout": 30},
         **JSON_CODEC,
