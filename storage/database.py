@@ -30,6 +30,11 @@ class Database:
         self.is_sqlite = is_sqlite(url)
         self.engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
         self.sessionmaker = create_sessionmaker(self.engine)
+        # Each statement its own transaction, with no BEGIN or COMMIT round trip: for a
+        # write that is one statement (storage/repositories/card_moves.py).
+        self._autocommit = create_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -44,6 +49,12 @@ class Database:
         """
         async with self.sessionmaker() as session:
             await session.connection(execution_options={READ_ONLY_OPTION: True})
+            yield session
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncSession]:
+        """A session whose every statement commits on its own."""
+        async with self._autocommit() as session:
             yield session
 
     async def ping(self) -> None:

@@ -34,6 +34,11 @@ def transition_allowed(current: str, new: str) -> bool:
     return _ORDER[new] <= _ORDER[current] + 1
 
 
+def allowed_from(new: str) -> list[str]:
+    """The statuses a card may move to ``new`` from (:func:`transition_allowed`)."""
+    return [current for current in STATUSES if transition_allowed(current, new)]
+
+
 def column_id(classroom_id: uuid.UUID, status: str) -> uuid.UUID:
     """Columns are per classroom but not stored: a stable id derived from both."""
     return uuid.uuid5(_COLUMN_IDS, f"{classroom_id}:{status}")

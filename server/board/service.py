@@ -34,7 +34,7 @@ from server.errors import (
 from storage import events
 from storage.base import utcnow
 from storage.database import Database
-from storage.repositories import cards, classrooms
+from storage.repositories import card_moves, cards, classrooms
 
 
 def card_json(card: cards.CardView, now: datetime) -> dict[str, Any]:
@@ -127,10 +127,63 @@ class BoardService:
         return CardOut.of(view, tx.now)
 
     async def move(self, principal: Principal, card_id: uuid.UUID, move: MoveIn) -> CardOut:
+        if not self._db.is_sqlite and rules.is_status(move.new_status) and move.new_position >= 0:
+            moved = await self._move_in_database(principal, card_id, move)
+            if moved is not None:
+                return moved
         async with self._transaction(principal) as tx:
             classroom_id = await self._lock_board_of(tx, card_id)
             view = await self._move(tx, card_id, classroom_id, move)
         return CardOut.of(view, tx.now)
+
+    async def _move_in_database(
+        self, principal: Principal, card_id: uuid.UUID, move: MoveIn
+    ) -> CardOut | None:
+        """The move as one PostgreSQL call holding the board's lock only while it runs
+        (storage/repositories/card_moves.py); None when the column needs renumbering,
+        which :meth:`_move` does. Same checks, order, answers and event as :meth:`_move`."""
+        now = utcnow()
+        async with self._db.autocommit() as session:
+            result = await card_moves.move_card(
+                session,
+                card_id=card_id,
+                teacher_id=principal.user_id,
+                status=move.new_status,
+                index=move.new_position,
+                version=move.version,
+                now=now,
+                allowed_from=rules.allowed_from(move.new_status),
+                actor_name=principal.name,
+            )
+        shown = result.data
+        match result.outcome:
+            case "moved":
+                assert result.seq is not None
+                assert result.channel is not None
+                stored = events.StoredEvent(
+                    result.channel,
+                    result.seq,
+                    "card.moved",
+                    shown,
+                    principal.user_id,
+                    principal.name,
+                    now,
+                )
+                await self._announce([stored])
+                moved: CardOut = msgspec.convert(shown["card"], CardOut)
+                return moved
+            case "renumber":
+                return None
+            case "locked":
+                raise _card_locked(
+                    shown["locked_by"], shown["locked_by_name"], shown["lock_expires_at"]
+                )
+            case "version":
+                raise _version_conflict(shown)
+            case "transition":
+                raise _bad_transition(shown["status"], move.new_status)
+            case _:
+                raise CardNotFound()
 
     async def batch_move(
         self, principal: Principal, moves: Sequence[BatchMoveItem]
@@ -179,15 +232,9 @@ class BoardService:
             raise ValidationFailed("new_position must not be negative")
         self._check_not_locked_by_other(card, tx)
         if move.version != card.updated_at:
-            raise VersionConflict(
-                "The card changed since you read it",
-                details={"current": card_json(card, tx.now)},
-            )
+            raise _version_conflict(card_json(card, tx.now))
         if not rules.transition_allowed(card.status, move.new_status):
-            raise InvalidStatusTransition(
-                f"A card moves forward one column at a time: {card.status} cannot go to "
-                f"{move.new_status}"
-            )
+            raise _bad_transition(card.status, move.new_status)
         # Past the end means last; the other cards' positions follow from the keys.
         # Dropped where it was: the order does not change (None keeps the key).
         target = slot.index
@@ -357,11 +404,28 @@ class BoardService:
             and card.locked_by != tx.principal.user_id
             and rules.lock_held(card.lock_expires_at, tx.now)
         ):
-            raise CardLocked(
-                f"Card locked by {card.locked_by_name or 'another teacher'}",
-                details={
-                    "locked_by": str(card.locked_by),
-                    "locked_by_name": card.locked_by_name,
-                    "expires_at": timestamp(card.lock_expires_at) if card.lock_expires_at else None,
-                },
+            raise _card_locked(
+                str(card.locked_by),
+                card.locked_by_name,
+                timestamp(card.lock_expires_at) if card.lock_expires_at else None,
             )
+
+
+# The move's refusals, made alike whether Python or PostgreSQL (card_moves.py) checked.
+
+
+def _card_locked(holder: str, holder_name: str | None, expires_at: str | None) -> CardLocked:
+    return CardLocked(
+        f"Card locked by {holder_name or 'another teacher'}",
+        details={"locked_by": holder, "locked_by_name": holder_name, "expires_at": expires_at},
+    )
+
+
+def _version_conflict(current: dict[str, Any]) -> VersionConflict:
+    return VersionConflict("The card changed since you read it", details={"current": current})
+
+
+def _bad_transition(current: str, new: str) -> InvalidStatusTransition:
+    return InvalidStatusTransition(
+        f"A card moves forward one column at a time: {current} cannot go to {new}"
+    )
