@@ -20,6 +20,8 @@ import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from server.app import create_app
 from server.board.routes import accepts_gzip
@@ -560,6 +562,33 @@ async def test_a_position_past_the_end_means_last(client: Client) -> None:
     second = cards_by_id(board)[ids["not_started"][1]]
     card = data_of(await move(client, place.teacher, second, "in_progress", 10**15))
     assert card["position"] == 3
+
+
+@pytest.mark.needs_postgres
+async def test_a_move_on_postgresql_is_one_database_call(client: Client) -> None:
+    """On PostgreSQL a move is one call of ``tandem_move_card`` (migration 0005): the
+    board's lock is held only while the database runs it, never across round trips to
+    the server (storage/repositories/card_moves.py)."""
+    place = await room(client)
+    ids = await fill(client, place, {"not_started": 2, "in_progress": 1})
+    card = cards_by_id(await get_board(client, place.teacher))[ids["not_started"][1]]
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        response = await move(client, place.teacher, card, "in_progress", 0)
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    moved = data_of(response)
+    assert (moved["status"], moved["position"]) == ("in_progress", 0)
+    assert len(statements) == 1, statements
+    assert "tandem_move_card" in statements[0]
+    board = await get_board(client, place.teacher)
+    assert_dense(board)
+    assert ids_by_status(board)["in_progress"] == [ids["not_started"][1], *ids["in_progress"]]
 
 
 async def test_a_move_gives_only_the_moved_card_a_new_version(client: Client) -> None:
