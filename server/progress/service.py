@@ -80,12 +80,18 @@ def as_json(record: WordProgress) -> dict[str, Any]:
     return data
 
 
+UPDATED = "progress.updated"
+# A PUT on PostgreSQL first tries the unlocked read and guarded write this many times (the
+# record changed under each try) before it takes the row's lock for the whole update.
+GUARDED_TRIES = 3
+
+
 def _updated_event(principal: Principal, shown: ProgressOut) -> events.NewEvent:
     """The ``progress.updated`` event of a record as the API shows it (built once by the
     caller, which may also answer with it)."""
     return events.NewEvent(
         events.progress_channel(principal.user_id),
-        "progress.updated",
+        UPDATED,
         msgspec.to_builtins(shown),
         principal.user_id,
         principal.name,
@@ -126,16 +132,18 @@ class ProgressService:
     async def put(self, principal: Principal, update: Update) -> tuple[WordProgress, bool]:
         """Apply one device's report; the record and whether it was created."""
         self._check(update)
+        if not self._db.is_sqlite:
+            for _ in range(GUARDED_TRIES):
+                done = await self._put_guarded(principal, update)
+                if done is not None:
+                    return done
         published: list[events.StoredEvent] = []
         async with self._db.transaction() as session:
             now = utcnow()
             outcome = await self._apply_one(session, principal.user_id, update, now)
             match outcome:
                 case Stale(current=current):
-                    raise VersionConflict(
-                        "Counts are lower than the stored ones: this device is behind",
-                        details={"current": as_json(current)},
-                    )
+                    raise _stale(current)
                 case Unchanged(record=record):
                     return record, False
                 case Created(record=record) | Changed(record=record):
@@ -144,6 +152,44 @@ class ProgressService:
                         session, [_updated_event(principal, ProgressOut.of(record))]
                     )
         await self._publish(published)
+        return record, isinstance(outcome, Created)
+
+    async def _put_guarded(
+        self, principal: Principal, update: Update
+    ) -> tuple[WordProgress, bool] | None:
+        """PostgreSQL: read without a lock, then write the record and its event in one
+        statement that applies only if the record is still as read
+        (``repository.write_if_unchanged``). None when it changed meanwhile: the caller
+        reads again, or in the end takes the row's lock."""
+        channel = events.progress_channel(principal.user_id)
+        async with self._db.autocommit() as session:
+            seen = await repository.get(session, principal.user_id, update.word_id)
+            now = utcnow()
+            outcome = apply_update(None if seen is None else _record(seen), update, now)
+            match outcome:
+                case Stale(current=current):
+                    raise _stale(current)
+                case Unchanged(record=record):
+                    return record, False
+                case Created(record=record) | Changed(record=record):
+                    data = msgspec.to_builtins(ProgressOut.of(record))
+                    seq = await repository.write_if_unchanged(
+                        session,
+                        principal.user_id,
+                        _row(record),
+                        seen=seen,
+                        channel=channel,
+                        event_name=UPDATED,
+                        event_data=msgspec.json.encode(data).decode(),
+                        actor_name=principal.name,
+                        at=now,
+                    )
+        if seq is None:
+            return None
+        stored = events.StoredEvent(
+            channel, seq, UPDATED, data, principal.user_id, principal.name, now
+        )
+        await self._publish([stored])
         return record, isinstance(outcome, Created)
 
     async def _apply_one(
@@ -302,6 +348,13 @@ class ProgressService:
         if (count_problem := _counts_problem(update)) is not None:
             found.append(("correctCount", count_problem))
         return found
+
+
+def _stale(current: WordProgress) -> VersionConflict:
+    return VersionConflict(
+        "Counts are lower than the stored ones: this device is behind",
+        details={"current": as_json(current)},
+    )
 
 
 class _Retry(Exception):

@@ -229,6 +229,81 @@ async def _execute_write(
     return int(result.rowcount)
 
 
+# -- PostgreSQL: a write and its event as one statement, guarded by what was read -------------
+#
+# A PUT reads the record, lets Python schedule the reviews, and writes. Made in a
+# transaction that is six round trips (ping, BEGIN, a locking read, the upsert, the event,
+# COMMIT), a third of a PUT's server CPU (docs/benchmarks.md). Instead the read takes no
+# lock and the write is one autocommitted statement that applies only if the record is
+# still as read: ``ON CONFLICT DO UPDATE … WHERE`` judges the row's latest version (a
+# concurrent writer is waited for first), so a record changed meanwhile is not overwritten:
+# nothing is written and the caller reads again. Every change raises a count, the
+# confidence or ``mastered`` (an unchanged record is never written), so those and
+# ``updated_at`` tell whether it changed. The event's head and row go in the same
+# statement, after the record's row, in the order every other progress write takes them.
+
+_GUARDED_COLUMNS = ("study_count", "correct_count", "confidence", "mastered", "updated_at")
+
+
+@cache
+def _guarded_write_statement() -> TextClause:
+    values = ", ".join(f":{name}" for name in COLUMNS)
+    seen = " AND ".join(f"progress.{name} = :seen_{name}" for name in _GUARDED_COLUMNS)
+    sql = f"""
+WITH written AS (
+  INSERT INTO progress (user_id, {_COLUMN_LIST}) VALUES (:user_id, {values})
+  ON CONFLICT (user_id, word_id) DO UPDATE SET {_UPDATED} WHERE {seen}
+  RETURNING 1
+), head AS (
+  INSERT INTO channel_heads AS h (channel, seq) SELECT :channel, 1 FROM written
+  ON CONFLICT (channel) DO UPDATE SET seq = h.seq + 1
+  RETURNING h.seq
+)
+INSERT INTO events (channel, seq, name, data, actor_id, actor_name, at)
+SELECT :channel, head.seq, :name, CAST(:data AS json), :user_id, :actor_name, :at FROM head
+RETURNING seq
+"""  # noqa: S608 - every piece is a constant of this module; values are all bound
+    times = [bindparam(name, type_=UTCDateTime()) for name in _TIMES]
+    return text(sql).bindparams(
+        _USER,
+        *times,
+        bindparam("seen_updated_at", type_=UTCDateTime()),
+        bindparam("at", type_=UTCDateTime()),
+    )
+
+
+async def write_if_unchanged(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    row: ProgressRow,
+    *,
+    seen: ProgressRow | None,
+    channel: str,
+    event_name: str,
+    event_data: str,
+    actor_name: str,
+    at: datetime,
+) -> int | None:
+    """PostgreSQL: write ``row`` and append its event (``event_data``: JSON text) if the
+    stored record is still ``seen`` (None: there was none); the event's seq, or None when
+    the record changed meanwhile and nothing was written. ``session`` should autocommit."""
+    parameters: dict[str, Any] = {
+        "user_id": user_id,
+        **row._asdict(),
+        "channel": channel,
+        "name": event_name,
+        "data": event_data,
+        "actor_name": actor_name,
+        "at": at,
+    }
+    for name in _GUARDED_COLUMNS:
+        # With nothing seen the guard is false: a record created meanwhile is not written.
+        parameters[f"seen_{name}"] = None if seen is None else getattr(seen, name)
+    result = await session.execute(_guarded_write_statement(), parameters)
+    seq = result.scalar_one_or_none()
+    return None if seq is None else int(seq)
+
+
 async def get(session: AsyncSession, user_id: uuid.UUID, word_id: str) -> ProgressRow | None:
     result = await session.execute(
         _select(dialect_of(session), locked=False, one=True),
