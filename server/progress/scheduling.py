@@ -86,7 +86,6 @@ class Fsrs:
     def review(self, card: CardValues, rating: int, when: datetime) -> CardValues:
         """``card`` after one review rated ``rating`` at ``when`` (timezone-aware UTC)."""
         state, step, stability, difficulty, _, last_review = card
-        same_day = last_review is not None and (when - last_review).days < 1
         if state in (_LEARNING, _RELEARNING):
             assert step is not None
             if stability is None or difficulty is None:
@@ -96,15 +95,7 @@ class Fsrs:
                     self.w[4] - (math.e ** (self.w[5] * (rating - 1))) + 1
                 )
             else:
-                if same_day:
-                    stability = self._short_term_stability(stability, rating)
-                else:
-                    stability = self._next_stability(
-                        difficulty,
-                        stability,
-                        self._retrievability(stability, last_review, when),
-                        rating,
-                    )
+                stability = self._stability(stability, difficulty, rating, last_review, when)
                 difficulty = self._next_difficulty(difficulty, rating)
             steps = self.learning if state == _LEARNING else self.relearning
             if len(steps) == 0 or (step >= len(steps) and rating != _AGAIN):
@@ -129,21 +120,28 @@ class Fsrs:
         else:
             assert stability is not None
             assert difficulty is not None
-            if same_day:
-                stability = self._short_term_stability(stability, rating)
-            else:
-                stability = self._next_stability(
-                    difficulty,
-                    stability,
-                    self._retrievability(stability, last_review, when),
-                    rating,
-                )
+            stability = self._stability(stability, difficulty, rating, last_review, when)
             difficulty = self._next_difficulty(difficulty, rating)
             if rating == _AGAIN and len(self.relearning) > 0:
                 state, step, interval = _RELEARNING, 0, self.relearning[0]
             else:
                 interval = self._interval(stability)
         return (state, step, stability, difficulty, when + interval, when)
+
+    def _stability(
+        self,
+        stability: float,
+        difficulty: float,
+        rating: int,
+        last_review: datetime | None,
+        when: datetime,
+    ) -> float:
+        """A reviewed card's stability: short-term the same day, else from recall."""
+        if last_review is not None and (when - last_review).days < 1:
+            return self._short_term_stability(stability, rating)
+        return self._next_stability(
+            difficulty, stability, self._retrievability(stability, last_review, when), rating
+        )
 
     def _retrievability(
         self, stability: float, last_review: datetime | None, when: datetime
