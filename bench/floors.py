@@ -1,0 +1,230 @@
+"""Floors: what the databases alone need for two targeted operations, with no application.
+
+Some targets may sit below what the database itself needs on this machine. This script
+measures that floor directly, with the statements the repositories send, through the bare
+drivers (``sqlite3``, asyncpg) and nothing else: no HTTP, no SQLAlchemy, no FSRS, no JSON
+beyond what the statements take.
+
+``batch``
+    One 1,000-word batch's transaction: read the 1,000 records by id (``FOR UPDATE`` on
+    PostgreSQL), upsert 1,000, raise the channel head, insert 1,000 events, commit. On
+    SQLite (WAL, ``synchronous=NORMAL``, as Tandem runs it) and on PostgreSQL. The batch
+    targets are 15 ms (SQLite) and 30 ms (PostgreSQL) for the whole request.
+``board``
+    PostgreSQL building a 3,000-card board's JSON (storage/repositories/board_json.py's
+    query) and gzip of the result at levels 1 and 6. The uncached-read target is 300
+    boards a second on two cores.
+
+    uv run python -m bench.floors [--scenarios batch,board] [--rounds 25]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import sqlite3
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from bench import common
+from storage import events, migrate
+from storage.base import sqlite_text
+from storage.repositories import board_json
+from storage.repositories import progress as records
+
+WORDS = 1000
+CLASSROOM = uuid.UUID("00000000-0000-0000-0000-000000000001")
+# What a progress.updated event's data looks like, once encoded.
+EVENT_DATA = json.dumps(
+    {
+        "wordId": "w00000",
+        "studyCount": 5,
+        "correctCount": 4,
+        "confidence": 3,
+        "mastered": False,
+        "lastStudiedAt": "2026-12-04T16:58:00.123456Z",
+        "nextReview": "2026-12-04T16:58:00.123456Z",
+        "createdAt": "2026-12-04T16:58:00.123456Z",
+        "updatedAt": "2026-12-04T16:58:00.123456Z",
+    }
+)
+HEAD = {
+    "sqlite": "INSERT INTO channel_heads (channel, seq) VALUES (?, ?) ON CONFLICT (channel) "
+    "DO UPDATE SET seq = channel_heads.seq + excluded.seq RETURNING seq",
+    "postgresql": "INSERT INTO channel_heads (channel, seq) VALUES ($1, $2) ON CONFLICT "
+    "(channel) DO UPDATE SET seq = channel_heads.seq + excluded.seq RETURNING seq",
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenarios", default="batch,board", help="comma-separated")
+    parser.add_argument("--rounds", type=int, default=25, help="timed rounds (5 more warm up)")
+    parser.add_argument("--admin-url", default=common.ADMIN_URL)
+    return parser.parse_args()
+
+
+def summary(label: str, times: list[float]) -> None:
+    print(f"  {label}: p50 {statistics.median(times):.1f} ms, min {min(times):.1f} ms")
+
+
+def sql_with(statement: Any, names: list[str], style: Callable[[int], str]) -> str:
+    """A SQLAlchemy text statement's SQL with ``:name`` made the driver's placeholder."""
+    sql = str(statement)
+    for number, name in enumerate(names, 1):
+        sql = sql.replace(f":{name}", style(number))
+    return sql
+
+
+async def sqlite_batch(rounds: int) -> list[float]:
+    path = Path(tempfile.mkdtemp()) / "floor.db"
+    await migrate.upgrade(f"sqlite+aiosqlite:///{path}")
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA foreign_keys=ON")
+    user = uuid.uuid4().hex
+    now = sqlite_text(datetime.now(UTC))
+    db.execute(
+        "INSERT INTO users (id, email, password_hash, name, role, created_at) "
+        "VALUES (?, 'floor@example.org', 'x', 'F', 'learner', ?)",
+        (user, now),
+    )
+    words = [f"w{i:05d}" for i in range(WORDS)]
+    select = sql_with(
+        records._select("sqlite", locked=True), ["user_id", "word_ids"], lambda _: "?"
+    )
+    upsert = records._write("sqlite", overwrite=True)
+    channel = f"progress:{user}"
+    times: list[float] = []
+    for done in range(rounds + 5):
+        at = sqlite_text(datetime.now(UTC))
+        rows = [
+            (user, w, done + 1, done, 3, 0, at, at, at, at, 2, None, 1.5, 5.0, at) for w in words
+        ]
+        began = time.perf_counter()
+        db.execute("BEGIN IMMEDIATE")
+        db.execute(select, (user, json.dumps(words))).fetchall()
+        db.executemany(upsert, rows)
+        last = db.execute(HEAD["sqlite"], (channel, WORDS)).fetchone()[0]
+        db.executemany(
+            events._INSERT["sqlite"],
+            [
+                (channel, last - WORDS + 1 + i, "progress.updated", EVENT_DATA, user, "F", at)
+                for i in range(WORDS)
+            ],
+        )
+        db.execute("COMMIT")
+        times.append((time.perf_counter() - began) * 1000)
+    db.close()
+    return times[5:]
+
+
+async def postgres_batch(url: str, rounds: int) -> list[float]:
+    await migrate.upgrade(url)
+    db = await asyncpg.connect(url.replace("+asyncpg", ""))
+    user = uuid.uuid4()
+    await db.execute(
+        "INSERT INTO users (id, email, password_hash, name, role, created_at) "
+        "VALUES ($1, 'floor@example.org', 'x', 'F', 'learner', now())",
+        user,
+    )
+    words = [f"w{i:05d}" for i in range(WORDS)]
+    select = sql_with(
+        records._select("postgresql", locked=True), ["user_id", "word_ids"], "${}".format
+    )
+    upsert = records._write("postgresql", overwrite=True)
+    channel = f"progress:{user}"
+    times: list[float] = []
+    for done in range(rounds + 5):
+        at = datetime.now(UTC)
+        rows = [
+            records.ProgressRow(w, done + 1, done, 3, False, at, at, at, at, 2, None, 1.5, 5.0, at)
+            for w in words
+        ]
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        began = time.perf_counter()
+        async with db.transaction():
+            await db.fetch(select, user, words)
+            await db.execute(upsert, user, *columns)
+            last = await db.fetchval(HEAD["postgresql"], channel, WORDS)
+            await db.execute(
+                events._INSERT["postgresql"],
+                channel,
+                at,
+                list(range(last - WORDS + 1, last + 1)),
+                ["progress.updated"] * WORDS,
+                [EVENT_DATA] * WORDS,
+                [user] * WORDS,
+                ["F"] * WORDS,
+            )
+        times.append((time.perf_counter() - began) * 1000)
+    await db.close()
+    return times[5:]
+
+
+BOARD_DATA = """
+INSERT INTO classrooms VALUES ($1, 'Floor', 'floor-t', 'floor-s', now());
+INSERT INTO students SELECT gen_random_uuid(), $1, 'Student number ' || i, NULL, now()
+  FROM generate_series(1, 30) i;
+INSERT INTO lessons SELECT gen_random_uuid(), $1, 'Lesson title ' || i, 'category ' || (i % 6),
+  '[]', now() FROM generate_series(1, 100) i;
+INSERT INTO cards SELECT gen_random_uuid(), $1, l.id, s.id,
+    (ARRAY['not_started', 'in_progress', 'needs_review', 'mastered'])
+      [1 + (row_number() OVER ()) % 4],
+    (row_number() OVER ()) * 65536, NULL, NULL, NULL, now(), now()
+  FROM lessons l CROSS JOIN students s;
+"""
+
+
+async def postgres_board(url: str, rounds: int) -> tuple[list[float], bytes]:
+    await migrate.upgrade(url)
+    db = await asyncpg.connect(url.replace("+asyncpg", ""))
+    for statement in filter(str.strip, BOARD_DATA.split(";")):
+        await db.execute(statement, CLASSROOM)
+    await db.execute("ANALYZE")
+    query = board_json._sql("postgresql", "").replace(":classroom", "$1").replace(":now", "$2")
+    times: list[float] = []
+    body = b""
+    for _ in range(rounds + 3):
+        began = time.perf_counter()
+        rows = await db.fetch(query, CLASSROOM, datetime.now(UTC))
+        times.append((time.perf_counter() - began) * 1000)
+        body = "".join(row[1] for row in rows).encode()
+    await db.close()
+    return times[3:], body
+
+
+async def main(args: argparse.Namespace) -> None:
+    scenarios = {s.strip() for s in args.scenarios.split(",") if s.strip()}
+    print(f"floors on {common.machine()}")
+    if "batch" in scenarios:
+        print(f"batch of {WORDS:,}: the transaction's statements alone")
+        summary("SQLite (sqlite3)", await sqlite_batch(args.rounds))
+        async with common.fresh_database(args.admin_url) as url:
+            summary("PostgreSQL (asyncpg)", await postgres_batch(url, args.rounds))
+    if "board" in scenarios:
+        async with common.fresh_database(args.admin_url) as url:
+            times, body = await postgres_board(url, args.rounds)
+        summary(f"PostgreSQL builds the 3,000-card board ({len(body) / 1e6:.2f} MB)", times)
+        for level in (1, 6):
+            compress: list[float] = []
+            for _ in range(10):
+                began = time.perf_counter()
+                packed = gzip.compress(body, level, mtime=0)
+                compress.append((time.perf_counter() - began) * 1000)
+            summary(f"gzip level {level} ({len(packed) / 1e3:.0f} KB)", compress)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))
