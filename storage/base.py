@@ -47,9 +47,10 @@ def isoformat(value: datetime) -> str:
     return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
+@lru_cache(maxsize=4096)
 def sqlite_text(value: datetime) -> str:
     """An aware instant as the text SQLite stores (naive UTC, microseconds, space): such
-    text compares in time order."""
+    text compares in time order. Remembered, as :func:`isoformat` is, for the same reason."""
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
     return value.replace(tzinfo=None).isoformat(" ", "microseconds")

@@ -151,15 +151,13 @@ def _insert_parameters(
     encode = _json.encode
     if dialect == "sqlite":
         at = sqlite_text(events[0].at)
-        actors: dict[uuid.UUID | None, Any] = {}
         return [
             (
                 event.channel,
                 event.seq,
                 event.name,
                 encode(event.data).decode(),
-                actors.get(event.actor_id)
-                or actors.setdefault(event.actor_id, bind_uuid(event.actor_id)),
+                bind_uuid(event.actor_id),
                 event.actor_name,
                 at,
             )

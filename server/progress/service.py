@@ -80,7 +80,6 @@ def as_json(record: WordProgress) -> dict[str, Any]:
     return data
 
 
-UPDATED = "progress.updated"
 # A PUT on PostgreSQL first tries the unlocked read and guarded write this many times (the
 # record changed under each try) before it takes the row's lock for the whole update.
 GUARDED_TRIES = 3
@@ -91,7 +90,7 @@ def _updated_event(principal: Principal, shown: ProgressOut) -> events.NewEvent:
     caller, which may also answer with it)."""
     return events.NewEvent(
         events.progress_channel(principal.user_id),
-        UPDATED,
+        "progress.updated",
         msgspec.to_builtins(shown),
         principal.user_id,
         principal.name,
@@ -161,7 +160,6 @@ class ProgressService:
         statement that applies only if the record is still as read
         (``repository.write_if_unchanged``). None when it changed meanwhile: the caller
         reads again, or in the end takes the row's lock."""
-        channel = events.progress_channel(principal.user_id)
         async with self._db.autocommit() as session:
             seen = await repository.get(session, principal.user_id, update.word_id)
             now = utcnow()
@@ -172,22 +170,22 @@ class ProgressService:
                 case Unchanged(record=record):
                     return record, False
                 case Created(record=record) | Changed(record=record):
-                    data = msgspec.to_builtins(ProgressOut.of(record))
+                    event = _updated_event(principal, ProgressOut.of(record))
                     seq = await repository.write_if_unchanged(
                         session,
                         principal.user_id,
                         _row(record),
                         seen=seen,
-                        channel=channel,
-                        event_name=UPDATED,
-                        event_data=msgspec.json.encode(data).decode(),
+                        channel=event.channel,
+                        event_name=event.name,
+                        event_data=msgspec.json.encode(event.data).decode(),
                         actor_name=principal.name,
                         at=now,
                     )
         if seq is None:
             return None
         stored = events.StoredEvent(
-            channel, seq, UPDATED, data, principal.user_id, principal.name, now
+            event.channel, seq, event.name, event.data, event.actor_id, event.actor_name, now
         )
         await self._publish([stored])
         return record, isinstance(outcome, Created)

@@ -28,10 +28,7 @@ from sqlalchemy import BigInteger, TextClause, Uuid, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import UTCDateTime
-from storage.repositories.cards import GAP
-
-# The largest index a bigint holds; any larger means last all the same.
-_LAST_INDEX = 2**62
+from storage.repositories.cards import GAP, LAST_INDEX
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +80,7 @@ async def move_card(
                 "card_id": card_id,
                 "teacher_id": teacher_id,
                 "status": status,
-                "index": min(index, _LAST_INDEX),
+                "index": min(index, LAST_INDEX),
                 "version": version,
                 "now": now,
                 "allowed_from": allowed_from,

@@ -183,7 +183,7 @@ def _view_and_slot_statement() -> Any:
     )
 
 
-_LAST_INDEX = 2**31 - 1  # an index the database's integers hold; any larger means last
+LAST_INDEX = 2**31 - 1  # a move index the database's integers hold; any larger means last
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +210,7 @@ async def view_for_move(
                 "classroom_id": classroom_id,
                 "status": status,
                 # Past the end means last; a negative index is the caller's to refuse.
-                "index": min(max(index, 0), _LAST_INDEX),
+                "index": min(max(index, 0), LAST_INDEX),
             },
         )
     ).first()

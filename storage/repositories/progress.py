@@ -159,15 +159,12 @@ def _parameters(session: AsyncSession, user_id: uuid.UUID, rows: Sequence[Progre
     tuple of the user and the column arrays for PostgreSQL's ``unnest``."""
     user_value = uuid_binder(session)(user_id)
     if dialect_of(session) == "sqlite":
-        # A batch's rows share their instants (the update's ``now``, mostly): each distinct
-        # one is formatted once, since formatting costs twenty times a lookup.
-        texts: dict[datetime, str] = {}
         written = []
         for row in rows:
             values: list[Any] = [user_value, *row]
             for place in _TIME_PLACES:
                 if (value := values[place]) is not None:
-                    values[place] = texts.get(value) or texts.setdefault(value, sqlite_text(value))
+                    values[place] = sqlite_text(value)
             written.append(tuple(values))
         return written
     return (user_value, *map(list, zip(*rows, strict=True)))
