@@ -98,3 +98,35 @@ async def screenshot(page: Page, name: str) -> bytes:
 def unprovoked(errors: ConsoleErrors) -> list[str]:
     """The console errors, less the failed requests a test provoked on purpose."""
     return [error for error in errors if PROVOKED not in error]
+
+
+class Module:
+    """One of the app's ES modules, imported by a blank page of the app's origin, whose
+    exports the tests call with ``run``."""
+
+    def __init__(self, page: Page, path: str) -> None:
+        self.page = page
+        self.path = path
+
+    async def run(self, script: str, arg: Any = None) -> Any:
+        """The value of ``script``, a JS function ``(module, arg) => …`` (async or not),
+        called with the module's exports and ``arg`` (JSON in, JSON out)."""
+        source = (
+            f"async (arg) => {{ const module = await import({json.dumps(self.path)});"
+            f" return await ({script})(module, arg); }}"
+        )
+        return await self.page.evaluate(source, arg)
+
+
+BLANK = '<!doctype html><title>Module under test</title><link rel="icon" href="data:,">'
+
+
+async def open_module(browser: Browser, address: str, errors: ConsoleErrors, path: str) -> Module:
+    """``path`` (a /static URL) ready to ``run``, in a page that runs none of the app's
+    pages' scripts. The blank page is the test's own, at a path the app doesn't serve, so
+    that the module's imports come from the app's origin as in production."""
+    page = await new_page(browser, address, errors)
+    blank = f"http://{address}/module-under-test"
+    await page.route(blank, lambda route: route.fulfill(content_type="text/html", body=BLANK))
+    await page.goto(blank)
+    return Module(page, path)

@@ -1,0 +1,171 @@
+// What the study page asks of the server, and the live `progress` channel: reading the
+// records, saving answers and the mastered toggle (serialized per word, one retry after a
+// version conflict, waiting out a rate limit), the stats, and the import of the old app's
+// progress from this browser's localStorage. Results land in the model; the wiring
+// (study.js) decides what the page shows.
+//
+// REST: GET /api/v1/progress (records + seq), PUT /api/v1/progress/{wordId} (an answer, or
+// mastered: true), DELETE /api/v1/progress/{wordId} (unmark mastered: the word is unlearned),
+// GET /api/v1/progress/stats, POST /api/v1/progress/import. Live: the `progress` channel.
+
+import { answerBody, masteredBody, parseOldProgress } from "./study-model.js";
+import { sleep } from "./util.js";
+
+const CHANNEL = "progress";
+const OLD_PROGRESS_KEY = "vocab-progress"; // the previous app's localStorage key
+const IMPORT_LATER_KEY = "tandem-import-later"; // sessionStorage: "Not now" in this session
+const RATE_RETRIES = 3;
+
+const progressPath = (wordId) => `/api/v1/progress/${encodeURIComponent(wordId)}`;
+
+export class StudyActions {
+  constructor(api, live, model) {
+    this.api = api;
+    this.live = live;
+    this.model = model;
+    this.chains = new Map(); // wordId -> promise of the last write queued for it
+    this.pendingWrites = new Map(); // wordId -> number of writes queued or in flight
+    this.stats = { timer: null, inFlight: false, again: false, onStats: null };
+  }
+
+  // -- reading and the live channel ---------------------------------------------------------
+
+  /** Re-read every record (first load, `reset`, after an import) and continue live from there. */
+  async reload() {
+    this.model.load(await this.api.request("GET", "/api/v1/progress"));
+    this.live.resume(CHANNEL, this.model.seq);
+  }
+
+  /** Listen to the `progress` channel from the model's seq. */
+  subscribe(handlers) {
+    this.live.subscribe(CHANNEL, { since: this.model.seq, ...handlers });
+  }
+
+  // -- writes: serialized per word -----------------------------------------------------------
+
+  /** Whether a write of ours for `wordId` is queued or on its way (its events are echoes). */
+  writing(wordId) {
+    return this.pendingWrites.has(wordId);
+  }
+
+  /** Queue `task` after the writes already queued for `wordId`. */
+  enqueue(wordId, task) {
+    this.pendingWrites.set(wordId, (this.pendingWrites.get(wordId) ?? 0) + 1);
+    const run = (this.chains.get(wordId) ?? Promise.resolve()).catch(() => {}).then(task);
+    const tail = run.finally(() => {
+      const left = (this.pendingWrites.get(wordId) ?? 1) - 1;
+      if (left) this.pendingWrites.set(wordId, left);
+      else this.pendingWrites.delete(wordId);
+      if (this.chains.get(wordId) === tail) this.chains.delete(wordId);
+    });
+    this.chains.set(wordId, tail.catch(() => {}));
+    return run;
+  }
+
+  /** PUT the body `build(record)` (record: what the server has, or null); on 409
+   * VERSION_CONFLICT adopt `details.current` and build again, once. Waits out a rate limit,
+   * building again too: counts are absolute, and a live event may have raised them. */
+  async putProgress(wordId, build) {
+    let conflictRetried = false;
+    let rateRetries = 0;
+    for (;;) {
+      try {
+        const saved = await this.api.request("PUT", progressPath(wordId), build(this.model.serverRecord(wordId)));
+        this.model.adopt(saved);
+        return saved;
+      } catch (error) {
+        if (error.code === "VERSION_CONFLICT" && error.details?.current && !conflictRetried) {
+          conflictRetried = true;
+          this.model.adopt(error.details.current, { force: true });
+          continue;
+        }
+        if (error.code === "RATE_LIMITED" && rateRetries < RATE_RETRIES) {
+          rateRetries += 1;
+          await sleep(Math.max(1, Number(error.details?.retry_after) || 2) * 1000);
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  /** Save one answer (after the word's earlier writes). */
+  saveAnswer(wordId, knew, confidence) {
+    return this.enqueue(wordId, () => this.putProgress(wordId, (base) => answerBody(base, knew, confidence)));
+  }
+
+  /** Mark (`marking`) or unmark a word as mastered on the server. Unmarking deletes the
+   * record; one that is already gone is what was wanted. */
+  saveMastered(wordId, marking) {
+    const write = marking
+      ? () => this.putProgress(wordId, masteredBody)
+      : () =>
+          this.api.request("DELETE", progressPath(wordId)).catch((error) => {
+            if (error.status === 404) return { wordId };
+            throw error;
+          });
+    return this.enqueue(wordId, write);
+  }
+
+  // -- stats: re-read shortly after changes, one request at a time ----------------------------
+
+  /** `onStats(stats)` receives every stats answer. */
+  onStats(handler) {
+    this.stats.onStats = handler;
+  }
+
+  scheduleStats(delay = 400) {
+    clearTimeout(this.stats.timer);
+    this.stats.timer = setTimeout(() => this.loadStats(), delay);
+  }
+
+  async loadStats() {
+    const state = this.stats;
+    if (state.inFlight) {
+      state.again = true;
+      return;
+    }
+    state.inFlight = true;
+    try {
+      state.onStats?.(await this.api.request("GET", "/api/v1/progress/stats"));
+    } catch (error) {
+      if (error.code === "RATE_LIMITED") this.scheduleStats((Number(error.details?.retry_after) || 2) * 1000);
+    } finally {
+      state.inFlight = false;
+      if (state.again) {
+        state.again = false;
+        this.scheduleStats(100);
+      }
+    }
+  }
+
+  // -- the old app's progress, kept in this browser -------------------------------------------
+
+  /** The old progress to offer, `{raw, count}`, unless absent or put off for this session. */
+  importOffer() {
+    const old = this.oldProgress();
+    if (!old || sessionStorage.getItem(IMPORT_LATER_KEY)) return null;
+    return old;
+  }
+
+  oldProgress() {
+    try {
+      return parseOldProgress(localStorage.getItem(OLD_PROGRESS_KEY));
+    } catch {
+      return null; // storage refused (privacy settings): nothing to import
+    }
+  }
+
+  importLater() {
+    sessionStorage.setItem(IMPORT_LATER_KEY, "1");
+  }
+
+  /** POST the old progress as it is stored; once imported, the old copy is removed. */
+  async importOld(old) {
+    const report = await this.api.request("POST", "/api/v1/progress/import", old.raw, {
+      headers: { "Content-Type": "application/json" },
+    });
+    localStorage.removeItem(OLD_PROGRESS_KEY);
+    return report;
+  }
+}

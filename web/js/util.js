@@ -1,0 +1,26 @@
+// Helpers the pages share (sign-in, board, study), so that none keeps a copy: counted nouns,
+// waiting, the aria-live announcer and the connection badge.
+
+export function plural(count, one, many = `${one}s`) {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Say `text` in an aria-live `region`. Emptied first and refilled a moment later, so that a
+ * screen reader reads the same sentence twice when it comes twice. */
+export function announce(region, text) {
+  region.textContent = "";
+  setTimeout(() => {
+    region.textContent = text;
+  }, 30);
+}
+
+/** The connection badge (`.status-dot` and `.connection-text` inside `host`) for a Live
+ * status: "open" | "connecting" | "closed". */
+export function showConnection(host, status, { text, title }) {
+  host.dataset.status = status;
+  host.querySelector(".status-dot").dataset.status = status;
+  host.querySelector(".connection-text").textContent = text[status] ?? status;
+  host.title = title[status] ?? "";
+}
