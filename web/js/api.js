@@ -139,15 +139,21 @@ export class Api {
     }
     if (raw) return response;
     if (response.status === 304) return null;
-    let payload = null;
-    try {
-      payload = await response.json();
-    } catch {
-      payload = null;
-    }
-    if (!response.ok || !payload?.success) throw new ApiError(response.status, payload?.error);
-    return payload.data;
+    return unwrap(response);
   }
+}
+
+/** The `data` of an answer's envelope; an ApiError for an error envelope (or none). For
+ * callers of `request(…, { raw: true })` that need the Response's headers too. */
+export async function unwrap(response) {
+  let payload = null;
+  try {
+    payload = await response.json();
+  } catch {
+    payload = null;
+  }
+  if (!response.ok || !payload?.success) throw new ApiError(response.status, payload?.error);
+  return payload.data;
 }
 
 function loadSession() {

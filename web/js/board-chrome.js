@@ -3,6 +3,7 @@
 
 import { STATUSES, emptyQuery } from "./board-model.js";
 import { h, icon, plural } from "./board-util.js";
+import { announce } from "./util.js";
 
 const $ = (id) => document.getElementById(id);
 const MESSAGE_MS = { ok: 5000, info: 6000, warn: 9000, error: 12000 };
@@ -126,10 +127,7 @@ export const chrome = {
   },
 
   announce(text) {
-    const region = $("announcer");
-    region.textContent = "";
-    // A fresh node so that the same sentence twice is read twice.
-    setTimeout(() => (region.textContent = text), 30);
+    announce($("announcer"), text);
   },
 };
 

@@ -1,4 +1,7 @@
 // Small DOM and formatting helpers for the board. User data always goes in as text.
+// `plural` and `sleep` are the pages' shared ones (util.js), passed on for the board's modules.
+
+export { plural, sleep } from "./util.js";
 
 /** h("div.card", {attrs}, ...children): an element; strings become text nodes. */
 export function h(spec, attrs = {}, ...children) {
@@ -74,10 +77,4 @@ export function firstName(name) {
   return String(name || "").trim().split(/\s+/)[0] || "Someone";
 }
 
-export function plural(count, one, many = `${one}s`) {
-  return `${count} ${count === 1 ? one : many}`;
-}
-
 export const reducedMotion = () => window.matchMedia("(prefers-reduced-motion: reduce)").matches;
-
-export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -38,7 +38,7 @@
 // URL: /board?classroom=<id>&student=<id>&category=<name>&status=<status>. Tokens never
 // appear in a URL: api.js keeps them in localStorage and sends them in headers.
 
-import { ApiError, api } from "./api.js";
+import { api, unwrap } from "./api.js";
 import { Live } from "./live.js";
 import { BOARD, actions } from "./board-actions.js";
 import { chrome, readFilters, readUrl, sameQuery } from "./board-chrome.js";
@@ -47,10 +47,16 @@ import { BoardView } from "./board-view.js";
 import { DragController } from "./board-dnd.js";
 import { NewCardDialog, classroomForms, setUpClassroomDialog, setUpInviteDialog } from "./board-dialogs.js";
 import { firstName, h, icon } from "./board-util.js";
+import { showConnection } from "./util.js";
 
 const $ = (id) => document.getElementById(id);
 const LAST_CLASSROOM = "tandem-board-classroom";
 const CONNECTION = { open: "Live", connecting: "Connecting…", closed: "Offline — reconnecting…" };
+const CONNECTION_TITLE = {
+  open: "Changes from other teachers appear as they happen",
+  connecting: "Changes will sync when the connection is back",
+  closed: "Changes will sync when the connection is back",
+};
 
 class BoardApp {
   constructor() {
@@ -135,7 +141,7 @@ class BoardApp {
     // Letting go on the way out: release held locks (a keepalive request outlives the page).
     window.addEventListener("pagehide", () => {
       for (const id of this.locks.keys()) {
-        fetch(`${BOARD}/cards/${id}/lock`, { method: "DELETE", keepalive: true, headers: { Authorization: `Bearer ${api.accessToken}` } }).catch(() => {});
+        api.request("DELETE", `${BOARD}/cards/${id}/lock`, null, { keepalive: true, retry: false }).catch(() => {});
       }
     });
     this.live.onStatus((status) => this.showConnection(status));
@@ -214,23 +220,10 @@ class BoardApp {
     if (query.student) params.set("student_id", query.student);
     if (query.category) params.set("category", query.category);
     if (query.status) params.set("status", query.status);
-    const path = `${BOARD}?${params}`;
-    for (let attempt = 0; ; attempt += 1) {
-      const response = await api.request("GET", path, null, { raw: true, headers: { "If-None-Match": etag || '"none"' } });
-      if (response.status === 401 && attempt === 0) {
-        await api.refresh();
-        continue;
-      }
-      if (response.status === 304) return null;
-      let payload = null;
-      try {
-        payload = await response.json();
-      } catch {
-        payload = null;
-      }
-      if (!response.ok || !payload?.success) throw new ApiError(response.status, payload?.error);
-      return { data: payload.data, etag: response.headers.get("ETag") };
-    }
+    // api.request has already refreshed the token and retried once after a 401.
+    const response = await api.request("GET", `${BOARD}?${params}`, null, { raw: true, headers: { "If-None-Match": etag || '"none"' } });
+    if (response.status === 304) return null;
+    return { data: await unwrap(response), etag: response.headers.get("ETag") };
   }
 
   /** Re-read the board (first load, filters, `reset`): events that arrive meanwhile wait
@@ -286,12 +279,8 @@ class BoardApp {
   }
 
   showConnection(status) {
-    const host = $("connection");
-    host.dataset.status = status;
+    showConnection($("connection"), status, { text: CONNECTION, title: CONNECTION_TITLE });
     document.body.dataset.connection = status;
-    host.querySelector(".status-dot").dataset.status = status;
-    host.querySelector(".connection-text").textContent = CONNECTION[status] || status;
-    host.title = status === "open" ? "Changes from other teachers appear as they happen" : "Changes will sync when the connection is back";
     clearInterval(this.poll);
     if (status === "closed") this.poll = setInterval(() => this.model.classroomId && this.catchUpIfOffline(), 15_000);
   }
