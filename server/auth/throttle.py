@@ -7,11 +7,12 @@ The second, larger one (``limit_all_addresses``) caps what a guesser spread over
 addresses gets, at the price that such a guesser does lock the email out everywhere.
 
 Built on the ``limits`` package's moving-window strategy. Request limits (see
-:mod:`server.ratelimit`) deliberately do not use ``limits``, because they decide on several
-windows at once; the throttle has a single window, where ``limits`` fits well.
+:mod:`server.ratelimit`) deliberately do not use ``limits``, because a request must fit several
+windows atomically; here each count is its own single window, checked before the password and
+bumped after a failure, where ``limits`` fits well.
 
-Failures are counted in Redis when a URL is given, so all processes share one budget per
-email, and in the process otherwise. Redis outages degrade the same way as for request limits
+Failures are counted in Redis when a URL is given, so all processes share the counts, and in
+the process otherwise. Redis outages degrade the same way as for request limits
 (:class:`server.ratelimit.RedisHealth`): failures are counted in memory until Redis is back.
 """
 
@@ -33,7 +34,7 @@ from server.ratelimit import REDIS_DOWN, RedisHealth, whole_seconds
 Ident = tuple[str, str]
 
 
-def _identifiers(email: str, address: str) -> tuple[tuple[str, str], tuple[str, str]]:
+def _identifiers(email: str, address: str) -> tuple[Ident, Ident]:
     """The keys of the (email, address) count and of the email's count across addresses."""
     # Hashed so Redis keys hold neither emails nor client addresses and stay short whatever a
     # client sends; the email is normalised so that changing its case buys no fresh budget.
