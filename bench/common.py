@@ -193,6 +193,7 @@ class Server:
             "TANDEM_REDIS_URL": self.redis_url,
             "TANDEM_SECRET_KEY": SECRET_KEY,
             "TANDEM_RATE_LIMITS": "off",
+            "TANDEM_ANONYMOUS_RATE_LIMITS": "off",
         }
         self.process = await asyncio.create_subprocess_exec(
             *program,
@@ -307,7 +308,11 @@ class Writer:
 
     def __init__(self, database_url: str, redis_url: str = REDIS_URL) -> None:
         self.settings = Settings(
-            database_url=database_url, redis_url=redis_url, secret_key=SECRET_KEY, rate_limits=()
+            database_url=database_url,
+            redis_url=redis_url,
+            secret_key=SECRET_KEY,
+            rate_limits=(),
+            anonymous_rate_limits=(),
         )
         self.database = Database(database_url)
         self.redis: Redis = Redis.from_url(redis_url)

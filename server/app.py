@@ -37,7 +37,8 @@ from server.health import health, ready
 from server.openapi import ErrorResponses
 from server.progress.routes import ProgressController
 from server.progress.service import ProgressService
-from server.ratelimit import MemoryRateLimiter, RateLimiter
+from server.proxies import trust_proxies
+from server.ratelimit import MemoryRateLimiter, RateLimiter, Window
 from server.realtime_wiring import build_realtime
 from server.redis_ratelimit import RedisRateLimiter
 from server.settings import Settings
@@ -56,6 +57,14 @@ def _provide(value: Any) -> Provide:
     return Provide(lambda: value, use_cache=True, sync_to_thread=False)
 
 
+def _limiter(windows: tuple[Window, ...], redis: Redis | None) -> RateLimiter | None:
+    """Request limits on ``windows`` (None when off): in Redis if configured, else memory."""
+    if not windows:
+        return None
+    memory = MemoryRateLimiter(windows)
+    return RedisRateLimiter(redis, windows, fallback=memory) if redis else memory
+
+
 def create_app(settings: Settings) -> Litestar:
     settings = resolve_secret_key(settings)
     assert settings.secret_key is not None
@@ -67,15 +76,12 @@ def create_app(settings: Settings) -> Litestar:
         else None
     )
 
-    limiter: RateLimiter | None = None
-    if settings.rate_limits:
-        memory = MemoryRateLimiter(settings.rate_limits)
-        limiter = (
-            RedisRateLimiter(redis, settings.rate_limits, fallback=memory) if redis else memory
-        )
+    user_limiter = _limiter(settings.rate_limits, redis)
+    anonymous_limiter = _limiter(settings.anonymous_rate_limits, redis)
     login_throttle = LoginThrottle(
         redis_url=settings.redis_url,
         limit=settings.login_failure_limit,
+        limit_all_addresses=settings.login_failure_limit_all_addresses,
         minutes=settings.login_failure_minutes,
     )
     auth_service = AuthService(
@@ -109,8 +115,9 @@ def create_app(settings: Settings) -> Litestar:
         finally:
             await periodic.cancel(sweeper)
             await realtime.stop()
-            if limiter is not None:
-                await limiter.aclose()
+            for limiter in (user_limiter, anonymous_limiter):
+                if limiter is not None:
+                    await limiter.aclose()
             await login_throttle.aclose()
             if redis is not None:
                 await redis.aclose()
@@ -157,8 +164,15 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=None,
     )
     # See server/edge.py for why this wraps Litestar's handler rather than being middleware.
-    app.asgi_handler = EdgeMiddleware(
-        app.asgi_handler, secret_key=settings.secret_key, limiter=limiter
+    # The proxy layer goes outside it, so that every client address is the one it settles.
+    app.asgi_handler = trust_proxies(
+        EdgeMiddleware(
+            app.asgi_handler,
+            secret_key=settings.secret_key,
+            user_limiter=user_limiter,
+            anonymous_limiter=anonymous_limiter,
+        ),
+        settings.trusted_proxies,
     )
     app.state.settings = settings
     # For tools and tests that append events the way services do.

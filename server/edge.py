@@ -1,5 +1,10 @@
 """The outermost layer of every ``/api`` request: request id, caller, rate limit, headers.
 
+Two budgets (contract §2): a request with a valid access token counts against its user's
+``TANDEM_RATE_LIMITS``; any other request against its client address's
+``TANDEM_ANONYMOUS_RATE_LIMITS``, which is larger because a school puts a whole class behind
+one address. Either may be off; a request with no limit gets no ``X-RateLimit-*`` headers.
+
 Why not Litestar middleware: Litestar runs app middleware per route, so answers the router
 gives itself (404 for an unknown path, 405 for a wrong method) would bypass it, and the
 contract wants the rate-limit headers on *every* ``/api`` response (§2). This plain ASGI
@@ -21,6 +26,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from server.auth.guards import PRINCIPAL_KEY, authenticate
 from server.auth.tokens import Principal
 from server.errors import ErrorBody, ErrorEnvelope
+from server.proxies import client_address
 from server.ratelimit import Decision, RateLimiter
 
 log = logging.getLogger("tandem.edge")
@@ -35,28 +41,28 @@ def rate_limit_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
     ]
 
 
-def client_key(scope: Scope) -> str:
-    """The rate-limit identity: the user when signed in, else the client address (§2)."""
-    principal = scope.get(PRINCIPAL_KEY)
-    if isinstance(principal, Principal):
-        return f"user:{principal.user_id}"
-    client = scope.get("client")
-    return f"ip:{client[0] if client else 'unknown'}"
-
-
 class EdgeMiddleware:
     def __init__(
         self,
         app: ASGIApp,
         *,
         secret_key: str,
-        limiter: RateLimiter | None,
+        user_limiter: RateLimiter | None,
+        anonymous_limiter: RateLimiter | None,
         prefixes: Sequence[str] = ("/api",),
     ) -> None:
         self.app = app
         self.secret_key = secret_key
-        self.limiter = limiter
+        self.user_limiter = user_limiter
+        self.anonymous_limiter = anonymous_limiter
         self.prefixes = tuple(prefixes)
+
+    def _budget(self, scope: Scope) -> tuple[RateLimiter | None, str]:
+        """The limiter and key a request counts against, after :func:`authenticate`."""
+        principal = scope.get(PRINCIPAL_KEY)
+        if isinstance(principal, Principal):
+            return self.user_limiter, f"user:{principal.user_id}"
+        return self.anonymous_limiter, f"ip:{client_address(scope)}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP or not scope["path"].startswith(self.prefixes):
@@ -68,8 +74,9 @@ class EdgeMiddleware:
         authenticate(scope, authorization, self.secret_key)  # type: ignore[arg-type]
 
         extra: list[tuple[bytes, bytes]] = [(b"x-request-id", request_id.encode())]
-        if self.limiter is not None:
-            decision = await self.limiter.hit(client_key(scope))
+        limiter, key = self._budget(scope)
+        if limiter is not None:
+            decision = await limiter.hit(key)
             extra.extend(rate_limit_headers(decision))
             if not decision.allowed:
                 await self._reject(send, decision, extra)

@@ -13,10 +13,12 @@ from pathlib import Path
 import msgspec
 from dotenv import dotenv_values
 
+from server.proxies import DEFAULT_TRUSTED_PROXIES, parse_trusted_proxies
 from server.ratelimit import Window, parse_windows
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./tandem.db"
 DEFAULT_RATE_LIMITS = "100/minute;20/10 seconds"
+DEFAULT_ANONYMOUS_RATE_LIMITS = "1000/minute;200/10 seconds"
 
 
 class SettingsError(ValueError):
@@ -35,10 +37,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 2_592_000
     allowed_origins: tuple[str, ...] = ()
+    anonymous_rate_limits: tuple[Window, ...] = parse_windows(DEFAULT_ANONYMOUS_RATE_LIMITS)
+    trusted_proxies: tuple[str, ...] = parse_trusted_proxies(DEFAULT_TRUSTED_PROXIES)
     # Not in the contract's table: operational extras with safe defaults.
     max_body_bytes: int = 1024 * 1024
     import_max_body_bytes: int = 10 * 1024 * 1024
+    # Failed logins for one email from one client address, and from all addresses together,
+    # within the window (contract §3).
     login_failure_limit: int = 10
+    login_failure_limit_all_addresses: int = 50
     login_failure_minutes: int = 15
     ws_auth_timeout_seconds: float = 10.0
     ws_outbox_limit: int = 512
@@ -78,11 +85,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise SettingsError(f"TANDEM_{name} must be at least {minimum}, got {number}")
             return number
 
-        limits_text = get("RATE_LIMITS") or DEFAULT_RATE_LIMITS
+        def get_windows(name: str, default: str) -> tuple[Window, ...]:
+            try:
+                return parse_windows(get(name) or default)
+            except ValueError as exc:
+                raise SettingsError(f"TANDEM_{name}: {exc}") from None
+
         try:
-            windows = parse_windows(limits_text)
+            trusted_proxies = parse_trusted_proxies(
+                get("TRUSTED_PROXIES") or DEFAULT_TRUSTED_PROXIES
+            )
         except ValueError as exc:
-            raise SettingsError(f"TANDEM_RATE_LIMITS: {exc}") from None
+            raise SettingsError(f"TANDEM_TRUSTED_PROXIES: {exc}") from None
         origins = tuple(
             o.strip().rstrip("/") for o in (get("ALLOWED_ORIGINS") or "").split(",") if o.strip()
         )
@@ -90,7 +104,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             database_url=get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             redis_url=get("REDIS_URL"),
             secret_key=get("SECRET_KEY"),
-            rate_limits=windows,
+            rate_limits=get_windows("RATE_LIMITS", DEFAULT_RATE_LIMITS),
+            anonymous_rate_limits=get_windows(
+                "ANONYMOUS_RATE_LIMITS", DEFAULT_ANONYMOUS_RATE_LIMITS
+            ),
+            trusted_proxies=trusted_proxies,
             lock_ttl_seconds=get_int("LOCK_TTL_SECONDS", 300, 1),
             event_retention_days=get_int("EVENT_RETENTION_DAYS", 7, 1),
             access_token_ttl_seconds=get_int("ACCESS_TOKEN_TTL_SECONDS", 900, 1),

@@ -96,6 +96,7 @@ def settings(database_url: str, redis_url: str | None) -> Settings:
         redis_url=redis_url,
         secret_key=SECRET_KEY,
         rate_limits=(),
+        anonymous_rate_limits=(),
     )
 
 

@@ -10,6 +10,7 @@ from server.auth.guards import ApiRequest, principal_of, signed_in
 from server.auth.schemas import LoggedOut, LoginIn, RefreshIn, RegisterIn, TokensOut, UserOut
 from server.auth.service import AuthService, TokenPair
 from server.envelope import Envelope, ok
+from server.proxies import client_address
 
 
 def _tokens(pair: TokenPair) -> TokensOut:
@@ -36,9 +37,16 @@ class AuthController(Controller):
 
     @post("/login", status_code=200, summary="Exchange email and password for tokens")
     async def login(
-        self, data: JSONBody[LoginIn], auth_service: NamedDependency[AuthService]
+        self,
+        request: ApiRequest,
+        data: JSONBody[LoginIn],
+        auth_service: NamedDependency[AuthService],
     ) -> Envelope[TokensOut]:
-        pair = await auth_service.login(email=data.email.strip(), password=data.password)
+        pair = await auth_service.login(
+            email=data.email.strip(),
+            password=data.password,
+            client_address=client_address(request.scope),
+        )
         return ok(_tokens(pair))
 
     @post("/refresh", status_code=200, summary="Rotate a refresh token into a new pair")

@@ -52,8 +52,8 @@ class AuthService:
         except users.DuplicateEmail:
             raise EmailTaken() from None
 
-    async def login(self, *, email: str, password: str) -> TokenPair:
-        retry_after = await self._throttle.retry_after(email.lower())
+    async def login(self, *, email: str, password: str, client_address: str) -> TokenPair:
+        retry_after = await self._throttle.retry_after(email, client_address)
         if retry_after is not None:
             raise RateLimited(
                 f"Too many failed logins for this email; retry in {retry_after} s",
@@ -65,7 +65,7 @@ class AuthService:
         # Same work and the same answer whether the email is unknown or the password wrong.
         stored_hash = user.password_hash if user else None
         if not await asyncio.to_thread(passwords.verify_password, stored_hash, password):
-            await self._throttle.record_failure(email.lower())
+            await self._throttle.record_failure(email, client_address)
             raise InvalidCredentials()
         assert user is not None
         async with self._db.transaction() as session:

@@ -217,6 +217,7 @@ async def two_processes(
         "TANDEM_REDIS_URL": settings.redis_url,
         "TANDEM_SECRET_KEY": SECRET_KEY,
         "TANDEM_RATE_LIMITS": "off",
+        "TANDEM_ANONYMOUS_RATE_LIMITS": "off",
     }
     async with (
         serving(app) as (here, here_address),

@@ -42,7 +42,9 @@ def _unreachable_database_url(tmp_dir: str) -> str:
 @pytest.fixture
 async def dead_client(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Client]:
     url = _unreachable_database_url(str(tmp_path_factory.mktemp("dead")))
-    app = create_app(Settings(database_url=url, secret_key=SECRET_KEY, rate_limits=()))
+    app = create_app(
+        Settings(database_url=url, secret_key=SECRET_KEY, rate_limits=(), anonymous_rate_limits=())
+    )
     async with AsyncTestClient(app=app) as client:
         yield client
 

@@ -221,6 +221,7 @@ def _environment(settings: Settings) -> dict[str, str]:
         "TANDEM_REDIS_URL": settings.redis_url,
         "TANDEM_SECRET_KEY": SECRET_KEY,
         "TANDEM_RATE_LIMITS": "off",
+        "TANDEM_ANONYMOUS_RATE_LIMITS": "off",
     }
 
 

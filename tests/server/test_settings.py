@@ -21,6 +21,8 @@ def test_defaults_match_the_contract() -> None:
     assert settings.redis_url is None
     assert settings.secret_key is None
     assert settings.rate_limits == (Window(100, 60), Window(20, 10))
+    assert settings.anonymous_rate_limits == (Window(1000, 60), Window(200, 10))
+    assert settings.trusted_proxies == ("127.0.0.1",)
     assert settings.lock_ttl_seconds == 300
     assert settings.event_retention_days == 7
     assert settings.access_token_ttl_seconds == 900
@@ -40,6 +42,8 @@ def test_every_variable_is_read() -> None:
             "TANDEM_ACCESS_TOKEN_TTL_SECONDS": "60",
             "TANDEM_REFRESH_TOKEN_TTL_SECONDS": "3600",
             "TANDEM_ALLOWED_ORIGINS": "https://a.example, https://b.example/",
+            "TANDEM_ANONYMOUS_RATE_LIMITS": "7/minute",
+            "TANDEM_TRUSTED_PROXIES": "10.0.0.1, 172.16.0.0/12",
         },
         env_file=None,
     )
@@ -50,10 +54,17 @@ def test_every_variable_is_read() -> None:
     assert (settings.lock_ttl_seconds, settings.event_retention_days) == (30, 2)
     assert (settings.access_token_ttl_seconds, settings.refresh_token_ttl_seconds) == (60, 3600)
     assert settings.allowed_origins == ("https://a.example", "https://b.example")
+    assert settings.anonymous_rate_limits == (Window(7, 60),)
+    assert settings.trusted_proxies == ("10.0.0.1", "172.16.0.0/12")
 
 
 def test_rate_limits_off() -> None:
-    assert Settings.from_env(environ={"TANDEM_RATE_LIMITS": "off"}, env_file=None).rate_limits == ()
+    settings = Settings.from_env(environ={"TANDEM_RATE_LIMITS": "off"}, env_file=None)
+    assert settings.rate_limits == ()
+    assert settings.anonymous_rate_limits == (Window(1000, 60), Window(200, 10))
+    settings = Settings.from_env(environ={"TANDEM_ANONYMOUS_RATE_LIMITS": "Off"}, env_file=None)
+    assert settings.anonymous_rate_limits == ()
+    assert settings.rate_limits == (Window(100, 60), Window(20, 10))
 
 
 @pytest.mark.parametrize(
@@ -62,6 +73,8 @@ def test_rate_limits_off() -> None:
         ("TANDEM_LOCK_TTL_SECONDS", "soon"),
         ("TANDEM_EVENT_RETENTION_DAYS", "0"),
         ("TANDEM_RATE_LIMITS", "lots"),
+        ("TANDEM_ANONYMOUS_RATE_LIMITS", "0/minute"),
+        ("TANDEM_TRUSTED_PROXIES", "the proxy"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
