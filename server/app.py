@@ -16,11 +16,11 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from redis.asyncio import Redis
 
 from realtime import periodic
 from realtime.routes import realtime_socket
+from server.api_docs import SwaggerUI
 from server.auth.routes import AuthController
 from server.auth.service import AuthService
 from server.auth.throttle import LoginThrottle
@@ -34,13 +34,15 @@ from server.classrooms.service import ClassroomService
 from server.edge import EdgeMiddleware
 from server.errors import exception_to_response
 from server.health import health, ready
-from server.openapi import ErrorResponses
+from server.methods import Methods
+from server.openapi import COMPONENTS, BearerSecurity, ClosedStructs, ErrorResponses
 from server.progress.routes import ProgressController
 from server.progress.service import ProgressService
 from server.proxies import trust_proxies
 from server.ratelimit import MemoryRateLimiter, RateLimiter, Window
 from server.realtime_wiring import build_realtime
 from server.redis_ratelimit import RedisRateLimiter
+from server.security_headers import SecurityHeaders
 from server.settings import Settings
 from server.signing_key import resolve_secret_key
 from server.strict_input import strict_input
@@ -157,23 +159,24 @@ def create_app(settings: Settings) -> Litestar:
             version=VERSION,
             description="Learner progress and the teacher progress board, live.",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[SwaggerUI(path="/swagger")],
+            components=COMPONENTS,
         ),
-        plugins=[ErrorResponses()],
+        plugins=[ErrorResponses(), BearerSecurity(), ClosedStructs()],
         lifespan=[lifespan],
         logging_config=None,
     )
-    # See server/edge.py for why this wraps Litestar's handler rather than being middleware.
-    # The proxy layer goes outside it, so that every client address is the one it settles.
-    app.asgi_handler = trust_proxies(
-        EdgeMiddleware(
-            app.asgi_handler,
-            secret_key=settings.secret_key,
-            user_limiter=user_limiter,
-            anonymous_limiter=anonymous_limiter,
-        ),
-        settings.trusted_proxies,
+    # These wrap Litestar's whole handler rather than being middleware, so they also see the
+    # answers the router gives itself (404, 405); server/edge.py says more. The proxy layer
+    # goes outside them all, so that every client address is the one it settles.
+    methods = Methods(app.asgi_handler, app, cors=bool(settings.allowed_origins))
+    edge = EdgeMiddleware(
+        methods,
+        secret_key=settings.secret_key,
+        user_limiter=user_limiter,
+        anonymous_limiter=anonymous_limiter,
     )
+    app.asgi_handler = trust_proxies(SecurityHeaders(edge), settings.trusted_proxies)
     app.state.settings = settings
     # For tools and tests that append events the way services do.
     app.state.publish = realtime.hub.publish

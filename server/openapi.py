@@ -1,20 +1,38 @@
-"""The OpenAPI document's error answers: every ``/api`` operation documents the envelope.
+"""What the OpenAPI document says beyond Litestar's defaults: errors, bearer auth, closed bodies.
+
+Errors: every ``/api`` operation documents the envelope.
 
 Litestar documents a 400 of its own shape (``status_code``, ``detail``) for handlers that take
 parameters, and no other error. Our errors all have the contract's envelope (§2,
 ``server/envelope.py``), so each ``/api`` operation is given the statuses it can answer with
 that shape. Litestar has no app-wide ``responses`` setting, hence a plugin that sees each
 route as it is registered.
+
+Auth: the document declares the bearer scheme (a JWT, contract §3) and puts a security
+requirement on exactly the operations the server guards, read from the guards themselves so
+the document cannot drift from what the server enforces.
+
+Bodies: every msgspec struct declared ``forbid_unknown_fields`` (all request bodies, §2) is
+documented with ``additionalProperties: false``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Components, Schema, SecurityScheme
 from litestar.plugins import ReceiveRoutePlugin
 from litestar.routes import BaseRoute, HTTPRoute
+from litestar.typing import FieldDefinition
+
+from server.auth.guards import learner_only, signed_in, teacher_only
+
+if TYPE_CHECKING:
+    from litestar._openapi.schema_generation import SchemaCreator
+    from litestar.handlers import HTTPRouteHandler
 
 
 class ErrorDetail(msgspec.Struct, kw_only=True):
@@ -58,4 +76,59 @@ class ErrorResponses(ReceiveRoutePlugin):
         if not isinstance(route, HTTPRoute) or not route.path.startswith("/api/"):
             return
         for handler, _ in route.route_handler_map.values():
-            handler.responses = {**ERROR_RESPONSES, **(handler.responses or {})}
+            responses = {**ERROR_RESPONSES, **(handler.responses or {})}
+            handler.responses = dict(sorted(responses.items()))
+
+
+BEARER = "bearerAuth"
+COMPONENTS = Components(
+    security_schemes={
+        BEARER: SecurityScheme(
+            type="http",
+            scheme="bearer",
+            bearer_format="JWT",
+            description="An access token from POST /api/v1/auth/login or /refresh",
+        )
+    }
+)
+# The guards that answer 401 without a valid access token.
+_TOKEN_GUARDS = (signed_in, teacher_only, learner_only)
+
+
+def needs_token(handler: HTTPRouteHandler) -> bool:
+    return any(
+        guard in _TOKEN_GUARDS for layer in handler.ownership_layers for guard in layer.guards or ()
+    )
+
+
+class BearerSecurity(ReceiveRoutePlugin):
+    """Adds the bearer requirement to each operation that a token guard protects."""
+
+    __slots__ = ()
+
+    def receive_route(self, route: BaseRoute) -> None:
+        if not isinstance(route, HTTPRoute):
+            return
+        for handler, _ in route.route_handler_map.values():
+            if needs_token(handler):
+                handler.security = [{BEARER: []}]
+
+
+class ClosedStructs(StructSchemaPlugin):
+    """Litestar's struct schemas, closed where the struct rejects unknown fields.
+
+    Litestar's own struct plugin (a private module, hence the import path) does the work;
+    registered as an app plugin, this one is asked before it.
+    """
+
+    def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
+        return super().is_plugin_supported_field(field_definition) and bool(
+            field_definition.type_.__struct_config__.forbid_unknown_fields
+        )
+
+    def to_openapi_schema(
+        self, field_definition: FieldDefinition, schema_creator: SchemaCreator
+    ) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        schema.additional_properties = False
+        return schema

@@ -1,6 +1,8 @@
 """The browser UI: ``/`` (sign in / sign up), ``/board`` and ``/study``, from ``web/``.
 
-Static files served by the app itself, no CDN: pages are plain HTML and ES modules.
+Static files served by the app itself, no CDN: pages are plain HTML and ES modules. Their
+security headers (CSP, nosniff, referrer policy) are set for every HTML response in one
+place, ``server/security_headers.py``, so a page reached through ``/static`` has them too.
 """
 
 from __future__ import annotations
@@ -16,15 +18,6 @@ WEB = Path(__file__).resolve().parent.parent / "web"
 PAGES = {"/": "index.html", "/board": "board.html", "/study": "study.html"}
 
 
-# Pages load only what this server serves: no third-party script can run in them.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; connect-src 'self' ws: wss:; "
-    "img-src 'self' data:; style-src 'self'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
-
-
 def _page(path: str, filename: str) -> HTTPRouteHandler:
     @get(path, include_in_schema=False, name=f"page:{filename}", sync_to_thread=False)
     def page() -> File:
@@ -32,7 +25,6 @@ def _page(path: str, filename: str) -> HTTPRouteHandler:
             WEB / filename,
             content_disposition_type="inline",
             media_type="text/html",
-            headers=SECURITY_HEADERS,
         )
 
     return page

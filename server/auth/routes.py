@@ -12,6 +12,9 @@ from server.auth.service import AuthService, TokenPair
 from server.envelope import Envelope, ok
 from server.proxies import client_address
 
+# Answers that carry tokens are never stored by a browser or a proxy (RFC 6749 §5.1, §2).
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
 
 def _tokens(pair: TokenPair) -> TokensOut:
     return TokensOut(
@@ -35,7 +38,12 @@ class AuthController(Controller):
         )
         return ok(UserOut.of(user))
 
-    @post("/login", status_code=200, summary="Exchange email and password for tokens")
+    @post(
+        "/login",
+        status_code=200,
+        summary="Exchange email and password for tokens",
+        response_headers=NO_STORE,
+    )
     async def login(
         self,
         request: ApiRequest,
@@ -49,7 +57,12 @@ class AuthController(Controller):
         )
         return ok(_tokens(pair))
 
-    @post("/refresh", status_code=200, summary="Rotate a refresh token into a new pair")
+    @post(
+        "/refresh",
+        status_code=200,
+        summary="Rotate a refresh token into a new pair",
+        response_headers=NO_STORE,
+    )
     async def refresh(
         self, data: JSONBody[RefreshIn], auth_service: NamedDependency[AuthService]
     ) -> Envelope[TokensOut]:

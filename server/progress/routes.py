@@ -8,6 +8,7 @@ from typing import Annotated
 
 from litestar import Controller, Response, delete, get, post, put
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import JSONBody, PathParameter, QueryParameter, RawBody
@@ -34,7 +35,11 @@ from server.progress.service import ProgressService
 WordIdPath = Annotated[
     # Checked by _validated_word_id, so the error names the contract's field, wordId.
     str,
-    PathParameter(description="1-128 of A-Z a-z 0-9 . _ : -"),
+    # Documented, not enforced by Litestar: its error would name word_id, not wordId.
+    PathParameter(
+        description="1-128 of A-Z a-z 0-9 . _ : -",
+        schema_extra={"pattern": WORD_ID_PATTERN, "minLength": 1, "maxLength": 128},
+    ),
 ]
 DueOnly = Annotated[
     bool, QueryParameter(description="only the words due now (mastered ones left out)")
@@ -131,6 +136,7 @@ class ProgressController(Controller):
         "/{word_id:str}",
         summary="Report my progress on a word (201 created, 200 updated or unchanged)",
         status_code=200,
+        responses={201: ResponseSpec(Envelope[ProgressOut], description="Created")},
     )
     async def put_word(
         self,
