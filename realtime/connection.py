@@ -17,8 +17,11 @@ from realtime.hub import Hub, Subscription
 from realtime.outbox import DEFAULT_LIMIT, Direct, Outbox
 from realtime.presence import PresenceUser
 from realtime.session import Action, Close, Join, Leave, Send, Session
+from storage.outage import is_unreachable
 
 log = logging.getLogger("tandem.ws")
+
+UNREACHABLE_MESSAGE = "the database cannot be reached; subscribe again shortly"
 
 Authorize = Callable[[uuid.UUID, uuid.UUID], Awaitable[bool]]
 
@@ -66,14 +69,18 @@ class Connection:
             return
         try:
             await self._subscribe(join, identity.user_id, identity.name)
-        except Exception:
-            # The store failed (an outage, or a pool exhausted by a reconnect storm):
-            # refuse this subscribe and keep the connection; the client retries.
-            log.warning("subscribe to %s failed", join.store_channel, exc_info=True)
-            refusal = self.session.refused(
-                join.store_channel, "SERVICE_UNAVAILABLE", "try again shortly", join.ref
-            )
-            await self.apply([refusal])
+        except Exception as error:
+            # Refuse this subscribe and keep the connection either way (§7). The database
+            # being unreachable (an outage, or a pool exhausted by a reconnect storm) is
+            # the same SERVICE_UNAVAILABLE a REST request gets, and the client retries;
+            # anything else is a fault of ours, like a 500.
+            if is_unreachable(error):
+                log.warning("subscribe to %s: database unreachable: %r", join.store_channel, error)
+                code, message = "SERVICE_UNAVAILABLE", UNREACHABLE_MESSAGE
+            else:
+                log.exception("subscribe to %s failed", join.store_channel)
+                code, message = "INTERNAL_ERROR", "something went wrong on our side"
+            await self.apply([self.session.refused(join.store_channel, code, message, join.ref)])
 
     async def _subscribe(self, join: Join, user_id: uuid.UUID, name: str) -> None:
         member = None

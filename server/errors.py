@@ -42,10 +42,9 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.utils.scope.state import ScopeState
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from server import validation
+from storage.outage import is_unreachable
 
 log = logging.getLogger("tandem.errors")
 
@@ -236,9 +235,7 @@ def translate(exc: Exception, request: Request[Any, Any, Any] | None = None) -> 
             error = TandemError(_clean(exc.detail), headers=dict(exc.headers or {}))
             error.status_code, error.code = exc.status_code, "BAD_REQUEST"
             return error
-    if isinstance(exc, OperationalError | PoolTimeout | OSError | TimeoutError) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    ):
+    if is_unreachable(exc):  # every shape of a database outage (storage/outage.py)
         return ServiceUnavailable()
     return InternalError()
 

@@ -29,7 +29,11 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY_OPTION = "tandem_read_only"
-CONNECT_TIMEOUT_SECONDS = 4
+# An unreachable database must be a 503 within 5 s (contract §2): a checkout pings a pooled
+# connection for at most PING_TIMEOUT_SECONDS, then opens a new one for at most
+# CONNECT_TIMEOUT_SECONDS, and a request waits for a free connection at most as long.
+PING_TIMEOUT_SECONDS = 1
+CONNECT_TIMEOUT_SECONDS = 3
 
 
 def is_sqlite(url: str) -> bool:
@@ -89,7 +93,9 @@ def _ping_on_checkout(engine: AsyncEngine) -> None:
 
     SQLAlchemy's own ``pool_pre_ping`` on asyncpg wraps its ping in ``BEGIN`` ... ``ROLLBACK``
     (for pgbouncer's transaction mode, which Tandem does not use): three round trips on
-    every checkout, a third of a PUT's (docs/benchmarks.md). Raising
+    every checkout, a third of a PUT's (docs/benchmarks.md). Its own short timeout: a
+    connection whose network went silent must not hold a request for the 30 s a statement
+    may take. Raising
     ``DisconnectionError`` here is the pool's documented signal to discard the connection
     and check out a fresh one.
     """
@@ -97,9 +103,14 @@ def _ping_on_checkout(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "checkout")
     def ping(dbapi_connection: Any, _record: ConnectionPoolEntry, _proxy: Any) -> None:
         try:
-            dbapi_connection.run_async(lambda raw: raw.execute("SELECT 1"))
+            dbapi_connection.run_async(
+                lambda raw: raw.execute("SELECT 1", timeout=PING_TIMEOUT_SECONDS)
+            )
         except Exception as error:
-            raise DisconnectionError(f"pooled connection is gone: {error}") from error
+            # Abort it here: the pool's invalidation would first try a polite close, which
+            # waits up to 2 s on a connection whose network went silent.
+            dbapi_connection.driver_connection.terminate()
+            raise DisconnectionError(f"pooled connection is gone: {error!r}") from error
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
