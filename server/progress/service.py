@@ -111,13 +111,13 @@ class ProgressService:
     async def list_words(
         self, principal: Principal, *, due: bool
     ) -> tuple[list[WordProgress], int]:
-        """The user's records (or those due now) and the channel's seq before reading them:
-        an event with a higher seq may repeat a change already in the list, never miss one."""
+        """The user's records (or those due now) and the channel's seq, read in one
+        statement: the list holds exactly the changes of the events up to seq (contract §6,
+        §7), so a client that subscribes with ``since`` = seq applies each change once."""
         channel = events.progress_channel(principal.user_id)
         async with self._db.reader() as session:
-            seq = await events.head(session, channel)
-            rows = await repository.list_for(
-                session, principal.user_id, due_at=utcnow() if due else None
+            seq, rows = await repository.list_with_seq(
+                session, principal.user_id, channel, due_at=utcnow() if due else None
             )
         return [_record(row) for row in rows], seq
 
