@@ -4,12 +4,12 @@ A board read's ``seq`` says which events its cards already hold: exactly those u
 so that a client that subscribes with ``since`` = ``seq`` applies every later event once and
 no event twice. The same holds for ``GET /api/v1/progress`` (``{items, seq}``).
 
-Each test writes a fixed number of times through a really served app (on PostgreSQL every request has its
-own connection, so reads and commits truly interleave) while other clients read over and
-over. Afterwards it replays the stored events from a quiescent starting read and checks that
-every read equals the replay up to exactly its ``seq``. The replay is written here on
-purpose, from the events' data alone (what a client has), so that it cannot share a mistake
-with the server's read path.
+Each test writes a fixed number of times through a really served app (on PostgreSQL each
+request has its own connection, so reads and commits truly interleave) while other clients
+read over and over. Afterwards it replays the stored events from a quiescent starting read
+and checks that every read equals the replay up to exactly its ``seq``. The replay is
+written here on purpose, from the events' data alone (what a client has), so that it cannot
+share a mistake with the server's read path.
 """
 
 from __future__ import annotations
