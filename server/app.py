@@ -47,6 +47,8 @@ from server.settings import Settings
 from server.signing_key import resolve_secret_key
 from server.strict_input import strict_input
 from server.web import web_router
+from server.words.routes import Decks, TeacherWords
+from server.words.service import WordService
 from storage.database import Database
 
 log = logging.getLogger("tandem")
@@ -98,6 +100,7 @@ def create_app(settings: Settings) -> Litestar:
     progress_service = ProgressService(database, realtime.hub.publish)
     stamps = board_stamps(redis)
     classroom_service = ClassroomService(database, stamps)
+    word_service = WordService(database)
     board_service = BoardService(
         database, realtime.hub.publish, stamps, lock_ttl=settings.lock_ttl_seconds
     )
@@ -133,6 +136,8 @@ def create_app(settings: Settings) -> Litestar:
             ProgressController,
             TeacherClassrooms,
             LearnerClassrooms,
+            Decks,
+            TeacherWords,
             ProgressBoard,
             realtime_socket,
             web_router(),
@@ -145,6 +150,7 @@ def create_app(settings: Settings) -> Litestar:
             "realtime": _provide(realtime.endpoint),
             "progress_service": _provide(progress_service),
             "classroom_service": _provide(classroom_service),
+            "word_service": _provide(word_service),
             "board_service": _provide(board_service),
             "board_reads": _provide(board_reads),
         },
