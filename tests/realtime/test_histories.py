@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -116,15 +117,16 @@ async def cluster(settings: Settings) -> AsyncIterator[Cluster]:
             await process.stop()
 
 
-async def inject_faults(cluster: Cluster, history: History) -> list[str]:
+async def inject_faults(cluster: Cluster, history: History, done: list[str]) -> None:
     """The faults this backend allows, each after ``WRITES_BETWEEN_FAULTS`` more writes
     were acknowledged; then as many again, so the service is seen working after the last.
-    What was done, described."""
-    done: list[str] = []
+    Each is described in ``done`` with when it came (seconds since the first)."""
+    started = time.monotonic()
 
     async def then(fault: Callable[[], Awaitable[str]]) -> None:
         await history.writes_reach(history.writes + WRITES_BETWEEN_FAULTS)
-        done.append(await fault())
+        at = time.monotonic() - started
+        done.append(f"{await fault()} at {at:.1f} s")
 
     async def database() -> str:
         ended = await terminate_backends(cluster.database_url)
@@ -135,13 +137,14 @@ async def inject_faults(cluster: Cluster, history: History) -> list[str]:
         assert cluster.redis_url is not None
         killed = await kill_redis_clients(cluster.redis_url)
         assert killed["pubsub"] >= len(cluster.processes), killed  # one per process
-        return f"Redis clients killed: {dict(killed)}"
+        return f"Redis clients killed {dict(killed)}"
 
     async def process() -> str:
         victim = cluster.processes[-1]
         await victim.kill()
+        restarting = time.monotonic()
         await victim.start()
-        return f"process on {victim.server.address} killed (SIGKILL) and restarted"
+        return f"a process killed (SIGKILL), restarted in {time.monotonic() - restarting:.1f} s,"
 
     if TEST_DATABASE_URL:
         await then(database)
@@ -151,7 +154,7 @@ async def inject_faults(cluster: Cluster, history: History) -> list[str]:
     if TEST_DATABASE_URL:
         await then(database)
     await history.writes_reach(history.writes + WRITES_BETWEEN_FAULTS)
-    return done
+    done.append(f"workers stopped at {time.monotonic() - started:.1f} s")
 
 
 async def run(
@@ -161,14 +164,15 @@ async def run(
 ) -> list[str]:
     """``WORKERS`` workers run while the faults are injected, then stop; the faults done."""
     stop = asyncio.Event()
+    done: list[str] = []
     working = [asyncio.create_task(worker(n, stop)) for n in range(WORKERS)]
     try:
         async with asyncio.timeout(RUN_DEADLINE_SECONDS):
-            done = await inject_faults(cluster, history)
+            await inject_faults(cluster, history, done)
             stop.set()
             await asyncio.gather(*working)
     except TimeoutError:
-        pytest.fail(f"stuck: {history.writes} writes in {RUN_DEADLINE_SECONDS} s, {history}")
+        pytest.fail(f"stuck after {RUN_DEADLINE_SECONDS} s: {history.summary()}; {done}")
     finally:
         for task in working:
             task.cancel()
@@ -211,7 +215,7 @@ async def caught_up(followers: Sequence[Follower], last: int) -> None:
         async with asyncio.timeout(CATCH_UP_SECONDS):
             await asyncio.gather(*(follower.reaches(last) for follower in followers))
     except TimeoutError:
-        behind = {n: f.last for n, f in enumerate(followers) if f.last < last}
+        behind = {n: (f.last, f.unexpected[:3]) for n, f in enumerate(followers) if f.last < last}
         pytest.fail(f"followers still behind seq {last} after {CATCH_UP_SECONDS} s: {behind}")
 
 
@@ -229,7 +233,7 @@ def check_history(
     assert history.faults, f"no client felt the faults {done}"
     assert_numbered(stored, after, last, "the store")
     for n, follower in enumerate(followers):
-        assert not follower.resets, follower.resets
+        assert not follower.unexpected, follower.unexpected
         assert follower.frames == list(stored), f"follower {n} differs from the store"
 
 
@@ -350,6 +354,7 @@ async def test_board_history_under_faults(cluster: Cluster) -> None:
         await caught_up(followers, last)
     stored = await stored_events(cluster.addresses, place.teacher.token, place.channel, seq0, last)
 
+    print(history.summary(), done, sep="\n")  # shown with the failure, or with -s
     check_history(history, done, stored, followers, seq0, last)
     missing = unmatched(history.acknowledged, history.present, (board_event_key(f) for f in stored))
     assert not missing, f"acknowledged writes without their event: {missing}"
@@ -464,6 +469,7 @@ async def test_progress_history_under_faults(cluster: Cluster) -> None:
         await caught_up(followers, last)
     stored = await stored_events(cluster.addresses, tokens["access_token"], "progress", seq0, last)
 
+    print(history.summary(), done, sep="\n")  # shown with the failure, or with -s
     check_history(history, done, stored, followers, seq0, last)
     missing = unmatched(
         history.acknowledged, history.present, (progress_event_key(f) for f in stored)
