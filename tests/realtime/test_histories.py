@@ -76,6 +76,8 @@ from tests.servers import ServeProcess
 
 WORKERS = 6
 FOLLOWERS = 4
+# Five stages of this many acknowledged writes (a batch move is up to three events) stay
+# well under the 1000 events a subscriber may resume over without a ``reset`` (§7).
 WRITES_BETWEEN_FAULTS = 40
 RUN_DEADLINE_SECONDS = 45
 # Contract §7: after an outage, missed events arrive within 10 s of the service answering.
