@@ -21,6 +21,7 @@ from server.progress.rules import (
     Update,
     WordProgress,
     apply_update,
+    behind,
     merge_import,
 )
 from server.progress.scheduling import SchedulerState
@@ -111,13 +112,13 @@ class ProgressService:
     async def list_words(
         self, principal: Principal, *, due: bool
     ) -> tuple[list[WordProgress], int]:
-        """The user's records (or those due now) and the channel's seq before reading them:
-        an event with a higher seq may repeat a change already in the list, never miss one."""
+        """The user's records (or those due now) and the channel's seq, read in one
+        statement: the list holds exactly the changes of the events up to seq (contract §6,
+        §7), so a client that subscribes with ``since`` = seq applies each change once."""
         channel = events.progress_channel(principal.user_id)
         async with self._db.reader() as session:
-            seq = await events.head(session, channel)
-            rows = await repository.list_for(
-                session, principal.user_id, due_at=utcnow() if due else None
+            seq, rows = await repository.list_with_seq(
+                session, principal.user_id, channel, due_at=utcnow() if due else None
             )
         return [_record(row) for row in rows], seq
 
@@ -236,15 +237,8 @@ class ProgressService:
                     continue
                 outcome = apply_update(state.get(update.word_id), update, now)
                 match outcome:
-                    case Stale(current=current):
-                        problems.append(
-                            {
-                                "index": index,
-                                "field": "studyCount",
-                                "message": "counts are lower than the stored ones",
-                                "current": as_json(current),
-                            }
-                        )
+                    case Stale():
+                        problems.append({"index": index, **_stale_item(update, rows)})
                     case Unchanged(record=record):
                         results.append(ProgressOut.of(record))
                     case Created(record=record) | Changed(record=record):
@@ -346,6 +340,22 @@ class ProgressService:
         if (count_problem := _counts_problem(update)) is not None:
             found.append(("correctCount", count_problem))
         return found
+
+
+def _stale_item(update: Update, stored: dict[str, repository.ProgressRow]) -> dict[str, Any]:
+    """Why a batch item is stale, and ``current``: the record as stored, never one an
+    earlier item of the refused batch made (it was not saved); null when none is stored."""
+    row = stored.get(update.word_id)
+    record = None if row is None else _record(row)
+    if record is not None and behind(update, record):
+        message = "counts are lower than the stored ones"
+    else:
+        message = "counts are lower than those an earlier item of this batch gives the word"
+    return {
+        "field": "studyCount",
+        "message": message,
+        "current": None if record is None else as_json(record),
+    }
 
 
 def _stale(current: WordProgress) -> VersionConflict:

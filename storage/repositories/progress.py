@@ -104,9 +104,8 @@ def _reader(session: AsyncSession) -> Callable[[Sequence[Any]], ProgressRow]:
 
 
 @cache
-def _select(dialect: str, *, locked: bool, one: bool = False, due: bool = False) -> TextClause:
-    """The user's records: of ``:word_ids`` (``locked``), of ``:word_id`` (``one``), all of
-    them, or those due at ``:due_at`` (not mastered)."""
+def _select(dialect: str, *, locked: bool, one: bool = False) -> TextClause:
+    """The user's records: of ``:word_ids`` (``locked``) or of ``:word_id`` (``one``)."""
     where = ["user_id = :user_id"]
     params: list[BindParameter[Any]] = [_USER]
     if locked:
@@ -117,9 +116,6 @@ def _select(dialect: str, *, locked: bool, one: bool = False, due: bool = False)
         )
     if one:
         where.append("word_id = :word_id")
-    if due:
-        where.append("next_review <= :due_at AND NOT mastered")
-        params.append(bindparam("due_at", type_=UTCDateTime()))
     # Every piece of these statements is a constant of this module; values are all bound.
     sql = f"SELECT {_COLUMN_LIST} FROM progress WHERE {' AND '.join(where)} ORDER BY word_id"  # noqa: S608
     if locked and dialect == "postgresql":
@@ -310,17 +306,43 @@ async def get(session: AsyncSession, user_id: uuid.UUID, word_id: str) -> Progre
     return None if row is None else _reader(session)(row)
 
 
-async def list_for(
-    session: AsyncSession, user_id: uuid.UUID, *, due_at: datetime | None = None
-) -> list[ProgressRow]:
-    """All of a user's records by word id; with ``due_at``, those due then (not mastered)."""
-    statement = _select(dialect_of(session), locked=False, due=due_at is not None)
-    params: dict[str, Any] = {"user_id": user_id}
+@cache
+def _listing(*, due: bool) -> TextClause:
+    """The channel's seq beside each of the user's records (or those due at ``:due_at``,
+    not mastered), in one statement, hence one snapshot on every backend. The records are
+    joined to a one-row head, so a user without any still gets the seq (with NULLs)."""
+    on = "p.user_id = :user_id"
+    params: list[BindParameter[Any]] = [_USER]
+    if due:
+        on += " AND p.next_review <= :due_at AND NOT p.mastered"
+        params.append(bindparam("due_at", type_=UTCDateTime()))
+    columns = ", ".join(f"p.{name}" for name in COLUMNS)
+    head = "SELECT coalesce((SELECT seq FROM channel_heads WHERE channel = :channel), 0) AS seq"
+    # Every piece of this statement is a constant of this module; values are all bound.
+    sql = (
+        f"SELECT h.seq, {columns} FROM ({head}) AS h "  # noqa: S608
+        f"LEFT JOIN progress AS p ON {on} ORDER BY p.word_id"
+    )
+    return text(sql).bindparams(*params)
+
+
+async def list_with_seq(
+    session: AsyncSession, user_id: uuid.UUID, channel: str, *, due_at: datetime | None = None
+) -> tuple[int, list[ProgressRow]]:
+    """``channel``'s seq and all of a user's records by word id (with ``due_at``, those due
+    then, not mastered), as of one moment: the records hold exactly the events up to seq."""
+    params: dict[str, Any] = {"user_id": user_id, "channel": channel}
     if due_at is not None:
         params["due_at"] = due_at.astimezone(UTC)
-    result = await session.execute(statement, params)
+    result = await session.execute(_listing(due=due_at is not None), params)
     read = _reader(session)
-    return [read(row) for row in result]
+    seq = 0
+    rows: list[ProgressRow] = []
+    for row in result:
+        seq = int(row[0])
+        if row[1] is not None:  # the head's own row when there are no records
+            rows.append(read(row[1:]))
+    return seq, rows
 
 
 async def remove(session: AsyncSession, user_id: uuid.UUID, word_id: str) -> bool:
