@@ -4,6 +4,7 @@ they can kill with SIGKILL and start again on the same port."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 import socket
 import sys
@@ -12,6 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 STARTUP_TIMEOUT_SECONDS = 60
+LOG_LINES_KEPT = 2000
 
 
 def free_port() -> int:
@@ -43,6 +45,8 @@ class ServeProcess:
         self.server = Server(free_port())
         self._process: asyncio.subprocess.Process | None = None
         self._drain: asyncio.Task[None] | None = None
+        # The log's last lines, across restarts: what a test shows when a request failed.
+        self.log: collections.deque[str] = collections.deque(maxlen=LOG_LINES_KEPT)
 
     async def start(self) -> None:
         """Start it; ready means uvicorn said "Application startup complete" on its log,
@@ -77,7 +81,8 @@ class ServeProcess:
         except BaseException:
             await self.kill()
             raise
-        self._drain = asyncio.create_task(_drain(process.stderr))
+        self.log.extend(log)
+        self._drain = asyncio.create_task(_drain(process.stderr, self.log))
 
     async def kill(self) -> None:
         """SIGKILL: no shutdown hook runs, in-flight requests and sockets just drop."""
@@ -102,6 +107,14 @@ class ServeProcess:
             self._drain.cancel()
             self._drain = None
 
+    def errors(self) -> str:
+        """The log from its first error or traceback on (empty when there is none)."""
+        lines = list(self.log)
+        first = next(
+            (n for n, line in enumerate(lines) if "Traceback" in line or "ERROR" in line), None
+        )
+        return "" if first is None else "".join(lines[first:])
+
 
 @asynccontextmanager
 async def served(environment: Mapping[str, str]) -> AsyncIterator[Server]:
@@ -114,7 +127,7 @@ async def served(environment: Mapping[str, str]) -> AsyncIterator[Server]:
         await process.stop()
 
 
-async def _drain(stream: asyncio.StreamReader) -> None:
+async def _drain(stream: asyncio.StreamReader, log: collections.deque[str]) -> None:
     """Keep reading the log so the server never blocks on a full pipe."""
-    while await stream.readline():
-        pass
+    while line := await stream.readline():
+        log.append(line.decode(errors="replace"))
