@@ -104,18 +104,36 @@ class Hub:
         subscription = Subscription(outbox, client_channel, store_channel, member, connection_id)
         channel.subscriptions.add(subscription)
         current = channel.delivered
-        outbox.force(protocol.subscribed(client_channel, current, ref))
+        # Presence is joined and the missed events are read before ``subscribed`` goes out:
+        # if the store does not answer (an outage, a terminated connection, a pool
+        # exhausted by a reconnect storm), the subscribe is refused as a whole and the
+        # client asks again with the same ``since``, rather than being told ``reset`` for
+        # events that are still kept (§7). Live events and other members' presence that
+        # arrive meanwhile are held in ``subscription.held``, behind the replay.
+        users: list[PresenceUser] | None = None
         try:
             if member is not None:
                 await self._presence.join(store_channel, connection_id, member)
                 users = await self._presence.members(store_channel)
+            replay = [] if since is None else await self._replay(subscription, since, current)
+        except BaseException:
+            self._drop(channel, subscription)
+            if member is not None:
+                await asyncio.shield(self._presence.leave(store_channel, connection_id))
+            raise
+        outbox.force(protocol.subscribed(client_channel, current, ref))
+        try:
+            if users is not None:
                 outbox.force(protocol.presence(client_channel, _users(users)))
                 # The others here are told now; the notice is for other processes (ours
-                # then finds ``channel.presence`` up to date and sends nothing twice).
+                # then finds ``channel.presence`` up to date and sends nothing twice). After
+                # a replay read the set may have changed meanwhile: tell them the current one.
+                if since is not None:
+                    users = await self._presence.members(store_channel)
                 self._show_presence(channel, users, skip=subscription)
                 await self._broker.publish([PresenceNotice(store_channel)])
-            if since is not None:
-                await self._replay(subscription, since, current)
+            for frame in replay:
+                outbox.force(frame)
         finally:
             held, subscription.held = subscription.held or [], None
             for seq, frame in held:
@@ -123,25 +141,25 @@ class Hub:
                     outbox.put(frame)
         return subscription
 
-    async def _replay(self, subscription: Subscription, since: int, current: int) -> None:
-        outbox, name = subscription.outbox, subscription.client_channel
+    async def _replay(self, subscription: Subscription, since: int, current: int) -> list[str]:
+        """The frames a subscriber resuming after ``since`` is sent: the events up to
+        ``current``, or one ``reset`` when they are no longer all kept or too many. Raises
+        when the store does not answer."""
+        name = subscription.client_channel
         if since == current:
-            return
+            return []
         if since > current or current - since > self._replay_limit:
-            outbox.force(protocol.reset(name, current))
-            return
-        try:
-            frames = await self._replay_frames(subscription.store_channel, since, current)
-        except Exception:
-            # The store did not answer (say the pool is exhausted by a reconnect storm):
-            # the subscriber re-reads over REST rather than losing the events or the socket.
-            log.warning("replay of %s after %d failed; sending reset", name, since, exc_info=True)
-            frames = None
-        if frames is None:
-            outbox.force(protocol.reset(name, current))  # pruned, or the store failed
-            return
-        for frame in frames:
-            outbox.force(frame)
+            return [protocol.reset(name, current)]
+        frames = await self._replay_frames(subscription.store_channel, since, current)
+        return [protocol.reset(name, current)] if frames is None else frames
+
+    def _drop(self, channel: _Channel, subscription: Subscription) -> None:
+        """Forget a subscription that never started (nothing was sent for it)."""
+        channel.subscriptions.discard(subscription)
+        if not channel.subscriptions and self._channels.get(subscription.store_channel) is channel:
+            del self._channels[subscription.store_channel]
+            if channel.catch_up is not None:
+                channel.catch_up.cancel()
 
     async def _replay_frames(
         self, store_channel: str, since: int, current: int
