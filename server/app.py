@@ -17,9 +17,9 @@ from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from redis.asyncio import Redis
 
 from realtime import periodic
+from realtime.redis_client import connect
 from realtime.routes import realtime_socket
 from server.auth.routes import AuthController
 from server.auth.service import AuthService
@@ -38,9 +38,8 @@ from server.openapi import ErrorResponses
 from server.progress.routes import ProgressController
 from server.progress.service import ProgressService
 from server.proxies import trust_proxies
-from server.ratelimit import MemoryRateLimiter, RateLimiter, Window
+from server.ratelimit.redis import rate_limiter
 from server.realtime_wiring import build_realtime
-from server.redis_ratelimit import RedisRateLimiter
 from server.settings import Settings
 from server.signing_key import resolve_secret_key
 from server.strict_input import strict_input
@@ -57,29 +56,31 @@ def _provide(value: Any) -> Provide:
     return Provide(lambda: value, use_cache=True, sync_to_thread=False)
 
 
-def _limiter(windows: tuple[Window, ...], redis: Redis | None) -> RateLimiter | None:
-    """Request limits on ``windows`` (None when off): in Redis if configured, else memory."""
-    if not windows:
-        return None
-    memory = MemoryRateLimiter(windows)
-    return RedisRateLimiter(redis, windows, fallback=memory) if redis else memory
-
-
 def create_app(settings: Settings) -> Litestar:
     settings = resolve_secret_key(settings)
     assert settings.secret_key is not None
     database = Database(settings.database_url)
-    # Short timeouts: a Redis that stops answering must cost a fallback, never a hung request.
-    redis = (
-        Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
-        if settings.redis_url
+    # The process's one Redis client (one pool, one timeout policy), given to everything that
+    # uses Redis and closed last: realtime/redis_client.py.
+    redis = connect(settings.redis_url) if settings.redis_url else None
+
+    user_limiter = (
+        rate_limiter(settings.rate_limits, redis, prefix="tandem:rl:", concern="user rate limits")
+        if settings.rate_limits
         else None
     )
-
-    user_limiter = _limiter(settings.rate_limits, redis)
-    anonymous_limiter = _limiter(settings.anonymous_rate_limits, redis)
+    anonymous_limiter = (
+        rate_limiter(
+            settings.anonymous_rate_limits,
+            redis,
+            prefix="tandem:rl:",
+            concern="anonymous rate limits",
+        )
+        if settings.anonymous_rate_limits
+        else None
+    )
     login_throttle = LoginThrottle(
-        redis_url=settings.redis_url,
+        redis,
         limit=settings.login_failure_limit,
         limit_all_addresses=settings.login_failure_limit_all_addresses,
         minutes=settings.login_failure_minutes,
@@ -175,6 +176,7 @@ def create_app(settings: Settings) -> Litestar:
         settings.trusted_proxies,
     )
     app.state.settings = settings
+    app.state.redis = redis
     # For tools and tests that append events the way services do.
     app.state.publish = realtime.hub.publish
     return app
