@@ -7,9 +7,11 @@ stay the truth, so a notice lost to a Redis outage is made good from the event s
 
 The Redis broker uses the process's one Redis client (realtime/redis_client.py): it publishes
 through its pool, and holds one pub/sub connection from that same pool (``client.pubsub()``),
-on one Redis channel, whatever the number of sockets. Waiting for the next message has no
-deadline (a quiet channel is not an outage); everything else on it keeps the client's
-timeouts.
+on one Redis channel, whatever the number of sockets. Waiting for the next message is not
+subject to the client's command timeout (a quiet channel is not an outage): it waits in
+slices of :data:`LISTEN_SLICE_SECONDS`, and an empty slice is no error. Everything else on
+that connection keeps the client's timeouts, and each slice lets the client's health check
+ping a connection that has been quiet for long.
 
 Outage policy (contract §7): the fan-out recovers from the event store. Its supervisor loop
 reconnects with backoff after Redis drops or restarts. redis-py may also reconnect the pub/sub
@@ -32,13 +34,14 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from realtime import periodic
-from realtime.redis_client import REDIS_DOWN
+from realtime.redis_client import REDIS_DOWN, Outage
 
 log = logging.getLogger("tandem.broker")
 
 REDIS_CHANNEL = "tandem:realtime"
 BACKOFF_FIRST_SECONDS = 0.1
 BACKOFF_MAX_SECONDS = 2.0
+LISTEN_SLICE_SECONDS = 1.0  # below the client's command timeout, whatever redis-py version
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +154,9 @@ class RedisBroker:
         self.channel = channel
         self._redis = redis
         self._own = (process_id + "\n").encode()
+        # Publishing always tries (an event should reach the others within 1 s); this only
+        # keeps an outage to one warning.
+        self._outage = Outage("publishing events", "other processes read them from the store")
         self._handlers: Handlers | None = None
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -177,7 +183,9 @@ class RedisBroker:
             await self._redis.publish(self.channel, _encode(self.process_id, notices))
         except REDIS_DOWN as exc:
             # The events are stored; the other processes' sweep or reconnect catches up.
-            log.warning("could not publish %d notice(s) to Redis: %s", len(notices), exc)
+            self._outage.failed(exc)
+        else:
+            self._outage.succeeded()
 
     async def stop(self) -> None:
         await periodic.cancel(self._task)  # asks again if redis-py swallows the cancellation
@@ -212,8 +220,8 @@ class RedisBroker:
         assert self._handlers is not None
         await self._subscribed()
         while True:
-            # No deadline: see the module docstring.
-            message = await pubsub.get_message(timeout=None)
+            # An explicit timeout: None (an empty slice), never a TimeoutError. See above.
+            message = await pubsub.get_message(timeout=LISTEN_SLICE_SECONDS)
             if message is None:
                 continue
             if message.get("type") == "subscribe":

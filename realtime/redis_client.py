@@ -19,9 +19,9 @@ The timeout policy (docs/operations.md, "Redis"):
   keepalive (redis-py's default) notices a peer that vanished.
 
 The one exception is the pub/sub connection (``client.pubsub()``, realtime/broker.py): it
-comes from the same pool and settings, but its read of the next message waits with no
-deadline (redis-py reads ``get_message(timeout=None)`` without the command timeout), since a
-quiet channel is not an outage. Keepalive and the broker's reconnect loop cover a dead one.
+comes from the same pool and settings, but waiting for the next message is not subject to
+the command timeout, since a quiet channel is not an outage: the broker waits in slices of
+its own, shorter than the command timeout, and an empty slice is no error.
 
 The outage rule (:data:`REDIS_DOWN`) is written here once. Every concern catches exactly these
 exceptions and applies its own documented fallback; anything else, above all a
