@@ -17,6 +17,7 @@ from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from redis.asyncio import Redis
 
 from realtime import periodic
 from realtime.redis_client import connect
@@ -38,6 +39,7 @@ from server.openapi import ErrorResponses
 from server.progress.routes import ProgressController
 from server.progress.service import ProgressService
 from server.proxies import trust_proxies
+from server.ratelimit.base import RateLimiter, Window
 from server.ratelimit.redis import rate_limiter
 from server.realtime_wiring import build_realtime
 from server.settings import Settings
@@ -56,6 +58,11 @@ def _provide(value: Any) -> Provide:
     return Provide(lambda: value, use_cache=True, sync_to_thread=False)
 
 
+def _budget(windows: tuple[Window, ...], redis: Redis | None, concern: str) -> RateLimiter | None:
+    """Request limits on ``windows`` (None when off): in Redis if configured, else memory."""
+    return rate_limiter(windows, redis, prefix="tandem:rl:", concern=concern) if windows else None
+
+
 def create_app(settings: Settings) -> Litestar:
     settings = resolve_secret_key(settings)
     assert settings.secret_key is not None
@@ -64,21 +71,8 @@ def create_app(settings: Settings) -> Litestar:
     # uses Redis and closed last: realtime/redis_client.py.
     redis = connect(settings.redis_url) if settings.redis_url else None
 
-    user_limiter = (
-        rate_limiter(settings.rate_limits, redis, prefix="tandem:rl:", concern="user rate limits")
-        if settings.rate_limits
-        else None
-    )
-    anonymous_limiter = (
-        rate_limiter(
-            settings.anonymous_rate_limits,
-            redis,
-            prefix="tandem:rl:",
-            concern="anonymous rate limits",
-        )
-        if settings.anonymous_rate_limits
-        else None
-    )
+    user_limiter = _budget(settings.rate_limits, redis, "user rate limits")
+    anonymous_limiter = _budget(settings.anonymous_rate_limits, redis, "anonymous rate limits")
     login_throttle = LoginThrottle(
         redis,
         limit=settings.login_failure_limit,
