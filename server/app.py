@@ -19,6 +19,7 @@ from litestar.openapi import OpenAPIConfig
 from redis.asyncio import Redis
 
 from realtime import periodic
+from realtime.redis_client import connect
 from realtime.routes import realtime_socket
 from server.api_docs import SwaggerUI
 from server.auth.routes import AuthController
@@ -39,9 +40,9 @@ from server.openapi import COMPONENTS, BearerSecurity, ClosedStructs, ErrorRespo
 from server.progress.routes import ProgressController
 from server.progress.service import ProgressService
 from server.proxies import trust_proxies
-from server.ratelimit import MemoryRateLimiter, RateLimiter, Window
+from server.ratelimit.base import RateLimiter, Window
+from server.ratelimit.redis import rate_limiter
 from server.realtime_wiring import build_realtime
-from server.redis_ratelimit import RedisRateLimiter
 from server.security_headers import SecurityHeaders
 from server.settings import Settings
 from server.signing_key import resolve_secret_key
@@ -61,29 +62,23 @@ def _provide(value: Any) -> Provide:
     return Provide(lambda: value, use_cache=True, sync_to_thread=False)
 
 
-def _limiter(windows: tuple[Window, ...], redis: Redis | None) -> RateLimiter | None:
+def _budget(windows: tuple[Window, ...], redis: Redis | None, concern: str) -> RateLimiter | None:
     """Request limits on ``windows`` (None when off): in Redis if configured, else memory."""
-    if not windows:
-        return None
-    memory = MemoryRateLimiter(windows)
-    return RedisRateLimiter(redis, windows, fallback=memory) if redis else memory
+    return rate_limiter(windows, redis, prefix="tandem:rl:", concern=concern) if windows else None
 
 
 def create_app(settings: Settings) -> Litestar:
     settings = resolve_secret_key(settings)
     assert settings.secret_key is not None
     database = Database(settings.database_url)
-    # Short timeouts: a Redis that stops answering must cost a fallback, never a hung request.
-    redis = (
-        Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
-        if settings.redis_url
-        else None
-    )
+    # The process's one Redis client (one pool, one timeout policy), given to everything that
+    # uses Redis and closed last: realtime/redis_client.py.
+    redis = connect(settings.redis_url) if settings.redis_url else None
 
-    user_limiter = _limiter(settings.rate_limits, redis)
-    anonymous_limiter = _limiter(settings.anonymous_rate_limits, redis)
+    user_limiter = _budget(settings.rate_limits, redis, "user rate limits")
+    anonymous_limiter = _budget(settings.anonymous_rate_limits, redis, "anonymous rate limits")
     login_throttle = LoginThrottle(
-        redis_url=settings.redis_url,
+        redis,
         limit=settings.login_failure_limit,
         limit_all_addresses=settings.login_failure_limit_all_addresses,
         minutes=settings.login_failure_minutes,
@@ -184,6 +179,7 @@ def create_app(settings: Settings) -> Litestar:
     )
     app.asgi_handler = trust_proxies(SecurityHeaders(edge), settings.trusted_proxies)
     app.state.settings = settings
+    app.state.redis = redis
     # For tools and tests that append events the way services do.
     app.state.publish = realtime.hub.publish
     return app

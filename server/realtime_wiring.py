@@ -19,6 +19,7 @@ from realtime import periodic
 from realtime.broker import Broker, MemoryBroker, RedisBroker
 from realtime.hub import Hub
 from realtime.presence import MemoryPresence, Presence
+from realtime.redis_client import connect
 from realtime.redis_presence import RedisPresence
 from realtime.routes import Realtime
 from realtime.session import AuthFailed, Identity
@@ -65,13 +66,14 @@ class RealtimeParts:
 
 
 def build_realtime(settings: Settings, database: Database, redis: Redis | None) -> RealtimeParts:
+    """The realtime parts: on ``redis`` (the process's one client) when given, else in-process."""
     secret_key = settings.secret_key
     assert secret_key is not None
     process_id = uuid.uuid4().hex
     broker: Broker
     presence: Presence
-    if settings.redis_url and redis is not None:
-        broker = RedisBroker(settings.redis_url, process_id=process_id)
+    if redis is not None:
+        broker = RedisBroker(redis, process_id=process_id)
         presence = RedisPresence(redis, process_id=process_id)
     else:
         broker, presence = MemoryBroker(), MemoryPresence()
@@ -124,7 +126,7 @@ async def offline_services(settings: Settings) -> AsyncIterator[Offline]:
     stamps; without, a serving process's stamps expire on their own (server/board/stamps.py).
     """
     database = Database(settings.database_url, pool_size=2, max_overflow=2)
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    redis = connect(settings.redis_url) if settings.redis_url else None
     realtime = build_realtime(settings, database, redis)
     await realtime.broker.start(realtime.hub.handlers)
     try:

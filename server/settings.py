@@ -14,7 +14,7 @@ import msgspec
 from dotenv import dotenv_values
 
 from server.proxies import DEFAULT_TRUSTED_PROXIES, parse_trusted_proxies
-from server.ratelimit import Window, parse_windows
+from server.ratelimit.base import Window, parse_windows
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./tandem.db"
 DEFAULT_RATE_LIMITS = "100/minute;20/10 seconds"
