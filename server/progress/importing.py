@@ -19,7 +19,7 @@ import msgspec
 
 from server.errors import ValidationFailed
 from server.progress.rules import Update
-from server.progress.schemas import WORD_ID_PATTERN, check_word_id
+from server.progress.schemas import MAX_IMPORT_WORDS, WORD_ID_PATTERN, check_word_id
 
 _WORD_ID = re.compile(WORD_ID_PATTERN)
 _TRUE = {"true", "1", "yes", "y"}
@@ -78,12 +78,32 @@ def _csv_rows(text: str) -> Iterator[tuple[str, Any]]:
 
 
 def _collect(rows: Iterator[tuple[str, Any]], *, strings: bool) -> Parsed:
+    """The entries and rejections of ``rows``, at most :data:`MAX_IMPORT_WORDS` words.
+
+    Words are the distinct wordIds of the good rows, plus each rejected row (each is
+    reported on its own, so each is an answer's worth of work). Reading stops at the first
+    word over the limit: the whole import is refused before any scheduling or database
+    work, and a huge file costs no more than the limit's worth of parsing.
+    """
     parsed = Parsed()
+    words: set[str] = set()
     for word_id, record in rows:
         try:
-            parsed.entries.append(_entry(word_id, record, strings=strings))
+            entry = _entry(word_id, record, strings=strings)
         except _Bad as exc:
             parsed.rejected.append((word_id, str(exc)))
+        else:
+            parsed.entries.append(entry)
+            words.add(word_id)
+        if len(words) + len(parsed.rejected) > MAX_IMPORT_WORDS:
+            raise ValidationFailed(
+                f"An import holds at most {MAX_IMPORT_WORDS:,} words: split the file",
+                details={
+                    "fields": [
+                        {"field": "body", "message": f"more than {MAX_IMPORT_WORDS:,} words"}
+                    ]
+                },
+            )
     return parsed
 
 

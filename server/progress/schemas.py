@@ -12,6 +12,9 @@ from server.progress.rules import WordProgress
 WORD_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 RESERVED_WORD_IDS = frozenset({"stats", "batch", "import"})
 MAX_BATCH = 1000
+# The most words one import holds (contract §6): it bounds an import's work (issue 12: a
+# 740,000-row CSV held a process for 19 s) and the list it leaves behind.
+MAX_IMPORT_WORDS = 20_000
 
 WordId = Annotated[
     str,
