@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -18,7 +17,6 @@ from server.errors import ValidationFailed
 from server.progress import importing
 from server.progress.rules import Update
 from server.progress.schemas import (
-    WORD_ID_PATTERN,
     BatchIn,
     BatchOut,
     Deleted,
@@ -28,6 +26,7 @@ from server.progress.schemas import (
     ProgressOut,
     Rejected,
     Stats,
+    is_word_id,
 )
 from server.progress.service import ProgressService
 
@@ -43,7 +42,7 @@ IMPORT_MAX_BYTES = 10 * 1024 * 1024
 
 
 def _validated_word_id(word_id: str) -> str:
-    if not re.fullmatch(WORD_ID_PATTERN, word_id):
+    if not is_word_id(word_id):
         raise ValidationFailed(
             "wordId must be 1-128 of A-Z a-z 0-9 . _ : -",
             details={"fields": [{"field": "wordId", "message": "invalid word id"}]},
