@@ -61,6 +61,8 @@ def decode(text: str | bytes) -> ClientFrame:
         raise FrameError(f"not a valid frame: {exc}") from None
     except msgspec.DecodeError as exc:
         raise FrameError(f"not JSON: {exc}") from None
+    except UnicodeDecodeError:  # msgspec's answer to bad UTF-8 in a string of a binary frame
+        raise FrameError("not JSON: not UTF-8") from None
     return frame
 
 

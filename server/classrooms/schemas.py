@@ -8,12 +8,12 @@ from typing import Annotated
 import msgspec
 
 from server.envelope import Timestamp, timestamp
+from server.progress.schemas import WordId
 from storage.models import Classroom, Lesson, Student
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S")]
 Category = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"\S")]
 JoinCode = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-WordId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
 
 
 class ClassroomIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

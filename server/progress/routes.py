@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -29,6 +28,7 @@ from server.progress.schemas import (
     ProgressOut,
     Rejected,
     Stats,
+    is_word_id,
 )
 from server.progress.service import ProgressService
 from storage import offload
@@ -52,7 +52,7 @@ PARSE_US_PER_BYTE = 0.2
 
 
 def _validated_word_id(word_id: str) -> str:
-    if not re.fullmatch(WORD_ID_PATTERN, word_id):
+    if not is_word_id(word_id):
         raise ValidationFailed(
             "wordId must be 1-128 of A-Z a-z 0-9 . _ : -",
             details={"fields": [{"field": "wordId", "message": "invalid word id"}]},

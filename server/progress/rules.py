@@ -12,6 +12,10 @@ from datetime import datetime
 
 from server.progress.scheduling import SchedulerState, review
 
+# Counts are whole numbers 0..MAX_COUNT wherever they come from: PUT, batch, import (§6).
+# Well inside a 32-bit database integer, so no count reaches the store that it cannot hold.
+MAX_COUNT = 1_000_000_000
+
 
 @dataclass(frozen=True, slots=True)
 class WordProgress:
