@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import logging.config
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,6 +17,8 @@ import uvicorn
 
 from server import demo as demo_data
 from server.errors import TandemError
+from server.logs import logging_config
+from server.metrics import MULTIPROC_ENV
 from server.progress import importer
 from server.settings import Settings, SettingsError
 from server.signing_key import resolve_secret_key
@@ -45,6 +51,23 @@ def serve(args: argparse.Namespace) -> int:
     log.info("database at revision %s", migrate.head_revision())
     if args.demo:
         _fill_demo(settings, quiet_if_filled=True)
+    if args.access_log:
+        os.environ["TANDEM_ACCESS_LOG"] = "on"  # read by every worker's Settings.from_env
+    metrics_dir = None
+    if settings.metrics and args.workers > 1:
+        # Workers share their metrics through files (prometheus-client's multiprocess
+        # mode): a fresh private directory, set before any worker imports the client.
+        metrics_dir = tempfile.mkdtemp(prefix="tandem-metrics-")
+        os.environ[MULTIPROC_ENV] = metrics_dir
+    try:
+        _run_uvicorn(args, settings)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+def _run_uvicorn(args: argparse.Namespace, settings: Settings) -> None:
     uvicorn.run(
         "server.asgi:app_from_env",
         factory=True,
@@ -60,10 +83,11 @@ def serve(args: argparse.Namespace) -> int:
         # (server/proxies.py); uvicorn's copy would first rewrite the client address from
         # its own FORWARDED_ALLOW_IPS list, which the setting must replace, not add to.
         proxy_headers=False,
+        log_config=logging_config(settings.log_format),
         log_level=args.log_level,
-        access_log=args.access_log,
+        # Ours replaces uvicorn's (server/observe.py): one line a request, in either format.
+        access_log=False,
     )
-    return 0
 
 
 def demo(_: argparse.Namespace) -> int:
@@ -183,9 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    try:
+        log_format = Settings.from_env().log_format
+    except SettingsError:
+        log_format = "text"  # the command itself reports the bad setting
+    logging.config.dictConfig(logging_config(log_format))
     args = build_parser().parse_args(argv)
     return int(args.handler(args))
 

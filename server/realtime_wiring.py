@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from realtime import periodic
 from realtime.broker import Broker, MemoryBroker, RedisBroker
 from realtime.hub import Hub
+from realtime.meters import NO_METERS, Meters
 from realtime.presence import MemoryPresence, Presence
 from realtime.redis_presence import RedisPresence
 from realtime.routes import Realtime
@@ -64,7 +65,9 @@ class RealtimeParts:
         await self.presence.stop()
 
 
-def build_realtime(settings: Settings, database: Database, redis: Redis | None) -> RealtimeParts:
+def build_realtime(
+    settings: Settings, database: Database, redis: Redis | None, *, meters: Meters | None = None
+) -> RealtimeParts:
     secret_key = settings.secret_key
     assert secret_key is not None
     process_id = uuid.uuid4().hex
@@ -75,7 +78,7 @@ def build_realtime(settings: Settings, database: Database, redis: Redis | None) 
         presence = RedisPresence(redis, process_id=process_id)
     else:
         broker, presence = MemoryBroker(), MemoryPresence()
-    hub = Hub(database, broker, presence)
+    hub = Hub(database, broker, presence, meters=meters or NO_METERS)
 
     def verify(token: str) -> Identity:
         try:
