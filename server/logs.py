@@ -59,6 +59,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,  # which worker, with ``--workers N``
         }
         http = getattr(record, HTTP_FIELDS, None)
         if isinstance(http, dict):
