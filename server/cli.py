@@ -1,4 +1,8 @@
-"""The ``tandem`` command: ``serve``, ``db upgrade`` / ``db current`` / ``db revision``."""
+"""The ``tandem`` command: ``serve``, ``db upgrade`` / ``db current`` / ``db revision``.
+
+What only one command needs (the demo data, the importer) is imported by that command:
+``tandem serve`` starts in a fresh process, and every import is on its way to ``/health``.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +19,9 @@ from pathlib import Path
 
 import uvicorn
 
-from server import demo as demo_data
 from server.errors import TandemError
 from server.logs import logging_config
 from server.metrics import MULTIPROC_ENV
-from server.progress import importer
 from server.settings import Settings, SettingsError
 from server.signing_key import resolve_secret_key
 from server.ws_protocol import WEBSOCKET_OPTIONS
@@ -48,7 +50,7 @@ def serve(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         raise SystemExit(f"tandem: {exc}") from None
     asyncio.run(migrate.upgrade(settings.database_url))
-    log.info("database at revision %s", migrate.head_revision())
+    log.info("database at revision %s", migrate.script_head())
     if args.demo:
         _fill_demo(settings, quiet_if_filled=True)
     if args.access_log:
@@ -102,6 +104,8 @@ def demo(_: argparse.Namespace) -> int:
 
 
 def _fill_demo(settings: Settings, *, quiet_if_filled: bool) -> None:
+    from server import demo as demo_data  # noqa: PLC0415 - not imported by a plain serve
+
     try:
         logins = asyncio.run(demo_data.fill(settings))
     except demo_data.NotEmpty:
@@ -141,6 +145,8 @@ def db_revision(args: argparse.Namespace) -> int:
 
 
 def import_progress(args: argparse.Namespace) -> int:
+    from server.progress import importer  # noqa: PLC0415 - not imported by a plain serve
+
     settings = _settings()
     try:
         settings = resolve_secret_key(settings)

@@ -81,9 +81,9 @@ async def _classroom_traffic(http: httpx.AsyncClient, address: str) -> list[str]
         headers=bearer(learner["access_token"]),
     )
     assert joined.status_code == 200, joined.text
-    body = {"studyCount": 2, "correctCount": 1, "confidence": 3}
+    counts = {"studyCount": 2, "correctCount": 1, "confidence": 3}
     put = await http.put(
-        "/api/v1/progress/es:hola", json=body, headers=bearer(learner["access_token"])
+        "/api/v1/progress/es:hola", json=counts, headers=bearer(learner["access_token"])
     )
     assert put.is_success, put.text
     board = await http.get(
