@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from realtime import protocol
 from realtime.broker import Broker, EventNotice, Handlers, PresenceNotice
+from realtime.meters import NO_METERS, Meters
 from realtime.outbox import Outbox
 from realtime.presence import Presence, PresenceUser
 from storage import events, offload
@@ -62,8 +63,10 @@ class Hub:
         presence: Presence,
         *,
         replay_limit: int = REPLAY_LIMIT,
+        meters: Meters = NO_METERS,
     ) -> None:
         self._db = database
+        self.meters = meters
         self._broker = broker
         self._presence = presence
         self._replay_limit = replay_limit
@@ -74,10 +77,11 @@ class Hub:
         # The highest seq heard for a channel whose head is being read: that read may have
         # come before the event's commit, and the notice is not heard again.
         self._heard_while_opening: dict[str, int] = {}
+        self._broker_connections = 0
 
     @property
     def handlers(self) -> Handlers:
-        return Handlers(self.on_event, self.on_presence, self.resync)
+        return Handlers(self.on_event, self.on_presence, self._broker_connected)
 
     def current(self, store_channel: str) -> int:
         channel = self._channels.get(store_channel)
@@ -139,6 +143,7 @@ class Hub:
             for seq, frame in held:
                 if seq is None or seq > current:
                     outbox.put(frame)
+        self.meters.subscribed()
         return subscription
 
     async def _replay(self, subscription: Subscription, since: int, current: int) -> list[str]:
@@ -149,9 +154,14 @@ class Hub:
         if since == current:
             return []
         if since > current or current - since > self._replay_limit:
+            self.meters.reset_sent()
             return [protocol.reset(name, current)]
         frames = await self._replay_frames(subscription.store_channel, since, current)
-        return [protocol.reset(name, current)] if frames is None else frames
+        if frames is None:
+            self.meters.reset_sent()
+            return [protocol.reset(name, current)]
+        self.meters.delivered(len(frames))
+        return frames
 
     def _drop(self, channel: _Channel, subscription: Subscription) -> None:
         """Forget a subscription that never started (nothing was sent for it)."""
@@ -198,6 +208,7 @@ class Hub:
         if channel is None or subscription not in channel.subscriptions:
             return
         channel.subscriptions.discard(subscription)
+        self.meters.unsubscribed()
         if not channel.subscriptions:
             del self._channels[subscription.store_channel]
             if channel.catch_up is not None:
@@ -254,10 +265,11 @@ class Hub:
         else:
             self._start_catch_up(store_channel, channel)
 
-    @staticmethod
-    def _fan_out(channel: _Channel, seq: int | None, frame: str) -> None:
+    def _fan_out(self, channel: _Channel, seq: int | None, frame: str) -> None:
         if seq is not None:
             channel.delivered = seq
+            if self.meters.on:
+                self.meters.delivered(len(channel.subscriptions), protocol.event_at(frame))
         for subscription in channel.subscriptions:
             if subscription.held is not None:
                 subscription.held.append((seq, frame))
@@ -285,6 +297,7 @@ class Hub:
                         subscription.outbox.force(
                             protocol.reset(subscription.client_channel, batch[0].seq - 1)
                         )
+                    self.meters.reset_sent(len(channel.subscriptions))
                     channel.delivered = batch[0].seq - 1
                 for event in batch:
                     self._fan_out(channel, event.seq, protocol.event(event))
@@ -295,6 +308,13 @@ class Hub:
             log.exception("catching up %s failed; the next sweep retries", store_channel)
         finally:
             channel.catch_up = None
+
+    async def _broker_connected(self) -> None:
+        # The broker calls this after its first connection too; only later ones are reconnects.
+        self._broker_connections += 1
+        if self._broker_connections > 1:
+            self.meters.broker_reconnected()
+        await self.resync()
 
     async def resync(self) -> None:
         """Compare every local channel with the store and deliver what was missed."""
@@ -345,6 +365,8 @@ class Hub:
 
     async def publish(self, stored: Sequence[events.StoredEvent]) -> None:
         """Announce committed events (the services' ``Publish``); never raises."""
+        # Every service publishes what it committed, so appends are counted here, once.
+        self.meters.events_appended(len(stored))
         try:
             notices = await offload.run(len(stored) * FRAME_US, _notices, stored)
             await self._broker.publish(notices)

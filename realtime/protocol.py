@@ -8,6 +8,7 @@ a frame fanned out to many sockets is the same string object for all of them.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -104,6 +105,25 @@ def client_channel(store_channel: str) -> str:
 def _text(user_id: uuid.UUID) -> str:
     # A batch's thousand events share one actor; ``str`` of a UUID costs a microsecond.
     return str(user_id)
+
+
+_AT = '"at":"'
+
+
+def event_at(frame: str) -> float | None:
+    """The ``at`` of an :func:`event` frame as epoch seconds, without decoding the frame.
+
+    ``at`` is the frame's last key, so the last ``"at":"`` is it whatever the data holds;
+    used for the delivery-lag metric on frames that came over the broker as text.
+    """
+    start = frame.rfind(_AT)
+    if start < 0:
+        return None
+    start += len(_AT)
+    try:
+        return datetime.fromisoformat(frame[start : frame.index('"', start)]).timestamp()
+    except ValueError:
+        return None
 
 
 def event(stored: StoredEvent) -> str:

@@ -36,6 +36,8 @@ from server.edge import EdgeMiddleware
 from server.errors import exception_to_response
 from server.health import health, ready
 from server.methods import Methods
+from server.metrics import PrometheusMetrics, metrics_route
+from server.observe import Observe
 from server.openapi import COMPONENTS, BearerSecurity, ClosedStructs, ErrorResponses
 from server.progress.routes import ProgressController
 from server.progress.service import ProgressService
@@ -56,6 +58,7 @@ log = logging.getLogger("tandem")
 
 VERSION = "0.1.0"
 LOCK_SWEEP_SECONDS = 1.0
+POOL_GAUGE_SECONDS = 1.0
 
 
 def _provide(value: Any) -> Provide:
@@ -91,7 +94,12 @@ def create_app(settings: Settings) -> Litestar:
         login_throttle=login_throttle,
     )
 
-    realtime = build_realtime(settings, database, redis)
+    metrics = (
+        PrometheusMetrics(database.engine.pool.checkedout)  # type: ignore[attr-defined]
+        if settings.metrics
+        else None
+    )
+    realtime = build_realtime(settings, database, redis, meters=metrics)
     progress_service = ProgressService(database, realtime.hub.publish)
     stamps = board_stamps(redis)
     classroom_service = ClassroomService(database, stamps)
@@ -110,10 +118,20 @@ def create_app(settings: Settings) -> Litestar:
         sweeper = periodic.run_every(
             LOCK_SWEEP_SECONDS, board_service.release_expired_locks, "lock-sweeper"
         )
+        pool_gauge = None
+        if metrics is not None and metrics.multiprocess:
+            # Other workers cannot be asked at scrape time: each writes its own share.
+            async def refresh_pool() -> None:
+                metrics.refresh_pool()
+
+            pool_gauge = periodic.run_every(POOL_GAUGE_SECONDS, refresh_pool, "pool-gauge")
         try:
             yield
         finally:
             await periodic.cancel(sweeper)
+            await periodic.cancel(pool_gauge)
+            if metrics is not None:
+                metrics.process_stopped()
             await realtime.stop()
             for limiter in (user_limiter, anonymous_limiter):
                 if limiter is not None:
@@ -136,6 +154,7 @@ def create_app(settings: Settings) -> Litestar:
             ProgressBoard,
             realtime_socket,
             web_router(),
+            *([metrics_route(metrics, settings.metrics_allow)] if metrics is not None else []),
         ],
         dependencies={
             "settings": _provide(settings),
@@ -177,7 +196,8 @@ def create_app(settings: Settings) -> Litestar:
         user_limiter=user_limiter,
         anonymous_limiter=anonymous_limiter,
     )
-    app.asgi_handler = trust_proxies(SecurityHeaders(edge), settings.trusted_proxies)
+    observed = Observe(SecurityHeaders(edge), metrics=metrics, log_requests=settings.access_log)
+    app.asgi_handler = trust_proxies(observed, settings.trusted_proxies)
     app.state.settings = settings
     app.state.redis = redis
     # For tools and tests that append events the way services do.

@@ -1,4 +1,4 @@
-"""The outermost layer of every ``/api`` request: request id, caller, rate limit, headers.
+"""The edge of every ``/api`` request: caller, rate limit, headers.
 
 Two budgets (contract §2): a request with a valid access token counts against its user's
 ``TANDEM_RATE_LIMITS``; any other request against its client address's
@@ -14,7 +14,6 @@ the one rate-limit call.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 
 from litestar.enums import ScopeType
@@ -54,12 +53,10 @@ class EdgeMiddleware:
         if scope["type"] != ScopeType.HTTP or not scope["path"].startswith(self.prefixes):
             await self.app(scope, receive, send)
             return
-        request_id = uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
         authorization = next((v for k, v in scope["headers"] if k == b"authorization"), None)
         authenticate(scope, authorization, self.secret_key)  # type: ignore[arg-type]
 
-        extra: list[tuple[bytes, bytes]] = [(b"x-request-id", request_id.encode())]
+        extra: list[tuple[bytes, bytes]] = []  # the request id is server/observe.py's
         limiter, key = self._budget(scope)
         if limiter is not None:
             decision = await limiter.hit(key)

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from realtime import periodic
 from realtime.broker import Broker, MemoryBroker, RedisBroker
 from realtime.hub import Hub
+from realtime.meters import NO_METERS, Meters
 from realtime.presence import MemoryPresence, Presence
 from realtime.redis_client import connect
 from realtime.redis_presence import RedisPresence
@@ -65,7 +66,9 @@ class RealtimeParts:
         await self.presence.stop()
 
 
-def build_realtime(settings: Settings, database: Database, redis: Redis | None) -> RealtimeParts:
+def build_realtime(
+    settings: Settings, database: Database, redis: Redis | None, *, meters: Meters | None = None
+) -> RealtimeParts:
     """The realtime parts: on ``redis`` (the process's one client) when given, else in-process."""
     secret_key = settings.secret_key
     assert secret_key is not None
@@ -77,7 +80,7 @@ def build_realtime(settings: Settings, database: Database, redis: Redis | None) 
         presence = RedisPresence(redis, process_id=process_id)
     else:
         broker, presence = MemoryBroker(), MemoryPresence()
-    hub = Hub(database, broker, presence)
+    hub = Hub(database, broker, presence, meters=meters or NO_METERS)
 
     def verify(token: str) -> Identity:
         try:

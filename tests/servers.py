@@ -8,7 +8,7 @@ import collections
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -40,8 +40,9 @@ class ServeProcess:
     """One ``tandem serve`` on a port of its own, which keeps its port across restarts
     (uvicorn binds with ``SO_REUSEADDR``), so clients reconnect to the same address."""
 
-    def __init__(self, environment: Mapping[str, str]) -> None:
+    def __init__(self, environment: Mapping[str, str], arguments: Sequence[str] = ()) -> None:
         self.environment = dict(environment)
+        self.arguments = tuple(arguments)
         self.server = Server(free_port())
         self._process: asyncio.subprocess.Process | None = None
         self._drain: asyncio.Task[None] | None = None
@@ -62,6 +63,7 @@ class ServeProcess:
             str(self.server.port),
             "--log-level",
             "info",
+            *self.arguments,
             env={**os.environ, **self.environment},
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
