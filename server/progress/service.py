@@ -148,8 +148,10 @@ class ProgressService:
                     return record, False
                 case Created(record=record) | Changed(record=record):
                     await repository.upsert(session, principal.user_id, [_row(record)])
+                    # Stamped with the write's instant, the record's updatedAt, as the
+                    # guarded PUT's event is (one instant per write, on every path).
                     published = await events.append(
-                        session, [_updated_event(principal, ProgressOut.of(record))]
+                        session, [_updated_event(principal, ProgressOut.of(record))], now=now
                     )
         await self._publish(published)
         return record, isinstance(outcome, Created)
@@ -249,7 +251,7 @@ class ProgressService:
             if problems:
                 raise ValidationFailed("Some updates are not valid", details={"items": problems})
             await _write(session, principal.user_id, rows, changed)
-            published = await events.append(session, emitted)
+            published = await events.append(session, emitted, now=now)
         await self._publish(published)
         return results
 
@@ -320,7 +322,7 @@ class ProgressService:
                     case _:
                         unchanged += 1
             await _write(session, principal.user_id, rows, changed)
-            published = await events.append(session, emitted)
+            published = await events.append(session, emitted, now=now)
         await self._publish(published)
         return imported, merged, unchanged
 
