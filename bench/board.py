@@ -106,6 +106,9 @@ def parse_args() -> argparse.Namespace:
         help="Accept-Encoding of the board reads: gzip, as browsers send, or identity",
     )
     parser.add_argument("--admin-url", default=common.ADMIN_URL)
+    parser.add_argument(
+        "--redis-url", default=common.REDIS_URL, help="the servers' Redis (board cache, stamps)"
+    )
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     args = parser.parse_args()
     args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
@@ -485,7 +488,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         spawned = [loop.run_in_executor(pool, ready_worker, 1.0) for _ in range(args.procs)]
         await asyncio.gather(*spawned)
         async with common.fresh_database(args.admin_url) as database_url:
-            async with common.servers(2, database_url) as normal:
+            async with common.servers(2, database_url, redis_url=args.redis_url) as normal:
                 began = time.monotonic()
                 room = await create_classroom(
                     normal, args.students, args.lessons, args.setup_concurrency
@@ -503,7 +506,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     print("moves", report["scenarios"]["moves"], flush=True)
             if "uncached" in args.scenarios:
                 uncached = [
-                    common.Server(database_url, program=(sys.executable, "-c", UNCACHED_SERVER))
+                    common.Server(
+                        database_url,
+                        redis_url=args.redis_url,
+                        program=(sys.executable, "-c", UNCACHED_SERVER),
+                    )
                     for _ in range(2)
                 ]
                 try:

@@ -360,7 +360,7 @@ class Hub:
     async def refresh_presence(self) -> None:
         """Re-read presence of every local board (a crashed process's teachers drop out)."""
         for name in list(self._channels):
-            if name.startswith("board:"):
+            if events.is_board_channel(name):
                 await self.on_presence(name)
 
     async def publish(self, stored: Sequence[events.StoredEvent]) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from realtime import protocol
-from storage.events import progress_channel
+from storage import events
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_BIG = 1009  # RFC 6455 §7.4.1: "message too big"
@@ -202,15 +202,16 @@ class Session:
         assert self.identity is not None
         classroom_id: uuid.UUID | None = None
         if channel == "progress":
-            store_channel = progress_channel(self.identity.user_id)
-        elif channel.startswith("board:"):
+            store_channel = events.progress_channel(self.identity.user_id)
+        elif events.is_board_channel(channel):
             try:
-                classroom_id = uuid.UUID(channel.removeprefix("board:"))
+                classroom_id = events.board_classroom(channel)
             except ValueError:
                 return [Send(protocol.error("VALIDATION_ERROR", "unknown channel", ref))]
+            assert classroom_id is not None
             if self.identity.role != "teacher":
                 return [Send(protocol.error("FORBIDDEN", "boards are for teachers", ref))]
-            store_channel = f"board:{classroom_id}"
+            store_channel = events.board_channel(classroom_id)
             channel = store_channel  # canonical spelling of the id
         else:
             return [
@@ -227,12 +228,12 @@ class Session:
     def _unsubscribe(self, channel: str) -> list[Action]:
         assert self.identity is not None
         if channel == "progress":
-            store_channel = progress_channel(self.identity.user_id)
+            store_channel = events.progress_channel(self.identity.user_id)
         else:
             store_channel = channel
-            if channel.startswith("board:"):
-                with contextlib.suppress(ValueError):
-                    store_channel = f"board:{uuid.UUID(channel.removeprefix('board:'))}"
+            with contextlib.suppress(ValueError):
+                if (classroom_id := events.board_classroom(channel)) is not None:
+                    store_channel = events.board_channel(classroom_id)
         if self.channels.pop(store_channel, None) is None:
             return []
         return [Leave(store_channel)]

@@ -8,10 +8,12 @@ PostgreSQL (``timestamptz``).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+import msgspec
 from sqlalchemy import DateTime, MetaData, Uuid
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
@@ -45,6 +47,26 @@ def isoformat(value: datetime) -> str:
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
     return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+_encode_instants = msgspec.json.Encoder().encode
+_decode_texts = msgspec.json.Decoder(list[str | None]).decode
+_API_TEXT_LENGTH = len("2026-11-22T09:30:00.000000Z")
+
+
+def isoformats(values: Sequence[datetime | None]) -> list[str | None]:
+    """:func:`isoformat` of many instants at once (None stays None), for a board read's
+    6,000: msgspec writes RFC 3339 in C at a tenth of the cost per value. It leaves a zero
+    fraction out and writes other zones' offsets: any text not of the API's length is
+    made by :func:`isoformat` instead, so the answer is always its (a test holds them
+    equal)."""
+    texts = _decode_texts(_encode_instants(values))
+    for index, text in enumerate(texts):
+        if text is not None and len(text) != _API_TEXT_LENGTH:
+            value = values[index]
+            assert value is not None
+            texts[index] = isoformat(value)
+    return texts
 
 
 @lru_cache(maxsize=4096)

@@ -1,6 +1,6 @@
 """The two backends' differences that queries need: which one a session is on, the
-``INSERT … ON CONFLICT`` construct of each (SQLAlchemy has one per dialect), and how each
-binds a UUID in driver SQL."""
+``INSERT … ON CONFLICT`` construct of each (SQLAlchemy has one per dialect), how each
+binds a UUID in driver SQL, and how each sorts text by its bytes."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Table, Uuid
+from sqlalchemy import ColumnElement, Table, Uuid
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
 
 def dialect_of(session: AsyncSession) -> str:
@@ -34,3 +35,15 @@ def uuid_binder(session: AsyncSession) -> Callable[[uuid.UUID | None], Any]:
 
 def _same(value: uuid.UUID | None) -> Any:
     return value
+
+
+# Text is ordered by its bytes (code points, for UTF-8) on both backends, so answers do not
+# depend on the database's collation: SQLite's is binary, PostgreSQL's is the cluster's
+# (en_US in compose.yaml's image, which puts "ann" before "Bob"). ``COLLATE "C"`` makes
+# PostgreSQL's order SQLite's; SQLite has no collation of that name.
+BYTEWISE = {"postgresql": ' COLLATE "C"', "sqlite": ""}
+
+
+def bytewise(dialect: str, column: ColumnElement[str] | QueryableAttribute[str]) -> Any:
+    """``column`` ordered by its bytes on ``dialect`` (:data:`BYTEWISE`)."""
+    return column.collate("C") if dialect == "postgresql" else column

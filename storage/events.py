@@ -22,16 +22,18 @@ import msgspec
 from sqlalchemy import (
     Integer,
     Table,
+    TextClause,
+    Uuid,
     bindparam,
     delete,
     func,
-    insert,
     select,
+    text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import offload
-from storage.base import sqlite_text, utcnow
+from storage.base import UTCDateTime, sqlite_text, utcnow
 from storage.dialects import dialect_of, upsert_into, uuid_binder
 from storage.models import ChannelHead, Event
 
@@ -67,23 +69,31 @@ class StoredEvent:
 Publish = Callable[[Sequence[StoredEvent]], Awaitable[None]]
 
 
+# The one owner of channel names: every other module builds and parses them here.
 _BOARD_PREFIX = "board:"
+_PROGRESS_PREFIX = "progress:"
 
 
 def board_channel(classroom_id: uuid.UUID) -> str:
     return f"{_BOARD_PREFIX}{classroom_id}"
 
 
+def is_board_channel(channel: str) -> bool:
+    """Whether ``channel`` names a board (its id still to be checked: :func:`board_classroom`)."""
+    return channel.startswith(_BOARD_PREFIX)
+
+
 def board_classroom(channel: str) -> uuid.UUID | None:
-    """The classroom of a board channel; None for any other channel."""
-    if not channel.startswith(_BOARD_PREFIX):
+    """The classroom of a board channel (in any spelling of its id; ``ValueError`` if it is
+    no id); None for any other channel."""
+    if not is_board_channel(channel):
         return None
     return uuid.UUID(channel.removeprefix(_BOARD_PREFIX))
 
 
 @lru_cache(maxsize=4096)  # a batch names its user's channel a thousand times
 def progress_channel(user_id: uuid.UUID) -> str:
-    return f"progress:{user_id}"
+    return f"{_PROGRESS_PREFIX}{user_id}"
 
 
 async def append(
@@ -195,34 +205,60 @@ def _advance_head_statement(dialect: str) -> Any:
     )
 
 
+def one_event_sql(*, only_if: str | None = None) -> str:
+    """PostgreSQL, one event in one statement: the tail of a ``WITH`` (a ``head`` CTE and
+    the final ``INSERT``) that raises ``:channel``'s head by one and inserts the event
+    (``:name``, ``:data`` as JSON text, ``:actor_id``, ``:actor_name``, ``:at``), returning
+    its seq. With ``only_if``, the name of an earlier CTE of the caller's statement: only
+    when that CTE returned a row (the guarded PUT, storage/repositories/progress.py, whose
+    write and event are one statement). The one place the single-event SQL is written."""
+    # Every piece is a constant of this module or the caller's CTE name; values are bound.
+    source = f"SELECT :channel, 1 FROM {only_if}" if only_if else "VALUES (:channel, 1)"  # noqa: S608
+    return f"""head AS (
+  INSERT INTO channel_heads AS h (channel, seq) {source}
+  ON CONFLICT (channel) DO UPDATE SET seq = h.seq + 1
+  RETURNING h.seq
+)
+INSERT INTO events (channel, seq, name, data, actor_id, actor_name, at)
+SELECT :channel, head.seq, :name, CAST(:data AS json), :actor_id, :actor_name, :at FROM head
+RETURNING seq"""  # noqa: S608
+
+
+ONE_EVENT_PARAMETERS = (
+    bindparam("actor_id", type_=Uuid()),
+    bindparam("at", type_=UTCDateTime()),
+)
+
+
 @cache
-def _append_one_statement() -> Any:
+def _append_one_statement() -> TextClause:
     """PostgreSQL: raise the head by one and insert the event in one statement, one round
     trip instead of two on every single write (a move, a PUT), some of them made while
     the board's lock is held. SQLite cannot put an ``INSERT`` in a ``WITH``."""
-    head = (
-        upsert_into("postgresql", HEADS)
-        .values(channel=bindparam("channel"), seq=1)
-        .on_conflict_do_update(index_elements=[HEADS.c.channel], set_={"seq": HEADS.c.seq + 1})
-        .returning(HEADS.c.seq)
-        .cte("head")
-    )
-    columns = ["channel", "name", "data", "actor_id", "actor_name", "at"]
-    row = select(head.c.seq, *(bindparam(name, type_=EVENTS.c[name].type) for name in columns))
-    return insert(EVENTS).from_select(["seq", *columns], row).returning(EVENTS.c.seq)
+    return text(f"WITH {one_event_sql()}").bindparams(*ONE_EVENT_PARAMETERS)
 
 
 async def _append_one(session: AsyncSession, event: NewEvent, at: datetime) -> StoredEvent:
-    values = {
-        "channel": event.channel,
-        "name": event.name,
-        "data": event.data,
-        "actor_id": event.actor_id,
-        "actor_name": event.actor_name,
-        "at": at,
-    }
-    result = await session.execute(_append_one_statement(), values)
-    return StoredEvent(seq=int(result.scalar_one()), **values)
+    result = await session.execute(
+        _append_one_statement(),
+        {
+            "channel": event.channel,
+            "name": event.name,
+            "data": _json.encode(event.data).decode(),
+            "actor_id": event.actor_id,
+            "actor_name": event.actor_name,
+            "at": at,
+        },
+    )
+    return StoredEvent(
+        event.channel,
+        int(result.scalar_one()),
+        event.name,
+        event.data,
+        event.actor_id,
+        event.actor_name,
+        at,
+    )
 
 
 async def _advance_head(session: AsyncSession, channel: str, count: int) -> int:

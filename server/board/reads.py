@@ -30,7 +30,7 @@ from server.errors import NotFound
 from storage import events
 from storage.base import utcnow
 from storage.database import Database
-from storage.repositories import board_json, cards, classrooms
+from storage.repositories import cards, classrooms
 from storage.repositories.classrooms import BoardStamp
 
 _encoder = msgspec.json.Encoder()
@@ -130,7 +130,7 @@ class BoardReads:
             key = _cache_key(answer)
             body = await self._cache.get(key)
             if body is None:
-                body = await _encoded(session, classroom_id, stamp.seq, query)
+                body = await encoded(session, classroom_id, stamp.seq, query)
                 if gzip_ok:
                     # In a thread (zlib lets go of the GIL): a 3,000-card board takes about
                     # 10 ms to compress, and on the event loop that stalled every request
@@ -191,62 +191,18 @@ async def _filters(session: AsyncSession, classroom_id: uuid.UUID) -> Filters:
     )
 
 
-class _RawColumn(msgspec.Struct, kw_only=True):
-    """A column whose cards are JSON the database built (same shape as ``ColumnOut``)."""
-
-    id: str
-    name: str
-    status_value: str
-    position: int
-    color: str
-    cards: msgspec.Raw
-
-
-class _RawBoard(msgspec.Struct, kw_only=True):
-    columns: list[_RawColumn]
-    filters: Filters
-    seq: int
-    classroom_id: str
-
-
-async def _encoded(
+async def encoded(
     session: AsyncSession, classroom_id: uuid.UUID, seq: int, query: BoardQuery
 ) -> bytes:
-    """The encoded envelope, cards as the database's JSON (see storage/repositories/
-    board_json.py): the hot path of a board read. :func:`build` is its reference."""
-    arrays = await board_json.columns(
-        session,
-        classroom_id,
-        now=utcnow(),
-        student_id=query.student_id,
-        category=query.category,
-        status=query.status,
-    )
-    board = _RawBoard(
-        columns=[
-            _RawColumn(
-                id=str(rules.column_id(classroom_id, column.status)),
-                name=column.name,
-                status_value=column.status,
-                position=index,
-                color=column.color,
-                cards=msgspec.Raw(arrays.get(column.status, "[]").encode()),
-            )
-            for index, column in enumerate(rules.COLUMNS)
-        ],
-        filters=await _filters(session, classroom_id),
-        seq=seq,
-        classroom_id=str(classroom_id),
-    )
-    return _encoder.encode(ok(board))
+    """The encoded envelope of the board: the hot path of an uncached read."""
+    return _encoder.encode(ok(await build(session, classroom_id, seq, query)))
 
 
 async def build(
     session: AsyncSession, classroom_id: uuid.UUID, seq: int, query: BoardQuery
 ) -> BoardOut:
-    """The board as Python objects: the documented shape, and the reference the
-    database-built JSON is tested against."""
-    now = utcnow()
+    """The board: its rows read plainly (``cards.board``), each card shown by the one
+    builder, ``CardOut.of``, as REST answers and events show it."""
     found = await cards.board(
         session,
         classroom_id,
@@ -255,8 +211,8 @@ async def build(
         status=query.status,
     )
     by_status: dict[str, list[CardOut]] = {status: [] for status in rules.STATUSES}
-    for card in found:
-        by_status[card.status].append(CardOut.of(card, now))
+    for shown in CardOut.many(found, utcnow()):  # in position order: so is each column
+        by_status[shown.status].append(shown)
     return BoardOut(
         columns=[
             ColumnOut(

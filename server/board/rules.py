@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeGuard
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,9 @@ def next_version(previous: datetime, now: datetime) -> datetime:
     return max(now, previous + timedelta(microseconds=1))
 
 
-def lock_held(expires_at: datetime | None, now: datetime) -> bool:
-    """A lease counts while it has not expired; an expired lock is no lock."""
+def lock_held(expires_at: datetime | None, now: datetime) -> TypeGuard[datetime]:
+    """A lease counts while it has not expired; an expired lock is no lock. The one owner
+    of this rule: the board read, REST answers, events and the move's checks ask it (and
+    the PL/pgSQL move, which gets no say in what a card shows, is pinned to it by
+    tests/storage/test_differential.py)."""
     return expires_at is not None and expires_at > now

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
 
 from server import validation
-from server.envelope import Timestamp, timestamp
+from server.board import rules
+from server.envelope import Timestamp
+from storage.base import isoformats
 from storage.repositories.cards import CardView
 
 Status = Literal["not_started", "in_progress", "needs_review", "mastered"]
@@ -67,25 +70,49 @@ class CardOut(msgspec.Struct, kw_only=True):
 
     @classmethod
     def of(cls, card: CardView, now: datetime) -> CardOut:
-        held = card.lock_expires_at is not None and card.lock_expires_at > now
-        return cls(
-            id=str(card.id),
-            lesson_id=str(card.lesson_id),
-            lesson_title=card.lesson_title,
-            lesson_category=card.lesson_category,
-            student_id=None if card.student_id is None else str(card.student_id),
-            student_name=card.student_name,
-            status=card.status,
-            position=card.position,
-            locked_by=str(card.locked_by) if held and card.locked_by else None,
-            locked_by_name=card.locked_by_name if held else None,
-            locked_at=timestamp(card.locked_at) if held and card.locked_at else None,
-            lock_expires_at=timestamp(card.lock_expires_at)
-            if held and card.lock_expires_at
-            else None,
-            created_at=timestamp(card.created_at),
-            updated_at=timestamp(card.updated_at),
-        )
+        """One card as :meth:`many` shows it."""
+        return cls.many([card], now)[0]
+
+    @classmethod
+    def many(cls, cards: Sequence[CardView], now: datetime) -> list[CardOut]:
+        """The one card builder: the board read, every REST answer and every event show
+        cards through it. Lock fields only while the lease runs (``rules.lock_held``);
+        instants in the API's one format, made together (``storage.base.isoformats``)."""
+        instants: list[datetime | None] = []
+        held: list[bool] = []
+        for card in cards:
+            holds = rules.lock_held(card.lock_expires_at, now)
+            held.append(holds)
+            instants += (
+                (card.created_at, card.updated_at, card.locked_at, card.lock_expires_at)
+                if holds
+                else (card.created_at, card.updated_at, None, None)
+            )
+        texts = isoformats(instants)
+        shown = []
+        for index, card in enumerate(cards):
+            created, updated, locked_at, expires_at = texts[4 * index : 4 * index + 4]
+            holder = card.locked_by if held[index] else None
+            student = card.student_id
+            shown.append(
+                cls(
+                    id=str(card.id),
+                    lesson_id=str(card.lesson_id),
+                    lesson_title=card.lesson_title,
+                    lesson_category=card.lesson_category,
+                    student_id=None if student is None else str(student),
+                    student_name=card.student_name,
+                    status=card.status,
+                    position=card.position,
+                    locked_by=None if holder is None else str(holder),
+                    locked_by_name=card.locked_by_name if held[index] else None,
+                    locked_at=locked_at,
+                    lock_expires_at=expires_at,
+                    created_at=created,  # type: ignore[arg-type]
+                    updated_at=updated,  # type: ignore[arg-type]
+                )
+            )
+        return shown
 
 
 class ColumnOut(msgspec.Struct, kw_only=True):

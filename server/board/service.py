@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -127,61 +127,53 @@ class BoardService:
         return CardOut.of(view, tx.now)
 
     async def move(self, principal: Principal, card_id: uuid.UUID, move: MoveIn) -> CardOut:
-        if not self._db.is_sqlite and rules.is_status(move.new_status) and move.new_position >= 0:
-            moved = await self._move_in_database(principal, card_id, move)
-            if moved is not None:
-                return moved
         async with self._transaction(principal) as tx:
-            classroom_id = await self._lock_board_of(tx, card_id)
-            view = await self._move(tx, card_id, classroom_id, move)
+            if (
+                not self._db.is_sqlite
+                and rules.is_status(move.new_status)
+                and move.new_position >= 0
+            ):
+                view = await self._move_in_database(tx, card_id, move)
+            else:
+                classroom_id = await self._lock_board_of(tx, card_id)
+                view = await self._move(tx, card_id, classroom_id, move)
         return CardOut.of(view, tx.now)
 
-    async def _move_in_database(
-        self, principal: Principal, card_id: uuid.UUID, move: MoveIn
-    ) -> CardOut | None:
-        """The move as one PostgreSQL call holding the board's lock only while it runs
-        (storage/repositories/card_moves.py); None when the column needs renumbering,
-        which :meth:`_move` does. Same checks, order, answers and event as :meth:`_move`."""
-        now = utcnow()
-        async with self._db.autocommit() as session:
-            result = await card_moves.move_card(
-                session,
-                card_id=card_id,
-                teacher_id=principal.user_id,
-                status=move.new_status,
-                index=move.new_position,
-                version=move.version,
-                now=now,
-                allowed_from=rules.allowed_from(move.new_status),
-                actor_name=principal.name,
-            )
-        shown = result.data
+    async def _move_in_database(self, tx: _Tx, card_id: uuid.UUID, move: MoveIn) -> cards.CardView:
+        """PostgreSQL: the board's lock, the checks and the write in one call
+        (storage/repositories/card_moves.py); the card shown and its event appended here,
+        as :meth:`_move` does. A column that needs renumbering is moved by :meth:`_move`,
+        under the lock the call took."""
+        result = await card_moves.move_card(
+            tx.session,
+            card_id=card_id,
+            teacher_id=tx.principal.user_id,
+            status=move.new_status,
+            index=move.new_position,
+            version=move.version,
+            # Applied only if the card's version is ``move.version``.
+            new_version=rules.next_version(move.version, tx.now),
+            now=tx.now,
+            allowed_from=rules.allowed_from(move.new_status),
+        )
+        card = result.card
         match result.outcome:
             case "moved":
-                assert result.seq is not None
-                assert result.channel is not None
-                stored = events.StoredEvent(
-                    result.channel,
-                    result.seq,
-                    "card.moved",
-                    shown,
-                    principal.user_id,
-                    principal.name,
-                    now,
-                )
-                await self._announce([stored])
-                moved: CardOut = msgspec.convert(shown["card"], CardOut)
-                return moved
+                assert card is not None
+                assert result.position is not None
+                return self._moved(tx, card, move.new_status, result.position, move.version)
             case "renumber":
-                return None
+                assert card is not None
+                return await self._move(tx, card_id, card.classroom_id, move)
             case "locked":
-                raise _card_locked(
-                    shown["locked_by"], shown["locked_by_name"], shown["lock_expires_at"]
-                )
+                assert card is not None
+                raise _locked_error(card)
             case "version":
-                raise _version_conflict(shown)
+                assert card is not None
+                raise _version_conflict(card_json(card, tx.now))
             case "transition":
-                raise _bad_transition(shown["status"], move.new_status)
+                assert card is not None
+                raise _bad_transition(card.status, move.new_status)
             case _:
                 raise CardNotFound()
 
@@ -244,9 +236,18 @@ class BoardService:
         await cards.place(
             tx.session, card_id, status=move.new_status, sort_key=key, updated_at=version
         )
-        # The key puts the card at ``target`` of its column, and nothing else shown changed:
-        # no need to read it back.
-        moved = replace(card, status=move.new_status, position=target, updated_at=version)
+        return self._moved(tx, card, move.new_status, target, card.updated_at)
+
+    @staticmethod
+    def _moved(
+        tx: _Tx, card: cards.CardView, status: str, target: int, previous: datetime
+    ) -> cards.CardView:
+        """The card written at ``target`` of ``status`` with its next version, and its
+        ``card.moved`` event. The key puts it there and nothing else shown changed: no
+        need to read it back."""
+        moved = card._replace(
+            status=status, position=target, updated_at=rules.next_version(previous, tx.now)
+        )
         tx.emit(
             card.classroom_id,
             "card.moved",
@@ -404,20 +405,22 @@ class BoardService:
             and card.locked_by != tx.principal.user_id
             and rules.lock_held(card.lock_expires_at, tx.now)
         ):
-            raise _card_locked(
-                str(card.locked_by),
-                card.locked_by_name,
-                timestamp(card.lock_expires_at) if card.lock_expires_at else None,
-            )
+            raise _locked_error(card)
 
 
 # The move's refusals, made alike whether Python or PostgreSQL (card_moves.py) checked.
 
 
-def _card_locked(holder: str, holder_name: str | None, expires_at: str | None) -> CardLocked:
+def _locked_error(card: cards.CardView) -> CardLocked:
+    holder_name = card.locked_by_name
+    expires_at = card.lock_expires_at
     return CardLocked(
         f"Card locked by {holder_name or 'another teacher'}",
-        details={"locked_by": holder, "locked_by_name": holder_name, "expires_at": expires_at},
+        details={
+            "locked_by": str(card.locked_by),
+            "locked_by_name": holder_name,
+            "expires_at": None if expires_at is None else timestamp(expires_at),
+        },
     )
 
 

@@ -160,8 +160,10 @@ class ProgressService:
                     return record, False
                 case Created(record=record) | Changed(record=record):
                     await repository.upsert(session, principal.user_id, [_row(record)])
+                    # Stamped with the write's instant, the record's updatedAt, as the
+                    # guarded PUT's event is (one instant per write, on every path).
                     published = await events.append(
-                        session, [_updated_event(principal, ProgressOut.of(record))]
+                        session, [_updated_event(principal, ProgressOut.of(record))], now=now
                     )
         await self._publish(published)
         return record, isinstance(outcome, Created)
@@ -246,7 +248,7 @@ class ProgressService:
                     "Some updates are not valid", details={"items": plan.problems}
                 )
             await _write(session, principal.user_id, plan)
-            published = await events.append(session, plan.emitted)
+            published = await events.append(session, plan.emitted, now=now)
         await self._publish(published)
         return plan.results
 
@@ -310,7 +312,7 @@ class ProgressService:
                 now,
             )
             await _write(session, principal.user_id, plan)
-            published = await events.append(session, plan.emitted)
+            published = await events.append(session, plan.emitted, now=now)
         await self._publish(published)
         return plan.imported, plan.merged, plan.unchanged
 

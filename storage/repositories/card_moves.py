@@ -1,18 +1,23 @@
-"""A single card move on PostgreSQL: one call of ``tandem_move_card`` (migration 0005).
+"""A single card move on PostgreSQL: the board's lock, the checks and the key in one call of
+``tandem_move_card`` (migration 0008).
 
 Every board write holds the classroom's row lock from its first read to its commit, so the
 writes to one board queue behind each other. Made from Python, a move holds that lock for
-three round trips and a commit, and a busy server stretches every one of them: at 200
-moves a second on one board, with a teacher reading it, moves queued for hundreds of
-milliseconds (docs/benchmarks.md). The function does the same move (the checks of contract
-§5 in their order, the key, the write, the ``card.moved`` event) inside PostgreSQL, in one
-autocommitted statement, so the lock is held only while PostgreSQL runs it.
+four round trips and a commit (the card and its slot, the key, the write, the event), and
+a busy server stretches every one of them: at 200 moves a second on one board, with a
+teacher reading it, moves queued for hundreds of milliseconds (docs/benchmarks.md). The
+function takes the lock and does the checks of contract §5 in their order, the key and the
+write in one round trip; the caller then shows the card (``CardOut.of``), appends the
+``card.moved`` event (storage/events.py, one statement) and commits: the lock is held for
+those two round trips only.
 
-What the function does not decide stays in Python and is passed in: which statuses may go
-to the new one (server.board.rules) and the key gap. A column whose neighbours' keys have
-no room between them comes back as ``renumber`` with nothing written: the caller makes that
-rare move the Python way, which renumbers. SQLite keeps the Python way for every move: it
-has no server round trips to save.
+What the function decides is a second copy of rules that live in Python (the lock's lease,
+the check order, past the end means last, the midpoint key), pinned to the Python move by
+tests/storage/test_differential.py. What it need not decide is passed in: which statuses
+may go to the new one and the new version (server.board.rules), the key gap. A column
+whose neighbours' keys have no room between them comes back as ``renumber`` with nothing
+written but the lock taken: the caller makes that rare move the Python way, which
+renumbers. SQLite keeps the Python way for every move: it has no round trips to save.
 """
 
 from __future__ import annotations
@@ -21,40 +26,37 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
 
-import msgspec
 from sqlalchemy import BigInteger, TextClause, Uuid, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import UTCDateTime
-from storage.repositories.cards import GAP, LAST_INDEX
+from storage.repositories.cards import GAP, LAST_INDEX, CardView
 
 
 @dataclass(frozen=True, slots=True)
 class MoveResult:
     """``outcome`` is ``moved``, ``not_found``, ``locked``, ``version``, ``transition`` or
-    ``renumber``. ``data`` is the ``card.moved`` event's data when moved, the card as it is
-    for ``locked``, ``version`` and ``transition``; ``seq`` and ``channel`` are the event's."""
+    ``renumber``. ``card`` is the card as it was before the move (None for ``not_found``);
+    ``position`` its place in the new column when moved."""
 
     outcome: str
-    data: Any
-    seq: int | None
-    channel: str | None
+    card: CardView | None
+    position: int | None
 
 
 @cache
 def _statement() -> TextClause:
     return text(
-        "SELECT o_outcome, o_data::text, o_seq, o_channel FROM tandem_move_card("
-        ":card_id, :teacher_id, :status, :index, :version, :now, "
-        "CAST(:allowed_from AS text[]), :gap, :actor_name)"
+        "SELECT * FROM tandem_move_card(:card_id, :teacher_id, :status, :index, :version, "
+        ":new_version, :now, CAST(:allowed_from AS text[]), :gap)"
     ).bindparams(
         bindparam("card_id", type_=Uuid()),
         bindparam("teacher_id", type_=Uuid()),
         bindparam("index", type_=BigInteger()),
         bindparam("gap", type_=BigInteger()),
         bindparam("version", type_=UTCDateTime()),
+        bindparam("new_version", type_=UTCDateTime()),
         bindparam("now", type_=UTCDateTime()),
     )
 
@@ -67,12 +69,12 @@ async def move_card(
     status: str,
     index: int,
     version: datetime,
+    new_version: datetime,
     now: datetime,
     allowed_from: list[str],
-    actor_name: str,
 ) -> MoveResult:
-    """Move the card for ``teacher_id`` (a known ``status``, ``index`` 0 or more). The
-    session should autocommit: the call is then its own transaction."""
+    """Move the card for ``teacher_id`` (a known ``status``, ``index`` 0 or more) in the
+    session's transaction, which then holds the board's lock."""
     row = (
         await session.execute(
             _statement(),
@@ -82,12 +84,14 @@ async def move_card(
                 "status": status,
                 "index": min(index, LAST_INDEX),
                 "version": version,
+                "new_version": new_version,
                 "now": now,
                 "allowed_from": allowed_from,
                 "gap": GAP,
-                "actor_name": actor_name,
             },
         )
     ).one()
-    outcome, data, seq, channel = row
-    return MoveResult(outcome, None if data is None else msgspec.json.decode(data), seq, channel)
+    outcome, *columns, position = row
+    if outcome == "not_found":
+        return MoveResult(outcome, None, None)
+    return MoveResult(outcome, CardView(*columns), None if position is None else int(position))

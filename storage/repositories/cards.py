@@ -11,15 +11,18 @@ they choose keys.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from typing import Any
+from functools import cache, lru_cache
+from typing import Any, NamedTuple
 
 from sqlalchemy import Integer, Select, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from storage.base import from_sqlite_text
+from storage.dialects import dialect_of, uuid_binder
 from storage.models import Card, ClassroomTeacher, Lesson, Student, User
 
 _Holder = aliased(User)
@@ -39,9 +42,9 @@ _POSITION = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class CardView:
-    """A card with what the board shows beside it (lesson, student, lock holder)."""
+class CardView(NamedTuple):
+    """A card with what the board shows beside it (lesson, student, lock holder): the row
+    every card query returns, in this column order, and what ``CardOut.of`` shows."""
 
     id: uuid.UUID
     classroom_id: uuid.UUID
@@ -85,6 +88,78 @@ def _view(position: Any = _POSITION) -> Select[*tuple[Any, ...]]:
     )
 
 
+# -- the board read ---------------------------------------------------------------------------
+#
+# A board of 3,000 cards is read as plain rows through the driver (``exec_driver_sql``, the
+# way storage/repositories/progress.py reads records): SQLAlchemy's per-value result
+# processing would cost a call per UUID and timestamp, 40,000 of them a board. Positions
+# are ranks by ``sort_key`` in the whole column (the CTE), before the filters.
+
+
+@cache
+def _board_sql(dialect: str, *, student: bool, category: bool, status: bool) -> str:
+    """The board's rows in :class:`CardView` order; driver SQL (``$n`` on PostgreSQL, ``?``
+    on SQLite) with the classroom first, then the filters that are set, in this order."""
+    filters = [
+        ("c.student_id", student),
+        ("l.category", category),
+        ("c.status", status),
+    ]
+    where = []
+    number = 1
+    for column, wanted in filters:
+        if wanted:
+            number += 1
+            where.append(f"AND {column} = {'?' if dialect == 'sqlite' else f'${number}'}")
+    classroom = "?" if dialect == "sqlite" else "$1"
+    # Every piece of this statement is a constant of this module; values are all bound.
+    return f"""
+WITH c AS (
+  SELECT id, classroom_id, lesson_id, student_id, status, locked_by, locked_at,
+    lock_expires_at, created_at, updated_at,
+    row_number() OVER (PARTITION BY status ORDER BY sort_key) - 1 AS position
+  FROM cards WHERE classroom_id = {classroom}
+)
+SELECT c.id, c.classroom_id, c.lesson_id, l.title, l.category, c.student_id, s.name,
+  c.status, c.position, c.locked_by, h.name, c.locked_at, c.lock_expires_at,
+  c.created_at, c.updated_at
+FROM c
+JOIN lessons l ON l.id = c.lesson_id
+LEFT JOIN students s ON s.id = c.student_id
+LEFT JOIN users h ON h.id = c.locked_by
+WHERE true {" ".join(where)}
+ORDER BY c.position
+"""  # noqa: S608
+
+
+@lru_cache(maxsize=4096)  # lessons, students and holders recur on every board read
+def _uuid_of_hex(value: str) -> uuid.UUID:
+    return uuid.UUID(hex=value)
+
+
+def _from_sqlite(row: Sequence[Any]) -> CardView:
+    """SQLite keeps UUIDs as 32 hex digits and instants as :func:`sqlite_text` text."""
+    (id_, classroom, lesson, title, category, student, student_name, status, position,
+     holder, holder_name, locked_at, expires, created, updated) = row  # fmt: skip
+    return CardView(
+        uuid.UUID(hex=id_),
+        _uuid_of_hex(classroom),
+        _uuid_of_hex(lesson),
+        title,
+        category,
+        None if student is None else _uuid_of_hex(student),
+        student_name,
+        status,
+        position,
+        None if holder is None else _uuid_of_hex(holder),
+        holder_name,
+        None if locked_at is None else from_sqlite_text(locked_at),
+        None if expires is None else from_sqlite_text(expires),
+        from_sqlite_text(created),
+        from_sqlite_text(updated),
+    )
+
+
 async def board(
     session: AsyncSession,
     classroom_id: uuid.UUID,
@@ -93,19 +168,30 @@ async def board(
     category: str | None = None,
     status: str | None = None,
 ) -> list[CardView]:
-    """The classroom's cards, by status then position, with the board's filters applied;
-    positions are those in the whole column, whatever the filters leave out."""
-    rank = func.row_number().over(partition_by=Card.status, order_by=Card.sort_key) - 1
-    statement = _view(rank).where(Card.classroom_id == classroom_id)
-    result = await session.execute(statement.order_by(Card.status, Card.sort_key))
-    cards = [CardView(*row) for row in result.all()]
-    return [
-        card
-        for card in cards
-        if (student_id is None or card.student_id == student_id)
-        and (category is None or card.lesson_category == category)
-        and (status is None or card.status == status)
-    ]
+    """The classroom's cards in position order (statuses interleaved), with the board's
+    filters applied; positions are those in the whole column, whatever the filters leave
+    out."""
+    dialect = dialect_of(session)
+    bind_uuid = uuid_binder(session)
+    sql = _board_sql(
+        dialect,
+        student=student_id is not None,
+        category=category is not None,
+        status=status is not None,
+    )
+    parameters: list[Any] = [bind_uuid(classroom_id)]
+    if student_id is not None:
+        parameters.append(bind_uuid(student_id))
+    if category is not None:
+        parameters.append(category)
+    if status is not None:
+        parameters.append(status)
+    connection = await session.connection()
+    result = await connection.exec_driver_sql(sql, tuple(parameters))
+    if dialect == "sqlite":
+        return [_from_sqlite(row) for row in result]
+    # asyncpg gives UUIDs (a uuid.UUID subclass) and aware UTC datetimes already.
+    return [CardView._make(row) for row in result]
 
 
 # The statements of a single move are built once and reused with bound values: a move

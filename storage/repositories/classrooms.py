@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import utcnow
+from storage.dialects import bytewise, dialect_of
 from storage.models import ChannelHead, Classroom, ClassroomTeacher, Lesson, Student
 
 
@@ -120,7 +121,7 @@ async def students(session: AsyncSession, classroom_id: uuid.UUID) -> list[Stude
     result = await session.execute(
         select(Student)
         .where(Student.classroom_id == classroom_id)
-        .order_by(Student.name, Student.id)
+        .order_by(bytewise(dialect_of(session), Student.name), Student.id)
     )
     return list(result.scalars())
 
@@ -180,8 +181,8 @@ async def categories(session: AsyncSession, classroom_id: uuid.UUID) -> list[str
     result = await session.execute(
         select(Lesson.category)
         .where(Lesson.classroom_id == classroom_id)
-        .distinct()
-        .order_by(Lesson.category)
+        .group_by(Lesson.category)  # DISTINCT would refuse the ORDER BY's collation
+        .order_by(bytewise(dialect_of(session), Lesson.category))
     )
     return list(result.scalars())
 

@@ -35,9 +35,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import offload
+from storage import events, offload
 from storage.base import UTCDateTime, from_sqlite_text, sqlite_text
-from storage.dialects import dialect_of, uuid_binder
+from storage.dialects import BYTEWISE, dialect_of, uuid_binder
 from storage.models import Progress
 
 
@@ -118,7 +118,10 @@ def _select(dialect: str, *, locked: bool, one: bool = False) -> TextClause:
     if one:
         where.append("word_id = :word_id")
     # Every piece of these statements is a constant of this module; values are all bound.
-    sql = f"SELECT {_COLUMN_LIST} FROM progress WHERE {' AND '.join(where)} ORDER BY word_id"  # noqa: S608
+    where_sql = " AND ".join(where)
+    sql = (
+        f"SELECT {_COLUMN_LIST} FROM progress WHERE {where_sql} ORDER BY word_id{BYTEWISE[dialect]}"  # noqa: S608
+    )
     if locked and dialect == "postgresql":
         # Rows are locked as the sort hands them out: one order for everyone, no deadlocks.
         # SQLite's ``BEGIN IMMEDIATE`` already serialises writers.
@@ -232,7 +235,8 @@ async def _execute_write(
 # nothing is written and the caller reads again. Every change raises a count, the
 # confidence or ``mastered`` (an unchanged record is never written), so those and
 # ``updated_at`` tell whether it changed. The event's head and row go in the same
-# statement, after the record's row, in the order every other progress write takes them.
+# statement, after the record's row, in the order every other progress write takes them;
+# their SQL is storage/events.py's single-event append, gated on the write.
 
 _GUARDED_COLUMNS = ("study_count", "correct_count", "confidence", "mastered", "updated_at")
 
@@ -246,21 +250,14 @@ WITH written AS (
   INSERT INTO progress (user_id, {_COLUMN_LIST}) VALUES (:user_id, {values})
   ON CONFLICT (user_id, word_id) DO UPDATE SET {_UPDATED} WHERE {seen}
   RETURNING 1
-), head AS (
-  INSERT INTO channel_heads AS h (channel, seq) SELECT :channel, 1 FROM written
-  ON CONFLICT (channel) DO UPDATE SET seq = h.seq + 1
-  RETURNING h.seq
-)
-INSERT INTO events (channel, seq, name, data, actor_id, actor_name, at)
-SELECT :channel, head.seq, :name, CAST(:data AS json), :user_id, :actor_name, :at FROM head
-RETURNING seq
+), {events.one_event_sql(only_if="written")}
 """  # noqa: S608 - every piece is a constant of this module; values are all bound
     times = [bindparam(name, type_=UTCDateTime()) for name in _TIMES]
     return text(sql).bindparams(
         _USER,
         *times,
         bindparam("seen_updated_at", type_=UTCDateTime()),
-        bindparam("at", type_=UTCDateTime()),
+        *events.ONE_EVENT_PARAMETERS,
     )
 
 
@@ -285,6 +282,7 @@ async def write_if_unchanged(
         "channel": channel,
         "name": event_name,
         "data": event_data,
+        "actor_id": user_id,
         "actor_name": actor_name,
         "at": at,
     }
@@ -306,7 +304,7 @@ async def get(session: AsyncSession, user_id: uuid.UUID, word_id: str) -> Progre
 
 
 @cache
-def _listing(*, due: bool) -> TextClause:
+def _listing(dialect: str, *, due: bool) -> TextClause:
     """The channel's seq beside each of the user's records (or those due at ``:due_at``,
     not mastered), in one statement, hence one snapshot on every backend. The records are
     joined to a one-row head, so a user without any still gets the seq (with NULLs)."""
@@ -320,7 +318,7 @@ def _listing(*, due: bool) -> TextClause:
     # Every piece of this statement is a constant of this module; values are all bound.
     sql = (
         f"SELECT h.seq, {columns} FROM ({head}) AS h "  # noqa: S608
-        f"LEFT JOIN progress AS p ON {on} ORDER BY p.word_id"
+        f"LEFT JOIN progress AS p ON {on} ORDER BY p.word_id{BYTEWISE[dialect]}"
     )
     return text(sql).bindparams(*params)
 
@@ -333,7 +331,9 @@ async def list_with_seq(
     params: dict[str, Any] = {"user_id": user_id, "channel": channel}
     if due_at is not None:
         params["due_at"] = due_at.astimezone(UTC)
-    result = (await session.execute(_listing(due=due_at is not None), params)).all()
+    result = (
+        await session.execute(_listing(dialect_of(session), due=due_at is not None), params)
+    ).all()
     # The head's own row comes back with NULL columns when the user has no records.
     seq = int(result[0][0]) if result else 0
     return seq, await _read_all(session, [row[1:] for row in result if row[1] is not None])

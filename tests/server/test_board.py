@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from server.app import create_app
 from server.board.routes import accepts_gzip
 from server.settings import Settings
-from storage.repositories import board_json
+from storage.repositories import cards as cards_repo
 from storage.repositories import classrooms as classrooms_repo
 from tests.board_helpers import (
     BATCH_MOVE,
@@ -565,10 +565,10 @@ async def test_a_position_past_the_end_means_last(client: Client) -> None:
 
 
 @pytest.mark.needs_postgres
-async def test_a_move_on_postgresql_is_one_database_call(client: Client) -> None:
-    """On PostgreSQL a move is one call of ``tandem_move_card`` (migration 0005): the
-    board's lock is held only while the database runs it, never across round trips to
-    the server (storage/repositories/card_moves.py)."""
+async def test_a_move_on_postgresql_is_one_call_and_its_event(client: Client) -> None:
+    """On PostgreSQL a move is one call of ``tandem_move_card`` (migration 0008), which
+    takes the board's lock, and the one statement of its event's append: the lock is held
+    across that round trip and the commit only (storage/repositories/card_moves.py)."""
     place = await room(client)
     ids = await fill(client, place, {"not_started": 2, "in_progress": 1})
     card = cards_by_id(await get_board(client, place.teacher))[ids["not_started"][1]]
@@ -584,8 +584,9 @@ async def test_a_move_on_postgresql_is_one_database_call(client: Client) -> None
         event.remove(Engine, "before_cursor_execute", seen)
     moved = data_of(response)
     assert (moved["status"], moved["position"]) == ("in_progress", 0)
-    assert len(statements) == 1, statements
+    assert len(statements) == 2, statements
     assert "tandem_move_card" in statements[0]
+    assert "INSERT INTO events" in statements[1]
     board = await get_board(client, place.teacher)
     assert_dense(board)
     assert ids_by_status(board)["in_progress"] == [ids["not_started"][1], *ids["in_progress"]]
@@ -1116,7 +1117,7 @@ async def test_a_named_board_revalidates_and_hits_the_cache_without_the_database
 
     stamp_query = counted("stamp", classrooms_repo.board_stamp)
     monkeypatch.setattr(classrooms_repo, "board_stamp", stamp_query)
-    monkeypatch.setattr(board_json, "columns", counted("build", board_json.columns))
+    monkeypatch.setattr(cards_repo, "board", counted("build", cards_repo.board))
     params = {"classroom_id": place.id}
     headers = {**place.teacher.headers, "Accept-Encoding": "gzip"}
     first = await client.get(BOARD, params=params, headers=headers)

@@ -1,18 +1,19 @@
 """SQLite and PostgreSQL give the same answers and store the same events.
 
-Several rules have a second implementation on PostgreSQL: a single move is a PL/pgSQL
-function (migration 0005) where SQLite and batches move in Python, the board read's card
-JSON is SQL in two dialects, the event append and the progress PUT have PostgreSQL-only
-paths. This runs the same seeded random operations through the real app on a fresh SQLite
+Several rules have a second implementation on PostgreSQL: a single move's lock check,
+check order and key are a PL/pgSQL function (migration 0008) where SQLite and batches move
+in Python, the board read is SQL in two dialects, the event append and the progress PUT
+have PostgreSQL-only paths, and text is ordered by bytes by a collation on PostgreSQL.
+This runs the same seeded random operations through the real app on a fresh SQLite
 database and a fresh PostgreSQL one, side by side, and requires after every operation the
-same status and body and the same new events on every channel, read from each event store
-(tests/storage/differential.py says how ids and instants are made comparable).
+same status and body and the same new events on every channel, read from each event
+store (tests/storage/differential.py says how ids and instants are made comparable).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,25 +89,10 @@ def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=64))
 
 
-# Known divergences, each pinned by its own strict xfail below: the random runs look past
-# exactly that difference, so they keep checking everything else. Whoever fixes one sees
-# its xfail pass (a failure, being strict) and deletes both.
-
-
-def _put_event_instant(op: Op, run: Run, body: Any, stored: Stored) -> None:
-    """SQLite stamps a PUT's ``progress.updated`` event after the write's instant (the
-    append reads the clock again); PostgreSQL's guarded PUT stamps it with the write's
-    own instant, the record's ``updatedAt``. Looked past by taking SQLite's event ``at``
-    as its record's ``updatedAt``."""
-    if run.name != "sqlite" or op.kind != "progress" or op.args["method"] != "PUT":
-        return
-    for channel_events in stored.values():
-        for event in channel_events:
-            if event["name"] == "progress.updated" and isinstance(body, dict):
-                event["at"] = body["data"]["updatedAt"]
-
-
-KNOWN_DIVERGENCES = (_put_event_instant,)
+# Known divergences, each pinned by its own strict xfail: the random runs look past exactly
+# that difference, so they keep checking everything else. Whoever fixes one sees its xfail
+# pass (a failure, being strict) and deletes both. None are known today.
+KNOWN_DIVERGENCES: tuple[Callable[[Op, Run, Any, Stored], None], ...] = ()
 
 
 @dataclass
@@ -195,13 +181,6 @@ def _put(word: str) -> Op:
     return Op("progress", {"learner": 1, "method": "PUT", "path": f"/{word}", "json": body})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="divergence: a PUT's progress.updated event is stamped with the write's instant "
-    "on PostgreSQL (guarded PUT, storage/repositories/progress.py) but with a second, later "
-    "reading of the clock on SQLite (storage/events.py append without now=); when fixed, "
-    "delete this mark and _put_event_instant",
-)
 async def test_a_put_event_is_stamped_alike(
     database_url: str, redis_url: str | None, tmp_path: Path
 ) -> None:
@@ -256,14 +235,6 @@ async def _admin(server: PostgresDatabases, sql: str) -> None:
         await connection.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="divergence: students (filters.students, GET students) and progress records "
-    "(GET /progress) are ordered by SQL ORDER BY on text, which follows the database's "
-    "collation: SQLite's is binary ('Bob' < 'ann', 'w.1' < 'w_2'), PostgreSQL's is the "
-    "cluster's (en_US in compose.yaml's postgres:16: 'ann' < 'Bob', 'w_2' < 'w.1'); when "
-    'fixed (e.g. COLLATE "C" on those columns or ordering in Python), delete this mark',
-)
 async def test_text_is_ordered_alike_under_the_compose_collation(
     redis_url: str | None, tmp_path: Path
 ) -> None:

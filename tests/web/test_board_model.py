@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser
 
+from server.board import rules
 from tests.web.conftest import ConsoleErrors
 from tests.web.pages import Module, open_module
 
 pytestmark = pytest.mark.needs_browser
 
-STATUSES = ["not_started", "in_progress", "needs_review", "mastered"]
+STATUSES = list(rules.STATUSES)
 
 
 def card(card_id: str, status: str, position: int, student: str = "s1") -> dict[str, Any]:
@@ -215,3 +216,21 @@ async def test_locks_show_and_clear(model: Module) -> None:
     }
     assert result["unlocked"] == {"id": "a1", "kind": "unlocked", "reason": "released"}
     assert (result["free"], result["by"], result["position"]) == (False, None, 0)
+
+
+async def test_statuses_names_and_transitions_are_the_servers(model: Module) -> None:
+    """The UI's copy of the columns and of which moves are allowed is the server's
+    (server/board/rules.py, the one owner): the same statuses in order, the same names,
+    and ``canMove`` agreeing with ``transition_allowed`` on every pair."""
+    copy = await model.run(
+        """(m) => ({
+          statuses: m.STATUSES,
+          names: m.STATUS_NAMES,
+          moves: m.STATUSES.flatMap((a) => m.STATUSES.map((b) => [a, b, m.canMove(a, b)])),
+        })"""
+    )
+    assert copy["statuses"] == list(rules.STATUSES)
+    assert copy["names"] == {column.status: column.name for column in rules.COLUMNS}
+    assert copy["moves"] == [
+        [a, b, rules.transition_allowed(a, b)] for a in rules.STATUSES for b in rules.STATUSES
+    ]

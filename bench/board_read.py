@@ -1,0 +1,199 @@
+"""The board read alone: :func:`server.board.reads.encoded` on a 3,000-card board, in-process.
+
+No HTTP, cache or Redis: a fresh database (PostgreSQL by default, ``--backend sqlite`` for
+a file) gets a classroom of ``--students`` x ``--lessons`` cards written straight into its
+tables (statuses and keys shuffled, a tenth of the cards locked, half of those leases
+expired), then the encoded board is built ``--runs`` times in a snapshot session, as a
+cache miss builds it. Printed per read: wall time, this process's CPU time and, on
+PostgreSQL when its server runs on this machine, the backend's CPU time (from
+``/proc/<pid>/stat``), medians over the runs.
+
+    uv run python -m bench.board_read [--backend postgresql|sqlite] [--runs 40] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, text
+
+from bench import common
+from server.board import reads
+from storage import migrate
+from storage.base import utcnow
+from storage.database import Database
+from storage.models import Card, Classroom, ClassroomTeacher, Lesson, Student, User
+
+STATUSES = ("not_started", "in_progress", "needs_review", "mastered")
+CATEGORIES = ("grammar", "vocabulary", "listening", "reading", "speaking")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument("--students", type=int, default=30)
+    parser.add_argument("--lessons", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--admin-url", default=common.ADMIN_URL)
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    return parser.parse_args()
+
+
+@asynccontextmanager
+async def database_url(args: argparse.Namespace) -> AsyncIterator[str]:
+    if args.backend == "postgresql":
+        async with common.fresh_database(args.admin_url) as url:
+            yield url
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        yield f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
+
+
+async def fill(database: Database, students: int, lessons: int) -> uuid.UUID:
+    """One classroom, its teachers (one holds the locks), students, lessons and cards."""
+    rng = random.Random(7)
+    now = utcnow()
+    teacher, holder, classroom = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    student_ids = [uuid.uuid4() for _ in range(students)]
+    lesson_ids = [uuid.uuid4() for _ in range(lessons)]
+    cards: list[dict[str, Any]] = []
+    for lesson in lesson_ids:
+        for student in student_ids:
+            locked = rng.random() < 0.1
+            expires = now + timedelta(minutes=rng.choice((-5, 5)))
+            cards.append(
+                {
+                    "id": uuid.uuid4(),
+                    "classroom_id": classroom,
+                    "lesson_id": lesson,
+                    "student_id": student,
+                    "status": rng.choice(STATUSES),
+                    "sort_key": rng.randrange(1, 1 << 40),
+                    "locked_by": holder if locked else None,
+                    "locked_at": now - timedelta(minutes=1) if locked else None,
+                    "lock_expires_at": expires if locked else None,
+                    "created_at": now - timedelta(seconds=rng.randrange(86_400)),
+                    "updated_at": now - timedelta(microseconds=rng.randrange(10**9)),
+                }
+            )
+    async with database.transaction() as session:
+        for user, name in ((teacher, "Teacher"), (holder, "Holder O'Hara")):
+            await session.execute(
+                insert(User).values(
+                    id=user,
+                    email=f"{user}@x.org",
+                    name=name,
+                    role="teacher",
+                    password_hash="!",  # noqa: S106
+                )
+            )
+        await session.execute(
+            insert(Classroom).values(
+                id=classroom, name="7C", teacher_join_code="T1", student_join_code="S1"
+            )
+        )
+        await session.execute(
+            insert(ClassroomTeacher),
+            [{"classroom_id": classroom, "user_id": u} for u in (teacher, holder)],
+        )
+        await session.execute(
+            insert(Student),
+            [
+                {"id": s, "classroom_id": classroom, "name": f"Student {n}"}
+                for n, s in enumerate(student_ids)
+            ],
+        )
+        await session.execute(
+            insert(Lesson),
+            [
+                {
+                    "id": lesson,
+                    "classroom_id": classroom,
+                    "title": f"Lesson {n}",
+                    "category": CATEGORIES[n % len(CATEGORIES)],
+                    "word_ids": [],
+                }
+                for n, lesson in enumerate(lesson_ids)
+            ],
+        )
+        await session.execute(insert(Card), cards)
+    return classroom
+
+
+def backend_cpu(pid: int | None) -> float:
+    """The PostgreSQL backend's CPU seconds so far (0 when it is not on this machine)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(args: argparse.Namespace) -> dict[str, Any]:
+    async with database_url(args) as url:
+        await migrate.upgrade(url)
+        database = Database(url)
+        try:
+            classroom = await fill(database, args.students, args.lessons)
+            query = reads.BoardQuery(classroom)
+            walls: list[float] = []
+            cpus: list[float] = []
+            server: list[float] = []
+            size = 0
+            for run in range(args.runs + 3):  # the first three warm the caches up
+                async with database.snapshot() as session:
+                    pid = None
+                    if not database.is_sqlite:
+                        pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar()
+                    server_before = backend_cpu(pid)
+                    began, cpu = time.perf_counter(), time.process_time()
+                    body = await reads.encoded(session, classroom, 1, query)
+                    wall, used = time.perf_counter() - began, time.process_time() - cpu
+                    server_used = backend_cpu(pid) - server_before
+                if run >= 3:
+                    walls.append(wall)
+                    cpus.append(used)
+                    server.append(server_used)
+                size = len(body)
+        finally:
+            await database.dispose()
+    return {
+        "backend": args.backend,
+        "cards": args.students * args.lessons,
+        "body_bytes": size,
+        "runs": args.runs,
+        "wall_ms": round(1000 * statistics.median(walls), 2),
+        "python_cpu_ms": round(1000 * statistics.median(cpus), 2),
+        "backend_cpu_ms": round(1000 * statistics.mean(server), 2),
+    }
+
+
+def run() -> None:
+    args = parse_args()
+    figures = asyncio.run(measure(args))
+    print(
+        f"{args.backend}: {figures['cards']} cards, {figures['body_bytes']} bytes; per read "
+        f"wall {figures['wall_ms']} ms, Python CPU {figures['python_cpu_ms']} ms, "
+        f"database backend CPU {figures['backend_cpu_ms']} ms (mean)"
+    )
+    if args.json:
+        print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    run()
