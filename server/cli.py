@@ -11,12 +11,12 @@ from pathlib import Path
 
 import uvicorn
 
+from realtime.uvicorn_protocol import WEBSOCKET_OPTIONS
 from server import demo as demo_data
-from server.errors import TandemError
+from server.auth.signing_key import resolve_secret_key
+from server.http.errors import TandemError
 from server.progress import importer
 from server.settings import Settings, SettingsError
-from server.signing_key import resolve_secret_key
-from server.ws_protocol import WEBSOCKET_OPTIONS
 from storage import migrate
 
 log = logging.getLogger("tandem")

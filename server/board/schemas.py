@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from server import validation
-from server.envelope import Timestamp, timestamp
+from server.http import validation
+from server.http.envelope import Timestamp, timestamp
 from storage.repositories.cards import CardView
 
 Status = Literal["not_started", "in_progress", "needs_review", "mastered"]

@@ -19,8 +19,8 @@ from server.auth.tokens import Principal
 from server.board import rules
 from server.board.schemas import BatchMoveItem, CardOut, FailedMove, LockOut, MoveIn
 from server.board.stamps import BoardStamps
-from server.envelope import timestamp
-from server.errors import (
+from server.http.envelope import timestamp
+from server.http.errors import (
     CardLocked,
     CardNotFound,
     DuplicateAssignment,

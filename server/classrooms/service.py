@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.tokens import Principal
 from server.board.stamps import BoardStamps
-from server.errors import NotFound
+from server.http.errors import NotFound
 from storage.database import Database
 from storage.models import Classroom, Lesson, Student
 from storage.repositories import classrooms

@@ -12,8 +12,8 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.tokens import Principal
-from server.envelope import ok
-from server.errors import NotFound, ValidationFailed, VersionConflict
+from server.http.envelope import ok
+from server.http.errors import NotFound, ValidationFailed, VersionConflict
 from server.progress.rules import (
     Changed,
     Created,

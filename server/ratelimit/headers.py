@@ -3,7 +3,7 @@
 Every limited ``/api`` answer carries ``X-RateLimit-Limit``, ``-Remaining`` and ``-Reset`` for
 the budget it counted against; a rejected request gets 429 ``RATE_LIMITED`` with
 ``Retry-After``, in the error envelope. Written as raw ASGI messages because the caller
-(:mod:`server.edge`) sits outside Litestar.
+(:mod:`server.http.edge`) sits outside Litestar.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 from litestar.types import Send
 
-from server.errors import ErrorBody, ErrorEnvelope
+from server.http.errors import ErrorBody, ErrorEnvelope
 from server.ratelimit.base import Decision
 
 _encode = msgspec.json.Encoder().encode

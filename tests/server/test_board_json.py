@@ -17,7 +17,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import update
 
 from server.board.reads import BoardQuery, _encoded, build
-from server.envelope import ok
+from server.http.envelope import ok
 from storage.base import utcnow
 from storage.database import Database
 from storage.models import Card

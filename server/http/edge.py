@@ -22,7 +22,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.auth.guards import PRINCIPAL_KEY, authenticate
 from server.auth.tokens import Principal
-from server.proxies import client_address
+from server.http.client_address import client_address
 from server.ratelimit.base import RateLimiter
 from server.ratelimit.headers import rate_limit_headers, send_rejection
 

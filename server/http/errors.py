@@ -43,7 +43,7 @@ from litestar.exceptions import (
 )
 from litestar.utils.scope.state import ScopeState
 
-from server import validation
+from server.http import validation
 from storage.outage import is_unreachable
 
 log = logging.getLogger("tandem.errors")
