@@ -168,7 +168,7 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=None,
     )
     # These wrap Litestar's whole handler rather than being middleware, so they also see the
-    # answers the router gives itself (404, 405); server/edge.py says more. The proxy layer
+    # answers the router gives itself (404, 405); server/http/edge.py says more. The proxy layer
     # goes outside them all, so that every client address is the one it settles.
     methods = Methods(app.asgi_handler, app, cors=bool(settings.allowed_origins))
     edge = EdgeMiddleware(

@@ -57,8 +57,9 @@ def serve(args: argparse.Namespace) -> int:
         backlog=4096,
         lifespan="on",
         # The app reads X-Forwarded-For itself, trusting TANDEM_TRUSTED_PROXIES only
-        # (server/proxies.py); uvicorn's copy would first rewrite the client address from
-        # its own FORWARDED_ALLOW_IPS list, which the setting must replace, not add to.
+        # (server/http/client_address.py); uvicorn's copy would first rewrite the client
+        # address from its own FORWARDED_ALLOW_IPS list, which the setting must replace, not
+        # add to.
         proxy_headers=False,
         log_level=args.log_level,
         access_log=args.access_log,

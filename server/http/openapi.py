@@ -4,7 +4,7 @@ Errors: every ``/api`` operation documents the envelope.
 
 Litestar documents a 400 of its own shape (``status_code``, ``detail``) for handlers that take
 parameters, and no other error. Our errors all have the contract's envelope (§2,
-``server/envelope.py``), so each ``/api`` operation is given the statuses it can answer with
+``server/http/envelope.py``), so each ``/api`` operation is given the statuses it can answer with
 that shape. Litestar has no app-wide ``responses`` setting, hence a plugin that sees each
 route as it is registered.
 

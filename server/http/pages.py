@@ -2,7 +2,7 @@
 
 Static files served by the app itself, no CDN: pages are plain HTML and ES modules. Their
 security headers (CSP, nosniff, referrer policy) are set for every HTML response in one
-place, ``server/security_headers.py``, so a page reached through ``/static`` has them too.
+place, ``server/http/security_headers.py``, so a page reached through ``/static`` has them too.
 """
 
 from __future__ import annotations
