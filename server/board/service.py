@@ -35,6 +35,7 @@ from storage import events
 from storage.base import utcnow
 from storage.database import Database
 from storage.repositories import card_moves, cards, classrooms
+from storage.unit_of_work import unit_of_work
 
 
 def card_json(card: cards.CardView, now: datetime) -> dict[str, Any]:
@@ -143,6 +144,8 @@ class BoardService:
         (storage/repositories/card_moves.py); None when the column needs renumbering,
         which :meth:`_move` does. Same checks, order, answers and event as :meth:`_move`."""
         now = utcnow()
+        # Not a unit of work: the statement moves the card and numbers its event, and
+        # commits on its own; the event it returns is announced below.
         async with self._db.autocommit() as session:
             result = await card_moves.move_card(
                 session,
@@ -325,15 +328,13 @@ class BoardService:
 
     async def release_expired_locks(self) -> int:
         """The sweeper: release and announce every lease that ended (``expired``)."""
-        published: list[events.StoredEvent] = []
         async with self._db.reader() as session:
             if not await cards.any_expired(session, utcnow()):
                 return 0  # the usual case: no write transaction, no lock taken
-        async with self._db.transaction() as session:
-            expired = await cards.release_expired(session, utcnow())
-            published = await events.append(
-                session,
-                [
+        async with unit_of_work(self._db, self._announce) as work:
+            expired = await cards.release_expired(work.session, work.now)
+            work.emit(
+                *(
                     events.NewEvent(
                         events.board_channel(lock.classroom_id),
                         "card.unlocked",
@@ -342,25 +343,18 @@ class BoardService:
                         lock.holder_name,
                     )
                     for lock in expired
-                ],
+                )
             )
-        await self._announce(published)
-        return len(published)
+        return len(expired)
 
     # -- helpers ------------------------------------------------------------------------
 
     @asynccontextmanager
     async def _transaction(self, principal: Principal) -> AsyncIterator[_Tx]:
-        """One :class:`_Tx` in one database transaction: its events are appended before the
-        commit and published after it, never if it rolls back."""
-        stored: list[events.StoredEvent] = []
-        async with self._db.transaction() as session:
-            tx = _Tx(session, principal, utcnow(), [])
-            yield tx
-            if tx.pending:
-                stored = await events.append(session, tx.pending, now=tx.now)
-        if stored:
-            await self._announce(stored)
+        """One :class:`_Tx` in one unit of work (storage/unit_of_work.py): its events are
+        appended before the commit and announced after it, never if it rolls back."""
+        async with unit_of_work(self._db, self._announce) as work:
+            yield _Tx(work.session, principal, work.now, work.pending)
 
     async def _announce(self, stored: Sequence[events.StoredEvent]) -> None:
         """After a commit: the boards' stamps go first, so whoever learns of the change,
