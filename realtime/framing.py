@@ -2,7 +2,7 @@
 
 A fan-out writes the same event to a thousand sockets. A server's frames are not masked,
 so the frame (header and payload) is the same bytes for every socket. Where the ASGI server
-offers the ``FRAMED_SEND`` extension (``server/ws_protocol.py`` adds it to uvicorn), the
+offers the ``FRAMED_SEND`` extension (``realtime/uvicorn_protocol.py`` adds it to uvicorn), the
 endpoint frames an event once and each connection writes those bytes, instead of encoding
 and framing the same text again per socket (7 % of the server's CPU per delivered frame
 in an A/B run, docs/benchmarks.md). Elsewhere (the test client, another server) it sends ordinary

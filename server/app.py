@@ -21,9 +21,9 @@ from redis.asyncio import Redis
 from realtime import periodic
 from realtime.redis_client import connect
 from realtime.routes import realtime_socket
-from server.api_docs import SwaggerUI
 from server.auth.routes import AuthController
 from server.auth.service import AuthService
+from server.auth.signing_key import resolve_secret_key
 from server.auth.throttle import LoginThrottle
 from server.board.cache import BoardCache, MemoryBoardCache, RedisBoardCache
 from server.board.reads import BoardReads
@@ -32,24 +32,24 @@ from server.board.service import BoardService
 from server.board.stamps import board_stamps
 from server.classrooms.routes import LearnerClassrooms, TeacherClassrooms
 from server.classrooms.service import ClassroomService
-from server.edge import EdgeMiddleware
-from server.errors import exception_to_response
-from server.health import health, ready
-from server.methods import Methods
+from server.http.api_docs import SwaggerUI
+from server.http.client_address import trust_proxies
+from server.http.edge import EdgeMiddleware
+from server.http.errors import exception_to_response
+from server.http.health import health, ready
+from server.http.methods import Methods
+from server.http.observe import Observe
+from server.http.openapi import COMPONENTS, BearerSecurity, ClosedStructs, ErrorResponses
+from server.http.pages import web_router
+from server.http.security_headers import SecurityHeaders
+from server.http.strict_input import strict_input
 from server.metrics import PrometheusMetrics, metrics_route
-from server.observe import Observe
-from server.openapi import COMPONENTS, BearerSecurity, ClosedStructs, ErrorResponses
 from server.progress.routes import ProgressController
 from server.progress.service import ProgressService
-from server.proxies import trust_proxies
 from server.ratelimit.base import RateLimiter, Window
 from server.ratelimit.redis import rate_limiter
 from server.realtime_wiring import build_realtime
-from server.security_headers import SecurityHeaders
 from server.settings import Settings
-from server.signing_key import resolve_secret_key
-from server.strict_input import strict_input
-from server.web import web_router
 from server.words.routes import Decks, TeacherWords
 from server.words.service import WordService
 from storage.database import Database
@@ -187,7 +187,7 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=None,
     )
     # These wrap Litestar's whole handler rather than being middleware, so they also see the
-    # answers the router gives itself (404, 405); server/edge.py says more. The proxy layer
+    # answers the router gives itself (404, 405); server/http/edge.py says more. The proxy layer
     # goes outside them all, so that every client address is the one it settles.
     methods = Methods(app.asgi_handler, app, cors=bool(settings.allowed_origins))
     edge = EdgeMiddleware(

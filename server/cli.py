@@ -19,12 +19,12 @@ from pathlib import Path
 
 import uvicorn
 
-from server.errors import TandemError
+from realtime.uvicorn_protocol import WEBSOCKET_OPTIONS
+from server.auth.signing_key import resolve_secret_key
+from server.http.errors import TandemError
 from server.logs import logging_config
 from server.metrics import MULTIPROC_ENV
 from server.settings import Settings, SettingsError
-from server.signing_key import resolve_secret_key
-from server.ws_protocol import WEBSOCKET_OPTIONS
 from storage import migrate
 
 log = logging.getLogger("tandem")
@@ -82,12 +82,13 @@ def _run_uvicorn(args: argparse.Namespace, settings: Settings) -> None:
         backlog=4096,
         lifespan="on",
         # The app reads X-Forwarded-For itself, trusting TANDEM_TRUSTED_PROXIES only
-        # (server/proxies.py); uvicorn's copy would first rewrite the client address from
-        # its own FORWARDED_ALLOW_IPS list, which the setting must replace, not add to.
+        # (server/http/client_address.py); uvicorn's copy would first rewrite the client
+        # address from its own FORWARDED_ALLOW_IPS list, which the setting must replace, not
+        # add to.
         proxy_headers=False,
         log_config=logging_config(settings.log_format),
         log_level=args.log_level,
-        # Ours replaces uvicorn's (server/observe.py): one line a request, in either format.
+        # Ours replaces uvicorn's (server/http/observe.py): one line a request, in either format.
         access_log=False,
     )
 

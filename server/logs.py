@@ -3,7 +3,7 @@
 ``tandem`` configures the root logger once with :func:`logging_config`, and hands the same
 dictionary to uvicorn, which applies it again in every worker process it spawns; uvicorn's
 own loggers propagate to the root handler, so every line of every process has one format.
-uvicorn's access log is off: :mod:`server.observe` writes one line per request instead, in
+uvicorn's access log is off: :mod:`server.http.observe` writes one line per request instead, in
 either format, with the route template rather than the raw path (so no query string, where a
 client may have put a token).
 
@@ -24,11 +24,11 @@ import msgspec
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LOG_FORMATS = ("text", "json")
-# The request a line was written for (set by server/observe.py), for lines such as a 500's.
+# The request a line was written for (set by server/http/observe.py), for lines such as a 500's.
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "tandem_request_id", default=None
 )
-# Fields an access line carries (server/observe.py passes them as ``extra={"http": ...}``).
+# Fields an access line carries (server/http/observe.py passes them as ``extra={"http": ...}``).
 HTTP_FIELDS = "http"
 # A secret in a URL's query (uvicorn names the target of a bad request or a websocket
 # handshake): its value never reaches a handler, whatever the format.

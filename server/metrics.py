@@ -23,8 +23,8 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.response import Response
 
 from realtime.meters import Meters
-from server.errors import Forbidden
-from server.proxies import client_address
+from server.http.client_address import client_address
+from server.http.errors import Forbidden
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 UNMATCHED_ROUTE = "unmatched"  # any path no route matches: one label, whatever the path

@@ -14,8 +14,8 @@ from pathlib import Path
 import msgspec
 from dotenv import dotenv_values
 
+from server.http.client_address import DEFAULT_TRUSTED_PROXIES, parse_trusted_proxies
 from server.logs import LOG_FORMATS
-from server.proxies import DEFAULT_TRUSTED_PROXIES, parse_trusted_proxies
 from server.ratelimit.base import Window, parse_windows
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./tandem.db"

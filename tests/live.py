@@ -13,7 +13,7 @@ import uvicorn
 from litestar import Litestar
 from websockets.asyncio.client import ClientConnection, connect
 
-from server.ws_protocol import WEBSOCKET_OPTIONS
+from realtime.uvicorn_protocol import WEBSOCKET_OPTIONS
 
 FRAME_TIMEOUT_SECONDS = 5.0
 

@@ -9,7 +9,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from server.auth.tokens import InvalidToken, Principal, decode_access_token
-from server.errors import Forbidden, Unauthorized
+from server.http.errors import Forbidden, Unauthorized
 
 # Keys the edge middleware sets in the ASGI scope.
 PRINCIPAL_KEY = "tandem.principal"

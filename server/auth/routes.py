@@ -9,8 +9,8 @@ from litestar.params import JSONBody
 from server.auth.guards import ApiRequest, principal_of, signed_in
 from server.auth.schemas import LoggedOut, LoginIn, RefreshIn, RegisterIn, TokensOut, UserOut
 from server.auth.service import AuthService, TokenPair
-from server.envelope import Envelope, ok
-from server.proxies import client_address
+from server.http.client_address import client_address
+from server.http.envelope import Envelope, ok
 
 # Answers that carry tokens are never stored by a browser or a proxy (RFC 6749 §5.1, §2).
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}

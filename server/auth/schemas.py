@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from server.envelope import Timestamp, timestamp
+from server.http.envelope import Timestamp, timestamp
 from storage.models import User
 
 Email = Annotated[

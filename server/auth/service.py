@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import passwords, tokens
 from server.auth.throttle import LoginThrottle
-from server.errors import EmailTaken, InvalidCredentials, NotFound, RateLimited, Unauthorized
+from server.http.errors import EmailTaken, InvalidCredentials, NotFound, RateLimited, Unauthorized
 from storage.database import Database
 from storage.models import User
 from storage.repositories import refresh_tokens, users

@@ -25,8 +25,8 @@ from server.board import rules
 from server.board.cache import BoardCache
 from server.board.schemas import BoardOut, CardOut, ColumnOut, Filters, StudentRef
 from server.board.stamps import BoardStamps, Lease
-from server.envelope import ok
-from server.errors import NotFound
+from server.http.envelope import ok
+from server.http.errors import NotFound
 from storage import events
 from storage.base import utcnow
 from storage.database import Database

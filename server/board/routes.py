@@ -25,8 +25,8 @@ from server.board.schemas import (
     UnlockOut,
 )
 from server.board.service import BoardService
-from server.envelope import Envelope, ok
-from server.errors import CardNotFound, ValidationFailed
+from server.http.envelope import Envelope, ok
+from server.http.errors import CardNotFound, ValidationFailed
 
 Service = NamedDependency[BoardService]
 CardId = Annotated[str, PathParameter(description="the card's id")]

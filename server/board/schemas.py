@@ -9,9 +9,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from server import validation
 from server.board import rules
-from server.envelope import Timestamp
+from server.http import validation
+from server.http.envelope import Timestamp
 from storage.base import isoformats
 from storage.repositories.cards import CardView
 

@@ -19,8 +19,8 @@ from server.auth.tokens import Principal
 from server.board import rules
 from server.board.schemas import BatchMoveItem, CardOut, FailedMove, LockOut, MoveIn
 from server.board.stamps import BoardStamps
-from server.envelope import timestamp
-from server.errors import (
+from server.http.envelope import timestamp
+from server.http.errors import (
     CardLocked,
     CardNotFound,
     DuplicateAssignment,
@@ -35,6 +35,7 @@ from storage import events
 from storage.base import utcnow
 from storage.database import Database
 from storage.repositories import card_moves, cards, classrooms
+from storage.unit_of_work import unit_of_work
 
 
 def card_json(card: cards.CardView, now: datetime) -> dict[str, Any]:
@@ -326,15 +327,13 @@ class BoardService:
 
     async def release_expired_locks(self) -> int:
         """The sweeper: release and announce every lease that ended (``expired``)."""
-        published: list[events.StoredEvent] = []
         async with self._db.reader() as session:
             if not await cards.any_expired(session, utcnow()):
                 return 0  # the usual case: no write transaction, no lock taken
-        async with self._db.transaction() as session:
-            expired = await cards.release_expired(session, utcnow())
-            published = await events.append(
-                session,
-                [
+        async with unit_of_work(self._db, self._announce) as work:
+            expired = await cards.release_expired(work.session, work.now)
+            work.emit(
+                *(
                     events.NewEvent(
                         events.board_channel(lock.classroom_id),
                         "card.unlocked",
@@ -343,25 +342,18 @@ class BoardService:
                         lock.holder_name,
                     )
                     for lock in expired
-                ],
+                )
             )
-        await self._announce(published)
-        return len(published)
+        return len(expired)
 
     # -- helpers ------------------------------------------------------------------------
 
     @asynccontextmanager
     async def _transaction(self, principal: Principal) -> AsyncIterator[_Tx]:
-        """One :class:`_Tx` in one database transaction: its events are appended before the
-        commit and published after it, never if it rolls back."""
-        stored: list[events.StoredEvent] = []
-        async with self._db.transaction() as session:
-            tx = _Tx(session, principal, utcnow(), [])
-            yield tx
-            if tx.pending:
-                stored = await events.append(session, tx.pending, now=tx.now)
-        if stored:
-            await self._announce(stored)
+        """One :class:`_Tx` in one unit of work (storage/unit_of_work.py): its events are
+        appended before the commit and announced after it, never if it rolls back."""
+        async with unit_of_work(self._db, self._announce) as work:
+            yield _Tx(work.session, principal, work.now, work.pending)
 
     async def _announce(self, stored: Sequence[events.StoredEvent]) -> None:
         """After a commit: the boards' stamps go first, so whoever learns of the change,

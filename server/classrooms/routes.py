@@ -22,7 +22,7 @@ from server.classrooms.schemas import (
     StudentOut,
 )
 from server.classrooms.service import ClassroomService
-from server.envelope import Envelope, ok
+from server.http.envelope import Envelope, ok
 
 ClassroomQuery = Annotated[uuid.UUID, QueryParameter(description="the classroom")]
 Service = NamedDependency[ClassroomService]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 
-from server.envelope import Timestamp, timestamp
+from server.http.envelope import Timestamp, timestamp
 from server.progress.schemas import WordId
 from storage.models import Classroom, Lesson, Student
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Sequence
+from functools import partial
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.tokens import Principal
 from server.board.stamps import BoardStamps
-from server.errors import NotFound
+from server.http.errors import NotFound
 from storage.database import Database
 from storage.models import Classroom, Lesson, Student
 from storage.repositories import classrooms
+from storage.unit_of_work import unit_of_work
 
 # Codes people type from a board or a slip of paper: no 0/O or 1/I/L to confuse.
 _ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -63,7 +65,8 @@ class ClassroomService:
 
     async def join_as_learner(self, principal: Principal, code: str) -> tuple[Classroom, Student]:
         """Become a student of the classroom, named after the learner; twice changes nothing."""
-        async with self._db.transaction() as session:
+        async with unit_of_work(self._db) as work:
+            session = work.session
             classroom = await classrooms.by_code(session, student_code=normalize_code(code))
             if classroom is None:
                 raise NotFound("No classroom has this student code")
@@ -79,16 +82,16 @@ class ClassroomService:
                         session, classroom.id, principal.user_id
                     )
                     assert student is not None
-        await self._stamps.invalidate([classroom.id])
+            work.after_commit(partial(self._stamps.invalidate, [classroom.id]))
         return classroom, student
 
     async def add_student(
         self, principal: Principal, classroom_id: uuid.UUID, name: str
     ) -> Student:
-        async with self._db.transaction() as session:
-            await self._own(session, principal, classroom_id)
-            student = await classrooms.add_student(session, classroom_id, name.strip())
-        await self._stamps.invalidate([classroom_id])
+        async with unit_of_work(self._db) as work:
+            await self._own(work.session, principal, classroom_id)
+            student = await classrooms.add_student(work.session, classroom_id, name.strip())
+            work.after_commit(partial(self._stamps.invalidate, [classroom_id]))
         return student
 
     async def students(self, principal: Principal, classroom_id: uuid.UUID) -> list[Student]:
@@ -105,16 +108,16 @@ class ClassroomService:
         category: str,
         word_ids: Sequence[str],
     ) -> Lesson:
-        async with self._db.transaction() as session:
-            await self._own(session, principal, classroom_id)
+        async with unit_of_work(self._db) as work:
+            await self._own(work.session, principal, classroom_id)
             lesson = await classrooms.add_lesson(
-                session,
+                work.session,
                 classroom_id,
                 title=title.strip(),
                 category=category.strip(),
                 word_ids=word_ids,
             )
-        await self._stamps.invalidate([classroom_id])
+            work.after_commit(partial(self._stamps.invalidate, [classroom_id]))
         return lesson
 
     async def lessons(self, principal: Principal, classroom_id: uuid.UUID) -> list[Lesson]:

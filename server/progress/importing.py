@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from server import validation
-from server.errors import ValidationFailed
+from server.http import validation
+from server.http.errors import ValidationFailed
 from server.progress.rules import MAX_COUNT, Update
 from server.progress.schemas import MAX_IMPORT_WORDS, check_word_id, is_word_id
 

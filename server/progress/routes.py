@@ -13,8 +13,8 @@ from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import JSONBody, PathParameter, QueryParameter, RawBody
 
 from server.auth.guards import ApiRequest, principal_of, signed_in
-from server.envelope import Envelope, ok
-from server.errors import ValidationFailed
+from server.http.envelope import Envelope, ok
+from server.http.errors import ValidationFailed
 from server.progress import importing
 from server.progress.rules import Update
 from server.progress.schemas import (

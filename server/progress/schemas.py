@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 
-from server.envelope import Timestamp, timestamp
+from server.http.envelope import Timestamp, timestamp
 from server.progress.rules import MAX_COUNT, WordProgress
 
 # The one definition of a wordId's characters (§6). msgspec checks a pattern with re.search,

@@ -12,8 +12,8 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.tokens import Principal
-from server.envelope import ok
-from server.errors import NotFound, ValidationFailed, VersionConflict
+from server.http.envelope import ok
+from server.http.errors import NotFound, ValidationFailed, VersionConflict
 from server.progress.rules import (
     Changed,
     Created,
@@ -32,6 +32,7 @@ from storage import events, offload
 from storage.base import utcnow
 from storage.database import Database
 from storage.repositories import progress as repository
+from storage.unit_of_work import unit_of_work
 
 T = TypeVar("T")
 
@@ -149,23 +150,16 @@ class ProgressService:
                 done = await self._put_guarded(principal, update)
                 if done is not None:
                     return done
-        published: list[events.StoredEvent] = []
-        async with self._db.transaction() as session:
-            now = utcnow()
-            outcome = await self._apply_one(session, principal.user_id, update, now)
+        async with unit_of_work(self._db, self._publish) as work:
+            outcome = await self._apply_one(work.session, principal.user_id, update, work.now)
             match outcome:
                 case Stale(current=current):
                     raise _stale(current)
                 case Unchanged(record=record):
                     return record, False
                 case Created(record=record) | Changed(record=record):
-                    await repository.upsert(session, principal.user_id, [_row(record)])
-                    # Stamped with the write's instant, the record's updatedAt, as the
-                    # guarded PUT's event is (one instant per write, on every path).
-                    published = await events.append(
-                        session, [_updated_event(principal, ProgressOut.of(record))], now=now
-                    )
-        await self._publish(published)
+                    await repository.upsert(work.session, principal.user_id, [_row(record)])
+                    work.emit(_updated_event(principal, ProgressOut.of(record)))
         return record, isinstance(outcome, Created)
 
     async def _put_guarded(
@@ -174,7 +168,11 @@ class ProgressService:
         """PostgreSQL: read without a lock, then write the record and its event in one
         statement that applies only if the record is still as read
         (``repository.write_if_unchanged``). None when it changed meanwhile: the caller
-        reads again, or in the end takes the row's lock."""
+        reads again, or in the end takes the row's lock.
+
+        Not a unit of work (storage/unit_of_work.py): there is no transaction to hold the
+        events, the one statement writes the record and numbers its event and commits on
+        its own, so the event it numbered is published here, after that statement."""
         async with self._db.autocommit() as session:
             seen = await repository.get(session, principal.user_id, update.word_id)
             now = utcnow()
@@ -231,44 +229,38 @@ class ProgressService:
     async def _batch_once(
         self, principal: Principal, updates: Sequence[Update]
     ) -> list[ProgressOut]:
-        async with self._db.transaction() as session:
-            now = utcnow()
+        async with unit_of_work(self._db, self._publish) as work:
             word_ids = [update.word_id for update in updates]
-            rows = await repository.lock(session, principal.user_id, word_ids)
+            rows = await repository.lock(work.session, principal.user_id, word_ids)
             plan = await offload.run(
                 _replay_cost_us(u.study_count for u in updates),
                 _plan_batch,
                 principal,
                 rows,
                 updates,
-                now,
+                work.now,
             )
             if plan.problems:
                 raise ValidationFailed(
                     "Some updates are not valid", details={"items": plan.problems}
                 )
-            await _write(session, principal.user_id, plan)
-            published = await events.append(session, plan.emitted, now=now)
-        await self._publish(published)
+            await _write(work.session, principal.user_id, plan)
+            work.emit(*plan.emitted)
         return plan.results
 
     async def delete(self, principal: Principal, word_id: str) -> None:
-        async with self._db.transaction() as session:
-            if not await repository.remove(session, principal.user_id, word_id):
+        async with unit_of_work(self._db, self._publish) as work:
+            if not await repository.remove(work.session, principal.user_id, word_id):
                 raise NotFound("No progress for this word")
-            published = await events.append(
-                session,
-                [
-                    events.NewEvent(
-                        events.progress_channel(principal.user_id),
-                        "progress.deleted",
-                        {"wordId": word_id},
-                        principal.user_id,
-                        principal.name,
-                    )
-                ],
+            work.emit(
+                events.NewEvent(
+                    events.progress_channel(principal.user_id),
+                    "progress.deleted",
+                    {"wordId": word_id},
+                    principal.user_id,
+                    principal.name,
+                )
             )
-        await self._publish(published)
 
     async def stats(self, principal: Principal) -> Stats:
         now = utcnow()
@@ -298,10 +290,9 @@ class ProgressService:
     async def _merge_once(
         self, principal: Principal, entries: Sequence[tuple[Update, datetime | None]]
     ) -> tuple[int, int, int]:
-        async with self._db.transaction() as session:
-            now = utcnow()
+        async with unit_of_work(self._db, self._publish) as work:
             rows = await repository.lock(
-                session, principal.user_id, [u.word_id for u, _ in entries]
+                work.session, principal.user_id, [u.word_id for u, _ in entries]
             )
             plan = await offload.run(
                 _replay_cost_us(u.study_count for u, _ in entries),
@@ -309,11 +300,10 @@ class ProgressService:
                 principal,
                 rows,
                 entries,
-                now,
+                work.now,
             )
-            await _write(session, principal.user_id, plan)
-            published = await events.append(session, plan.emitted, now=now)
-        await self._publish(published)
+            await _write(work.session, principal.user_id, plan)
+            work.emit(*plan.emitted)
         return plan.imported, plan.merged, plan.unchanged
 
     def _check(self, update: Update) -> None:

@@ -14,7 +14,7 @@ The backends (one module each, like litestar's ``channels/backends/``):
 * :mod:`server.ratelimit.redis` counts in one Redis sorted set per key, so all processes share
   one budget; while Redis is down it counts in memory (contract §2).
 
-Both request budgets (:mod:`server.edge`) and the login throttle (:mod:`server.auth.throttle`)
+Both request budgets (:mod:`server.http.edge`) and the login throttle (:mod:`server.auth.throttle`)
 use them, so the sliding window and its fallback exist once.
 
 We do not use the ``limits`` package for the counting on purpose: ``limits`` evaluates one

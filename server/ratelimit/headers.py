@@ -3,7 +3,7 @@
 Every limited ``/api`` answer carries ``X-RateLimit-Limit``, ``-Remaining`` and ``-Reset`` for
 the budget it counted against; a rejected request gets 429 ``RATE_LIMITED`` with
 ``Retry-After``, in the error envelope. Written as raw ASGI messages because the caller
-(:mod:`server.edge`) sits outside Litestar.
+(:mod:`server.http.edge`) sits outside Litestar.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 from litestar.types import Send
 
-from server.errors import ErrorBody, ErrorEnvelope
+from server.http.errors import RateLimited, error_envelope
 from server.ratelimit.base import Decision
 
 _encode = msgspec.json.Encoder().encode
@@ -29,20 +29,16 @@ def rate_limit_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
 
 async def send_rejection(send: Send, decision: Decision, extra: list[tuple[bytes, bytes]]) -> None:
     """Answer 429 ``RATE_LIMITED`` for ``decision``, with ``extra`` headers besides."""
-    body = _encode(
-        ErrorEnvelope(
-            error=ErrorBody(
-                "RATE_LIMITED",
-                f"Too many requests; retry in {decision.retry_after} s",
-                {"retry_after": decision.retry_after},
-            )
-        )
+    error = RateLimited(
+        f"Too many requests; retry in {decision.retry_after} s",
+        details={"retry_after": decision.retry_after},
     )
+    body = _encode(error_envelope(error))
     headers: list[Any] = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         (b"retry-after", str(decision.retry_after).encode()),
         *extra,
     ]
-    await send({"type": "http.response.start", "status": 429, "headers": headers})
+    await send({"type": "http.response.start", "status": error.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})

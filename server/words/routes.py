@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from server.auth.guards import ApiRequest, principal_of, signed_in, teacher_only
-from server.envelope import Envelope, ok
+from server.http.envelope import Envelope, ok
 from server.words import service
 from server.words.catalog import shipped
 from server.words.schemas import ClassroomWordOut, DeckOut, DeckSummary, WordIn, WordPatch

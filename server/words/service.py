@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.tokens import Principal
-from server.errors import NotFound
+from server.http.errors import NotFound
 from server.words.catalog import Deck, shipped
 from server.words.ids import new_word_id
 from server.words.schemas import WordPatch

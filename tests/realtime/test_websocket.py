@@ -27,9 +27,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from realtime.framing import text_frame
+from realtime.uvicorn_protocol import FramedSendProtocol
 from server.app import create_app
 from server.settings import Settings
-from server.ws_protocol import FramedSendProtocol
 from storage import events
 from storage.base import utcnow
 from storage.database import Database

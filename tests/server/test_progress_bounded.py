@@ -22,7 +22,7 @@ import httpx
 import pytest
 from litestar import Litestar
 
-from server.errors import ValidationFailed
+from server.http.errors import ValidationFailed
 from server.progress import importing, service
 from server.progress.schemas import MAX_IMPORT_WORDS
 from storage import offload

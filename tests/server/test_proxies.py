@@ -1,8 +1,8 @@
 """The client address behind proxies (contract §2): only trusted proxies may name it.
 
-Unit tests drive :func:`server.proxies.trust_proxies` with fake ASGI scopes; one test runs real
-``tandem serve`` processes, whose peer is always 127.0.0.1, and sees through the anonymous rate
-limit which address the server believed.
+Unit tests drive :func:`server.http.client_address.trust_proxies` with fake ASGI scopes; one
+test runs real ``tandem serve`` processes, whose peer is always 127.0.0.1, and sees through the
+anonymous rate limit which address the server believed.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import httpx
 import pytest
 from litestar.types import Receive, Scope, Send
 
-from server.proxies import client_address, parse_trusted_proxies, trust_proxies
+from server.http.client_address import client_address, parse_trusted_proxies, trust_proxies
 from server.settings import Settings, SettingsError
 from tests.backends import SECRET_KEY
 from tests.servers import served

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from server.auth.signing_key import resolve_secret_key
 from server.ratelimit.base import Window
 from server.settings import Settings, SettingsError
-from server.signing_key import resolve_secret_key
 
 
 def test_defaults_match_the_contract() -> None:

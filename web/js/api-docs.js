@@ -1,4 +1,4 @@
-// The API docs' start script (server/api_docs.py): Swagger UI, from this server, reading
+// The API docs' start script (server/http/api_docs.py): Swagger UI, from this server, reading
 // this server's OpenAPI document. A file, not inline, so the page's CSP allows no inline script.
 const root = document.getElementById("swagger-ui");
 window.ui = globalThis.SwaggerUIBundle({

@@ -43,7 +43,7 @@ from litestar.exceptions import (
 )
 from litestar.utils.scope.state import ScopeState
 
-from server import validation
+from server.http import validation
 from storage.outage import is_unreachable
 
 log = logging.getLogger("tandem.errors")
@@ -163,20 +163,34 @@ class ServiceUnavailable(TandemError):
     default_message = "The database cannot be reached; try again shortly"
 
 
-class ErrorBody(msgspec.Struct, frozen=True):
+class ErrorDetail(msgspec.Struct, frozen=True, kw_only=True):
     code: str
     message: str
     details: dict[str, Any]
 
 
 class ErrorEnvelope(msgspec.Struct, frozen=True, kw_only=True):
-    success: bool = False
-    error: ErrorBody
+    """``{"success": false, "error": {"code", "message", "details"}}``.
+
+    The body of every error, built only by :func:`error_envelope`; the OpenAPI document
+    describes this same struct (server/http/openapi.py).
+    """
+
+    success: bool
+    error: ErrorDetail
+
+
+def error_envelope(error: TandemError) -> ErrorEnvelope:
+    """The envelope of ``error``: the one builder of an error body, for Litestar's
+    responses and for the raw ASGI answers of the edge (the 429, server/ratelimit)."""
+    return ErrorEnvelope(
+        success=False,
+        error=ErrorDetail(code=error.code, message=error.message, details=error.details),
+    )
 
 
 def error_response(error: TandemError) -> Response[ErrorEnvelope]:
-    body = ErrorEnvelope(error=ErrorBody(error.code, error.message, error.details))
-    return Response(body, status_code=error.status_code, headers=error.headers)
+    return Response(error_envelope(error), status_code=error.status_code, headers=error.headers)
 
 
 def validation_details(exc: ValidationException, request: Request[Any, Any, Any] | None) -> Any:

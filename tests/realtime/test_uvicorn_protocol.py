@@ -18,7 +18,7 @@ from websockets.client import ClientProtocol
 from websockets.uri import parse_uri
 
 from realtime.framing import FRAMED_SEND, text_frame
-from server.ws_protocol import WEBSOCKET_OPTIONS, FramedSendProtocol
+from realtime.uvicorn_protocol import WEBSOCKET_OPTIONS, FramedSendProtocol
 
 WAIT_SECONDS = 5
 FRAME = text_frame('{"type":"event","seq":1}')

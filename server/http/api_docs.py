@@ -5,7 +5,7 @@ uv.lock), served under ``/schema/assets/``, so the docs load nothing from anothe
 the origin that holds the tokens. Litestar's own render plugins write an inline start
 script with the whole schema in it; ours is a page without inline script or style, so it
 runs under the same strict Content-Security-Policy as every page
-(``server/security_headers.py``), and its start script is a file, ``web/js/api-docs.js``.
+(``server/http/security_headers.py``), and its start script is a file, ``web/js/api-docs.js``.
 No PyPI package ships Scalar's files, so Scalar is gone.
 """
 

@@ -21,7 +21,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.auth.guards import PRINCIPAL_KEY, authenticate
 from server.auth.tokens import Principal
-from server.proxies import client_address
+from server.http.client_address import client_address
 from server.ratelimit.base import RateLimiter
 from server.ratelimit.headers import rate_limit_headers, send_rejection
 
@@ -56,7 +56,7 @@ class EdgeMiddleware:
         authorization = next((v for k, v in scope["headers"] if k == b"authorization"), None)
         authenticate(scope, authorization, self.secret_key)  # type: ignore[arg-type]
 
-        extra: list[tuple[bytes, bytes]] = []  # the request id is server/observe.py's
+        extra: list[tuple[bytes, bytes]] = []  # the request id is server/http/observe.py's
         limiter, key = self._budget(scope)
         if limiter is not None:
             decision = await limiter.hit(key)

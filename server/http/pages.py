@@ -2,7 +2,7 @@
 
 Static files served by the app itself, no CDN: pages are plain HTML and ES modules. Their
 security headers (CSP, nosniff, referrer policy) are set for every HTML response in one
-place, ``server/security_headers.py``, so a page reached through ``/static`` has them too.
+place, ``server/http/security_headers.py``, so a page reached through ``/static`` has them too.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.response import File
 from litestar.static_files import create_static_files_router
 
-WEB = Path(__file__).resolve().parent.parent / "web"
+WEB = Path(__file__).resolve().parents[2] / "web"
 PAGES = {"/": "index.html", "/board": "board.html", "/study": "study.html"}
 
 

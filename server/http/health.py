@@ -9,8 +9,8 @@ from litestar import Response, get
 from litestar.di import NamedDependency
 from redis.asyncio import Redis
 
-from server.envelope import Envelope, ok
-from server.errors import ServiceUnavailable
+from server.http.envelope import Envelope, ok
+from server.http.errors import ServiceUnavailable
 from storage.database import Database
 
 CHECK_TIMEOUT_SECONDS = 2.0

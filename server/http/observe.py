@@ -4,7 +4,7 @@ The request id is the client's ``X-Request-ID`` when it looks like an id (letter
 ``._-``, at most 64), else a new one; it is echoed in the answer and stamped on every log
 line written for the request. The route is Litestar's template (``/api/v1/progress/
 {word_id}``), never the raw path: metrics keep a bounded set of labels and the log never
-carries a path's or a query's values. Like server/edge.py this wraps Litestar's whole
+carries a path's or a query's values. Like server/http/edge.py this wraps Litestar's whole
 handler, so the router's own 404 and 405 answers are timed and counted too.
 """
 

@@ -4,7 +4,7 @@ Errors: every ``/api`` operation documents the envelope.
 
 Litestar documents a 400 of its own shape (``status_code``, ``detail``) for handlers that take
 parameters, and no other error. Our errors all have the contract's envelope (§2,
-``server/envelope.py``), so each ``/api`` operation is given the statuses it can answer with
+``server/http/envelope.py``), so each ``/api`` operation is given the statuses it can answer with
 that shape. Litestar has no app-wide ``responses`` setting, hence a plugin that sees each
 route as it is registered.
 
@@ -18,9 +18,8 @@ documented with ``additionalProperties: false``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import msgspec
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Components, Schema, SecurityScheme
@@ -29,23 +28,11 @@ from litestar.routes import BaseRoute, HTTPRoute
 from litestar.typing import FieldDefinition
 
 from server.auth.guards import learner_only, signed_in, teacher_only
+from server.http.errors import ErrorEnvelope
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
     from litestar.handlers import HTTPRouteHandler
-
-
-class ErrorDetail(msgspec.Struct, kw_only=True):
-    code: str
-    message: str
-    details: dict[str, Any]
-
-
-class ErrorEnvelope(msgspec.Struct, kw_only=True):
-    """``{"success": false, "error": {"code", "message", "details"}}``."""
-
-    success: bool
-    error: ErrorDetail
 
 
 _ERRORS: dict[int, str] = {

@@ -24,8 +24,8 @@ import msgspec
 from litestar import Request
 from litestar.handlers import HTTPRouteHandler
 
-from server import validation
-from server.errors import ValidationFailed
+from server.http import validation
+from server.http.errors import ValidationFailed
 
 
 def _body_type(handler: HTTPRouteHandler) -> Any:
