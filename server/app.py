@@ -50,6 +50,8 @@ from server.settings import Settings
 from server.signing_key import resolve_secret_key
 from server.strict_input import strict_input
 from server.web import web_router
+from server.words.routes import Decks, TeacherWords
+from server.words.service import WordService
 from storage.database import Database
 
 log = logging.getLogger("tandem")
@@ -103,6 +105,7 @@ def create_app(settings: Settings) -> Litestar:
     classroom_service = ClassroomService(database, realtime.hub.publish, stamps)
     roster_service = RosterService(database, realtime.hub.publish, stamps)
     learner_service = LearnerService(database, realtime.hub.publish, stamps)
+    word_service = WordService(database)
     board_service = BoardService(
         database, realtime.hub.publish, stamps, lock_ttl=settings.lock_ttl_seconds
     )
@@ -140,6 +143,8 @@ def create_app(settings: Settings) -> Litestar:
             Students,
             Lessons,
             LearnerClassrooms,
+            Decks,
+            TeacherWords,
             ProgressBoard,
             realtime_socket,
             web_router(),
@@ -154,6 +159,7 @@ def create_app(settings: Settings) -> Litestar:
             "classroom_service": _provide(classroom_service),
             "roster_service": _provide(roster_service),
             "learner_service": _provide(learner_service),
+            "word_service": _provide(word_service),
             "board_service": _provide(board_service),
             "board_reads": _provide(board_reads),
         },

@@ -256,3 +256,20 @@ class Card(Base):
     lock_expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class ClassroomWord(Base):
+    """A teacher's own word in a classroom (contract §8). ``id`` is its ``wordId``: chosen by
+    the server, never a deck's, never changed; words are not deleted (learners may have
+    progress on them)."""
+
+    __tablename__ = "classroom_words"
+    __table_args__ = (Index("ix_classroom_words_classroom_id", "classroom_id"),)
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    classroom_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("classrooms.id", ondelete="CASCADE"))
+    term: Mapped[str] = mapped_column(String(200))
+    translation: Mapped[str] = mapped_column(String(200))
+    topic: Mapped[str | None] = mapped_column(String(60))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -79,3 +80,27 @@ async def test_upgrade_twice_is_a_no_op(empty_database_url: str) -> None:
     await migrate.upgrade(empty_database_url)
     await migrate.upgrade(empty_database_url)
     assert await migrate.current_revision(empty_database_url) == migrate.head_revision()
+
+
+def _downgrade(connection: Connection, revision: str) -> None:
+    command.downgrade(migrate.alembic_config(connection), revision)
+    connection.commit()
+
+
+async def test_classroom_words_downgrade_and_upgrade_again(empty_database_url: str) -> None:
+    """0006 (classroom words) undoes cleanly, and the schema matches the models again after."""
+    await migrate.upgrade(empty_database_url)
+    engine = create_engine(empty_database_url)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_downgrade, "0005")
+            tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert "classroom_words" not in tables
+        assert "lessons" in tables
+        assert await migrate.current_revision(empty_database_url) == "0005"
+        await migrate.upgrade(empty_database_url)
+        async with engine.connect() as connection:
+            differences = await connection.run_sync(_differences)
+    finally:
+        await engine.dispose()
+    assert differences == []

@@ -1,0 +1,1 @@
+"""Words to study: the shipped decks and classrooms' own words (contract §8)."""
