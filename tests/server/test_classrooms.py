@@ -152,7 +152,8 @@ async def test_add_and_list_students(client: Client) -> None:
     ann = data_of(response, 201)
     assert set(ann) == {"id", "name", "classroom_id", "learner_id", "join_code"}
     uuid.UUID(ann["id"])
-    assert isinstance(ann["join_code"], str) and ann["join_code"]
+    assert isinstance(ann["join_code"], str)
+    assert len(ann["join_code"]) == 8
     assert (ann["name"], ann["classroom_id"], ann["learner_id"]) == ("Ann", classroom["id"], None)
     ben = await add_student(client, teacher, classroom["id"], "Ben")
     # Another classroom's students are not listed.
