@@ -37,6 +37,7 @@ import httpx
 import uvloop
 from redis.asyncio import Redis
 
+from realtime.redis_client import connect
 from server.realtime_wiring import RealtimeParts, build_realtime
 from server.settings import Settings
 from storage import events
@@ -315,7 +316,8 @@ class Writer:
             anonymous_rate_limits=(),
         )
         self.database = Database(database_url)
-        self.redis: Redis = Redis.from_url(redis_url)
+        # The writer is a process of its own: one client, as a server's.
+        self.redis: Redis = connect(redis_url)
         self.parts: RealtimeParts = build_realtime(self.settings, self.database, self.redis)
         self.append_seconds: list[float] = []  # append start to publish done, per event
         self._index = 0

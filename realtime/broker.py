@@ -5,12 +5,19 @@ backends of ``encode/broadcaster`` and ``litestar.channels``. A broker carries *
 ("channel C has event N, here is its frame"; "presence on C changed"); the stored events
 stay the truth, so a notice lost to a Redis outage is made good from the event store.
 
-The Redis broker holds one pub/sub connection per process, on one Redis channel, whatever
-the number of sockets. Its supervisor loop reconnects with backoff after Redis drops or
-restarts and then calls the hub's ``on_reconnect`` so missed events are read from the store.
-redis-py can reconnect a pub/sub connection by itself, but silently: nothing would tell us
-that notices were lost meanwhile, so its retries are turned off on that connection and the
-loop here does the reconnecting.
+The Redis broker uses the process's one Redis client (realtime/redis_client.py): it publishes
+through its pool, and holds one pub/sub connection from that same pool (``client.pubsub()``),
+on one Redis channel, whatever the number of sockets. Waiting for the next message is not
+subject to the client's command timeout (a quiet channel is not an outage): it waits in
+slices of :data:`LISTEN_SLICE_SECONDS`, and an empty slice is no error. Everything else on
+that connection keeps the client's timeouts, and each slice lets the client's health check
+ping a connection that has been quiet for long.
+
+Outage policy (contract §7): the fan-out recovers from the event store. Its supervisor loop
+reconnects with backoff after Redis drops or restarts. redis-py may also reconnect the pub/sub
+connection by itself (the client's one retry) and re-subscribe, silently; either way Redis
+confirms every subscription, and each confirmation calls the hub's ``on_reconnect``, so the
+events missed meanwhile are read from the store.
 """
 
 from __future__ import annotations
@@ -24,18 +31,17 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from realtime import periodic
+from realtime.redis_client import REDIS_DOWN, Outage
 
 log = logging.getLogger("tandem.broker")
 
 REDIS_CHANNEL = "tandem:realtime"
 BACKOFF_FIRST_SECONDS = 0.1
 BACKOFF_MAX_SECONDS = 2.0
+LISTEN_SLICE_SECONDS = 1.0  # below the client's command timeout, whatever redis-py version
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +72,8 @@ class Broker(Protocol):
     async def start(self, handlers: Handlers) -> None: ...
 
     async def publish(self, notices: Sequence[Notice]) -> None:
-        """Announce ``notices`` to every process, this one included. Never raises."""
+        """Announce ``notices`` to every process, this one included. Never raises for an
+        outage: the events are stored, and the store is the truth."""
 
     async def stop(self) -> None: ...
 
@@ -137,23 +144,19 @@ def _decode(payload: str) -> tuple[str, list[Notice]]:
 
 
 class RedisBroker:
-    """Several processes: notices travel over one Redis pub/sub channel."""
+    """Several processes: notices travel over one Redis pub/sub channel.
 
-    def __init__(self, url: str, *, process_id: str, channel: str = REDIS_CHANNEL) -> None:
+    ``redis`` is the process's client; its owner closes it after :meth:`stop`.
+    """
+
+    def __init__(self, redis: Redis, *, process_id: str, channel: str = REDIS_CHANNEL) -> None:
         self.process_id = process_id
         self.channel = channel
-        # Publishing may retry (a duplicate notice is harmless: receivers drop seen seqs).
-        self._publisher: Redis = Redis.from_url(
-            url, socket_connect_timeout=2, socket_timeout=2, decode_responses=True
-        )
-        # The subscriber must not reconnect behind our back (see the module docstring).
-        self._subscriber: Redis = Redis.from_url(
-            url,
-            socket_connect_timeout=2,
-            socket_keepalive=True,
-            retry=Retry(NoBackoff(), 0),
-            decode_responses=True,
-        )
+        self._redis = redis
+        self._own = (process_id + "\n").encode()
+        # Publishing always tries (an event should reach the others within 1 s); this only
+        # keeps an outage to one warning.
+        self._outage = Outage("publishing events", "other processes read them from the store")
         self._handlers: Handlers | None = None
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -176,25 +179,26 @@ class RedisBroker:
         if not notices:
             return
         try:
-            await self._publisher.publish(self.channel, _encode(self.process_id, notices))
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            # A retried publish may arrive twice: harmless, receivers drop seen seqs.
+            await self._redis.publish(self.channel, _encode(self.process_id, notices))
+        except REDIS_DOWN as exc:
             # The events are stored; the other processes' sweep or reconnect catches up.
-            log.warning("could not publish %d notice(s) to Redis: %s", len(notices), exc)
+            self._outage.failed(exc)
+        else:
+            self._outage.succeeded()
 
     async def stop(self) -> None:
         await periodic.cancel(self._task)  # asks again if redis-py swallows the cancellation
         for task in list(self._tasks):
             task.cancel()
-        await self._publisher.aclose()
-        await self._subscriber.aclose()
 
     async def _supervise(self) -> None:
         backoff = BACKOFF_FIRST_SECONDS
         while True:
-            pubsub = self._subscriber.pubsub()
+            pubsub = self._redis.pubsub()
             try:
                 await self._listen(pubsub)
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            except REDIS_DOWN as exc:
                 if self.connected.is_set():
                     log.warning("Redis pub/sub connection lost (%s); reconnecting", exc)
             except asyncio.CancelledError:
@@ -213,17 +217,29 @@ class RedisBroker:
         confirmation = await pubsub.get_message(timeout=2)
         if confirmation is None or confirmation.get("type") != "subscribe":
             raise RedisConnectionError("no subscribe confirmation from Redis")
+        assert self._handlers is not None
+        await self._subscribed()
+        while True:
+            # An explicit timeout: None (an empty slice), never a TimeoutError. See above.
+            message = await pubsub.get_message(timeout=LISTEN_SLICE_SECONDS)
+            if message is None:
+                continue
+            if message.get("type") == "subscribe":
+                # redis-py reconnected and re-subscribed by itself: notices may be lost.
+                log.warning("Redis pub/sub reconnected by the client; resyncing")
+                await self._subscribed()
+                continue
+            if message.get("type") != "message":
+                continue
+            payload: bytes = message["data"]
+            if payload.startswith(self._own):
+                continue  # our own: delivered locally already, not even decoded
+            _, notices = _decode(payload.decode())
+            _deliver(self._handlers, notices, self._tasks)
+
+    async def _subscribed(self) -> None:
         self.connected.set()
         self.reconnects += 1
         assert self._handlers is not None
         # Whatever was committed while we were not listening is in the store: read it.
         await self._handlers.on_reconnect()
-        while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
-            if message is None or message.get("type") != "message":
-                continue
-            payload: str = message["data"]
-            if payload.startswith(self.process_id + "\n"):
-                continue  # our own: delivered locally already, not even decoded
-            _, notices = _decode(payload)
-            _deliver(self._handlers, notices, self._tasks)

@@ -43,6 +43,8 @@ class Connection:
         limit = DEFAULT_LIMIT if outbox_limit is None else outbox_limit
         self.outbox = Outbox(limit, direct)
         self.subscriptions: dict[str, Subscription] = {}
+        self._open = True
+        hub.meters.websocket_opened()
 
     async def apply(self, actions: Sequence[Action]) -> Close | None:
         """Carry out ``actions``; the :class:`Close` among them, if any, for the caller."""
@@ -127,9 +129,13 @@ class Connection:
                 for subscription in self.subscriptions.values():
                     current = self.hub.current(subscription.store_channel)
                     self.outbox.force(protocol.reset(subscription.client_channel, current))
+                self.hub.meters.reset_sent(len(self.subscriptions))
                 self.outbox.overflowed = False
 
     async def close(self) -> None:
+        if self._open:
+            self._open = False
+            self.hub.meters.websocket_closed()
         self.outbox.close()
         subscriptions, self.subscriptions = self.subscriptions, {}
         for subscription in subscriptions.values():

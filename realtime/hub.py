@@ -29,9 +29,10 @@ from dataclasses import dataclass, field
 
 from realtime import protocol
 from realtime.broker import Broker, EventNotice, Handlers, PresenceNotice
+from realtime.meters import NO_METERS, Meters
 from realtime.outbox import Outbox
 from realtime.presence import Presence, PresenceUser
-from storage import events
+from storage import events, offload
 from storage.database import Database
 
 log = logging.getLogger("tandem.hub")
@@ -73,8 +74,10 @@ class Hub:
         presence: Presence,
         *,
         replay_limit: int = REPLAY_LIMIT,
+        meters: Meters = NO_METERS,
     ) -> None:
         self._db = database
+        self.meters = meters
         self._broker = broker
         self._presence = presence
         self._replay_limit = replay_limit
@@ -85,11 +88,12 @@ class Hub:
         # The highest seq heard for a channel whose head is being read: that read may have
         # come before the event's commit, and the notice is not heard again.
         self._heard_while_opening: dict[str, int] = {}
+        self._broker_connections = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def handlers(self) -> Handlers:
-        return Handlers(self.on_event, self.on_presence, self.resync)
+        return Handlers(self.on_event, self.on_presence, self._broker_connected)
 
     def current(self, store_channel: str) -> int:
         channel = self._channels.get(store_channel)
@@ -129,51 +133,81 @@ class Hub:
             try:
                 allowed = await authorize()
             except BaseException:
-                self._drop(subscription)
+                self._drop(channel, subscription)
                 raise
             if not allowed or subscription.ended:
-                self._drop(subscription)
+                self._drop(channel, subscription)
                 return None
-        outbox.force(protocol.subscribed(client_channel, current, ref))
+        # Presence is joined and the missed events are read before ``subscribed`` goes out:
+        # if the store does not answer (an outage, a terminated connection, a pool
+        # exhausted by a reconnect storm), the subscribe is refused as a whole and the
+        # client asks again with the same ``since``, rather than being told ``reset`` for
+        # events that are still kept (§7). Live events and other members' presence that
+        # arrive meanwhile are held in ``subscription.held``, behind the replay.
+        users: list[PresenceUser] | None = None
         try:
             if member is not None:
                 await self._presence.join(store_channel, connection_id, member)
-                if subscription.ended:  # removed meanwhile: its leave may have gone first
-                    await self._presence.leave(store_channel, connection_id)
                 users = await self._presence.members(store_channel)
+            replay = [] if since is None else await self._replay(subscription, since, current)
+        except BaseException:
+            self._drop(channel, subscription)
+            if member is not None:
+                await asyncio.shield(self._presence.leave(store_channel, connection_id))
+            raise
+        if subscription.ended:
+            # Removed from the classroom meanwhile, before anything was sent for it: a
+            # refusal, as if the check had come after the removal. Its presence may have
+            # been left before it was joined; leave again.
+            self._drop(channel, subscription)
+            if member is not None:
+                await asyncio.shield(self._left(subscription))
+            return None
+        outbox.force(protocol.subscribed(client_channel, current, ref))
+        try:
+            if users is not None:
                 outbox.force(protocol.presence(client_channel, _users(users)))
                 # The others here are told now; the notice is for other processes (ours
-                # then finds ``channel.presence`` up to date and sends nothing twice).
+                # then finds ``channel.presence`` up to date and sends nothing twice). After
+                # a replay read the set may have changed meanwhile: tell them the current one.
+                if since is not None:
+                    users = await self._presence.members(store_channel)
                 self._show_presence(channel, users, skip=subscription)
                 await self._broker.publish([PresenceNotice(store_channel)])
-            if since is not None:
-                await self._replay(subscription, since, current)
+            for frame in replay:
+                outbox.force(frame)
         finally:
             held, subscription.held = subscription.held or [], None
             for seq, frame in held:
                 if seq is None or seq > current:
                     outbox.put(frame)
+        self.meters.subscribed()
         return subscription
 
-    async def _replay(self, subscription: Subscription, since: int, current: int) -> None:
-        outbox, name = subscription.outbox, subscription.client_channel
+    async def _replay(self, subscription: Subscription, since: int, current: int) -> list[str]:
+        """The frames a subscriber resuming after ``since`` is sent: the events up to
+        ``current``, or one ``reset`` when they are no longer all kept or too many. Raises
+        when the store does not answer."""
+        name = subscription.client_channel
         if since == current:
-            return
+            return []
         if since > current or current - since > self._replay_limit:
-            outbox.force(protocol.reset(name, current))
-            return
-        try:
-            frames = await self._replay_frames(subscription.store_channel, since, current)
-        except Exception:
-            # The store did not answer (say the pool is exhausted by a reconnect storm):
-            # the subscriber re-reads over REST rather than losing the events or the socket.
-            log.warning("replay of %s after %d failed; sending reset", name, since, exc_info=True)
-            frames = None
+            self.meters.reset_sent()
+            return [protocol.reset(name, current)]
+        frames = await self._replay_frames(subscription.store_channel, since, current)
         if frames is None:
-            outbox.force(protocol.reset(name, current))  # pruned, or the store failed
-            return
-        for frame in frames:
-            outbox.force(frame)
+            self.meters.reset_sent()
+            return [protocol.reset(name, current)]
+        self.meters.delivered(len(frames))
+        return frames
+
+    def _drop(self, channel: _Channel, subscription: Subscription) -> None:
+        """Forget a subscription that never started (nothing was sent for it)."""
+        channel.subscriptions.discard(subscription)
+        if not channel.subscriptions and self._channels.get(subscription.store_channel) is channel:
+            del self._channels[subscription.store_channel]
+            if channel.catch_up is not None:
+                channel.catch_up.cancel()
 
     async def _replay_frames(
         self, store_channel: str, since: int, current: int
@@ -207,22 +241,12 @@ class Hub:
             return None
         return [protocol.event(event) for event in missed]
 
-    def _drop(self, subscription: Subscription) -> None:
-        """Forget a subscription that never got to ``subscribed``."""
-        channel = self._channels.get(subscription.store_channel)
-        if channel is None:
-            return
-        channel.subscriptions.discard(subscription)
-        if not channel.subscriptions:
-            del self._channels[subscription.store_channel]
-            if channel.catch_up is not None:
-                channel.catch_up.cancel()
-
     async def unsubscribe(self, subscription: Subscription) -> None:
         channel = self._channels.get(subscription.store_channel)
         if channel is None or subscription not in channel.subscriptions:
             return
         channel.subscriptions.discard(subscription)
+        self.meters.unsubscribed()
         if not channel.subscriptions:
             del self._channels[subscription.store_channel]
             if channel.catch_up is not None:
@@ -285,6 +309,8 @@ class Hub:
             removed = protocol.removed_teacher(frame)
             if removed is not None:
                 self._end_member(channel, removed)
+            if self.meters.on:
+                self.meters.delivered(len(channel.subscriptions), protocol.event_at(frame))
         for subscription in channel.subscriptions:
             if subscription.held is not None:
                 subscription.held.append((seq, frame))
@@ -351,6 +377,7 @@ class Hub:
                         subscription.outbox.force(
                             protocol.reset(subscription.client_channel, batch[0].seq - 1)
                         )
+                    self.meters.reset_sent(len(channel.subscriptions))
                     channel.delivered = batch[0].seq - 1
                 for event in batch:
                     self._fan_out(channel, event.seq, protocol.event(event))
@@ -361,6 +388,13 @@ class Hub:
             log.exception("catching up %s failed; the next sweep retries", store_channel)
         finally:
             channel.catch_up = None
+
+    async def _broker_connected(self) -> None:
+        # The broker calls this after its first connection too; only later ones are reconnects.
+        self._broker_connections += 1
+        if self._broker_connections > 1:
+            self.meters.broker_reconnected()
+        await self.resync()
 
     async def resync(self) -> None:
         """Compare every local channel with the store and deliver what was missed."""
@@ -411,11 +445,22 @@ class Hub:
 
     async def publish(self, stored: Sequence[events.StoredEvent]) -> None:
         """Announce committed events (the services' ``Publish``); never raises."""
+        # Every service publishes what it committed, so appends are counted here, once.
+        self.meters.events_appended(len(stored))
         try:
-            notices = [EventNotice(e.channel, e.seq, protocol.event(e)) for e in stored]
+            notices = await offload.run(len(stored) * FRAME_US, _notices, stored)
             await self._broker.publish(notices)
         except Exception:
             log.exception("publishing %d event(s) failed; subscribers catch up", len(stored))
+
+
+# Building an event's frame costs about 3.6 µs: the frames of thousands of events (an
+# import's) are built in a worker thread (storage/offload.py).
+FRAME_US = 3.6
+
+
+def _notices(stored: Sequence[events.StoredEvent]) -> list[EventNotice]:
+    return [EventNotice(e.channel, e.seq, protocol.event(e)) for e in stored]
 
 
 def _users(users: list[PresenceUser]) -> list[dict[str, str]]:

@@ -11,7 +11,8 @@ ignore (and delete) fields whose process key has expired. A crashed process's te
 vanish within the TTL. Channel hashes get the same TTL, renewed by every live process that has
 a connection in them, so a channel nobody reads again after a crash does not linger forever.
 
-Redis outages degrade, they never fail the websocket: ``join``/``leave``/``members`` log one
+Outage policy: while Redis is down (:data:`realtime.redis_client.REDIS_DOWN`), presence
+degrades to per-process and never fails the websocket: ``join``/``leave``/``members`` log one
 warning per outage and fall back to this process's own connections, which each process mirrors
 locally. Its own connections are always read from that mirror, never from Redis, so what a
 process reports about itself is right even while Redis lags. After a failure, calls leave Redis
@@ -27,26 +28,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import TYPE_CHECKING
 
 import msgspec
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from realtime import periodic
 from realtime.presence import PresenceUser, Roster, distinct_sorted
+from realtime.redis_client import REDIS_DOWN, Outage
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.asyncio.client import Pipeline
 
 log = logging.getLogger("tandem.presence")
-
-# What redis-py raises when the server is unreachable. Anything else (a ResponseError, a bug) is
-# not an outage and must not be hidden behind the fallback.
-REDIS_DOWN: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
-
 
 _encode_user = msgspec.json.Encoder().encode
 _decode_user = msgspec.json.Decoder(PresenceUser).decode
@@ -63,7 +57,7 @@ class RedisPresence:
         prefix: str = "tandem:presence:",
         heartbeat_seconds: float = 5.0,
         process_ttl_seconds: float = 15.0,
-        retry_seconds: float = 1.0,
+        retry_seconds: float | None = None,
     ) -> None:
         if not process_id or ":" in process_id:
             # Fields are "{process_id}:{connection_id}", split at the first colon.
@@ -75,12 +69,13 @@ class RedisPresence:
         self._prefix = prefix
         self._heartbeat_seconds = heartbeat_seconds
         self._ttl_ms = max(1, round(process_ttl_seconds * 1000))
-        self._retry_seconds = retry_seconds
+        self._outage = Outage(
+            "presence", "showing this process's own connections", retry_seconds=retry_seconds
+        )
         self._roster = Roster()
         # Fields whose HDEL failed during an outage, by channel: the next beat deletes them,
         # or other processes would show a departed teacher for as long as we live.
         self._unremoved: dict[str, set[str]] = {}
-        self._retry_at: float | None = None  # None while Redis is believed up
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -268,18 +263,11 @@ class RedisPresence:
                 del self._unremoved[channel]
 
     def _redis_skipped(self) -> bool:
-        return self._retry_at is not None and time.monotonic() < self._retry_at
+        return not self._outage.worth_trying()
 
     def _redis_failed(self, action: str, exc: Exception) -> None:
-        if self._retry_at is None:
-            log.warning(
-                "presence: Redis unreachable (%s: %s); using this process's own connections",
-                action,
-                exc,
-            )
-        self._retry_at = time.monotonic() + self._retry_seconds
+        log.debug("presence: %s failed: %s", action, exc)
+        self._outage.failed(exc)
 
     def _redis_ok(self) -> None:
-        if self._retry_at is not None:
-            log.info("presence: Redis reachable again")
-            self._retry_at = None
+        self._outage.succeeded()

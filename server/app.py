@@ -19,6 +19,7 @@ from litestar.openapi import OpenAPIConfig
 from redis.asyncio import Redis
 
 from realtime import periodic
+from realtime.redis_client import connect
 from realtime.routes import realtime_socket
 from server.api_docs import SwaggerUI
 from server.auth.routes import AuthController
@@ -38,13 +39,15 @@ from server.edge import EdgeMiddleware
 from server.errors import exception_to_response
 from server.health import health, ready
 from server.methods import Methods
+from server.metrics import PrometheusMetrics, metrics_route
+from server.observe import Observe
 from server.openapi import COMPONENTS, BearerSecurity, ClosedStructs, ErrorResponses
 from server.progress.routes import ProgressController
 from server.progress.service import ProgressService
 from server.proxies import trust_proxies
-from server.ratelimit import MemoryRateLimiter, RateLimiter, Window
+from server.ratelimit.base import RateLimiter, Window
+from server.ratelimit.redis import rate_limiter
 from server.realtime_wiring import build_realtime
-from server.redis_ratelimit import RedisRateLimiter
 from server.security_headers import SecurityHeaders
 from server.settings import Settings
 from server.signing_key import resolve_secret_key
@@ -58,35 +61,30 @@ log = logging.getLogger("tandem")
 
 VERSION = "0.1.0"
 LOCK_SWEEP_SECONDS = 1.0
+POOL_GAUGE_SECONDS = 1.0
 
 
 def _provide(value: Any) -> Provide:
     return Provide(lambda: value, use_cache=True, sync_to_thread=False)
 
 
-def _limiter(windows: tuple[Window, ...], redis: Redis | None) -> RateLimiter | None:
+def _budget(windows: tuple[Window, ...], redis: Redis | None, concern: str) -> RateLimiter | None:
     """Request limits on ``windows`` (None when off): in Redis if configured, else memory."""
-    if not windows:
-        return None
-    memory = MemoryRateLimiter(windows)
-    return RedisRateLimiter(redis, windows, fallback=memory) if redis else memory
+    return rate_limiter(windows, redis, prefix="tandem:rl:", concern=concern) if windows else None
 
 
 def create_app(settings: Settings) -> Litestar:
     settings = resolve_secret_key(settings)
     assert settings.secret_key is not None
     database = Database(settings.database_url)
-    # Short timeouts: a Redis that stops answering must cost a fallback, never a hung request.
-    redis = (
-        Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
-        if settings.redis_url
-        else None
-    )
+    # The process's one Redis client (one pool, one timeout policy), given to everything that
+    # uses Redis and closed last: realtime/redis_client.py.
+    redis = connect(settings.redis_url) if settings.redis_url else None
 
-    user_limiter = _limiter(settings.rate_limits, redis)
-    anonymous_limiter = _limiter(settings.anonymous_rate_limits, redis)
+    user_limiter = _budget(settings.rate_limits, redis, "user rate limits")
+    anonymous_limiter = _budget(settings.anonymous_rate_limits, redis, "anonymous rate limits")
     login_throttle = LoginThrottle(
-        redis_url=settings.redis_url,
+        redis,
         limit=settings.login_failure_limit,
         limit_all_addresses=settings.login_failure_limit_all_addresses,
         minutes=settings.login_failure_minutes,
@@ -99,7 +97,12 @@ def create_app(settings: Settings) -> Litestar:
         login_throttle=login_throttle,
     )
 
-    realtime = build_realtime(settings, database, redis)
+    metrics = (
+        PrometheusMetrics(database.engine.pool.checkedout)  # type: ignore[attr-defined]
+        if settings.metrics
+        else None
+    )
+    realtime = build_realtime(settings, database, redis, meters=metrics)
     progress_service = ProgressService(database, realtime.hub.publish)
     stamps = board_stamps(redis)
     classroom_service = ClassroomService(database, realtime.hub.publish, stamps)
@@ -120,10 +123,20 @@ def create_app(settings: Settings) -> Litestar:
         sweeper = periodic.run_every(
             LOCK_SWEEP_SECONDS, board_service.release_expired_locks, "lock-sweeper"
         )
+        pool_gauge = None
+        if metrics is not None and metrics.multiprocess:
+            # Other workers cannot be asked at scrape time: each writes its own share.
+            async def refresh_pool() -> None:
+                metrics.refresh_pool()
+
+            pool_gauge = periodic.run_every(POOL_GAUGE_SECONDS, refresh_pool, "pool-gauge")
         try:
             yield
         finally:
             await periodic.cancel(sweeper)
+            await periodic.cancel(pool_gauge)
+            if metrics is not None:
+                metrics.process_stopped()
             await realtime.stop()
             for limiter in (user_limiter, anonymous_limiter):
                 if limiter is not None:
@@ -148,6 +161,7 @@ def create_app(settings: Settings) -> Litestar:
             ProgressBoard,
             realtime_socket,
             web_router(),
+            *([metrics_route(metrics, settings.metrics_allow)] if metrics is not None else []),
         ],
         dependencies={
             "settings": _provide(settings),
@@ -191,8 +205,10 @@ def create_app(settings: Settings) -> Litestar:
         user_limiter=user_limiter,
         anonymous_limiter=anonymous_limiter,
     )
-    app.asgi_handler = trust_proxies(SecurityHeaders(edge), settings.trusted_proxies)
+    observed = Observe(SecurityHeaders(edge), metrics=metrics, log_requests=settings.access_log)
+    app.asgi_handler = trust_proxies(observed, settings.trusted_proxies)
     app.state.settings = settings
+    app.state.redis = redis
     # For tools and tests that append events the way services do.
     app.state.publish = realtime.hub.publish
     return app

@@ -1,19 +1,27 @@
-"""The ``tandem`` command: ``serve``, ``db upgrade`` / ``db current`` / ``db revision``."""
+"""The ``tandem`` command: ``serve``, ``db upgrade`` / ``db current`` / ``db revision``.
+
+What only one command needs (the demo data, the importer) is imported by that command:
+``tandem serve`` starts in a fresh process, and every import is on its way to ``/health``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import logging.config
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import uvicorn
 
-from server import demo as demo_data
 from server.errors import TandemError
-from server.progress import importer
+from server.logs import logging_config
+from server.metrics import MULTIPROC_ENV
 from server.settings import Settings, SettingsError
 from server.signing_key import resolve_secret_key
 from server.ws_protocol import WEBSOCKET_OPTIONS
@@ -42,9 +50,26 @@ def serve(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         raise SystemExit(f"tandem: {exc}") from None
     asyncio.run(migrate.upgrade(settings.database_url))
-    log.info("database at revision %s", migrate.head_revision())
+    log.info("database at revision %s", migrate.script_head())
     if args.demo:
         _fill_demo(settings, quiet_if_filled=True)
+    if args.access_log:
+        os.environ["TANDEM_ACCESS_LOG"] = "on"  # read by every worker's Settings.from_env
+    metrics_dir = None
+    if settings.metrics and args.workers > 1:
+        # Workers share their metrics through files (prometheus-client's multiprocess
+        # mode): a fresh private directory, set before any worker imports the client.
+        metrics_dir = tempfile.mkdtemp(prefix="tandem-metrics-")
+        os.environ[MULTIPROC_ENV] = metrics_dir
+    try:
+        _run_uvicorn(args, settings)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+def _run_uvicorn(args: argparse.Namespace, settings: Settings) -> None:
     uvicorn.run(
         "server.asgi:app_from_env",
         factory=True,
@@ -60,10 +85,11 @@ def serve(args: argparse.Namespace) -> int:
         # (server/proxies.py); uvicorn's copy would first rewrite the client address from
         # its own FORWARDED_ALLOW_IPS list, which the setting must replace, not add to.
         proxy_headers=False,
+        log_config=logging_config(settings.log_format),
         log_level=args.log_level,
-        access_log=args.access_log,
+        # Ours replaces uvicorn's (server/observe.py): one line a request, in either format.
+        access_log=False,
     )
-    return 0
 
 
 def demo(_: argparse.Namespace) -> int:
@@ -78,6 +104,8 @@ def demo(_: argparse.Namespace) -> int:
 
 
 def _fill_demo(settings: Settings, *, quiet_if_filled: bool) -> None:
+    from server import demo as demo_data  # noqa: PLC0415 - not imported by a plain serve
+
     try:
         logins = asyncio.run(demo_data.fill(settings))
     except demo_data.NotEmpty:
@@ -117,6 +145,8 @@ def db_revision(args: argparse.Namespace) -> int:
 
 
 def import_progress(args: argparse.Namespace) -> int:
+    from server.progress import importer  # noqa: PLC0415 - not imported by a plain serve
+
     settings = _settings()
     try:
         settings = resolve_secret_key(settings)
@@ -183,9 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    try:
+        log_format = Settings.from_env().log_format
+    except SettingsError:
+        log_format = "text"  # the command itself reports the bad setting
+    logging.config.dictConfig(logging_config(log_format))
     args = build_parser().parse_args(argv)
     return int(args.handler(args))
 

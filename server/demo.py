@@ -146,7 +146,7 @@ class NotEmpty(Exception):
 async def fill(settings: Settings, *, seed: int = 7) -> DemoLogins:
     assert settings.secret_key is not None
     rng = random.Random(seed)  # noqa: S311 - demo data, not security
-    throttle = LoginThrottle(redis_url=None)
+    throttle = LoginThrottle(None)
     try:
         async with offline_services(settings) as offline:
             return await _fill(settings, offline, throttle, rng)

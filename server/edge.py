@@ -1,4 +1,4 @@
-"""The outermost layer of every ``/api`` request: request id, caller, rate limit, headers.
+"""The edge of every ``/api`` request: caller, rate limit, headers.
 
 Two budgets (contract §2): a request with a valid access token counts against its user's
 ``TANDEM_RATE_LIMITS``; any other request against its client address's
@@ -14,31 +14,16 @@ the one rate-limit call.
 
 from __future__ import annotations
 
-import logging
-import uuid
 from collections.abc import Sequence
-from typing import Any
 
-import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.auth.guards import PRINCIPAL_KEY, authenticate
 from server.auth.tokens import Principal
-from server.errors import ErrorBody, ErrorEnvelope
 from server.proxies import client_address
-from server.ratelimit import Decision, RateLimiter
-
-log = logging.getLogger("tandem.edge")
-_encode = msgspec.json.Encoder().encode
-
-
-def rate_limit_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
-    return [
-        (b"x-ratelimit-limit", str(decision.limit).encode()),
-        (b"x-ratelimit-remaining", str(decision.remaining).encode()),
-        (b"x-ratelimit-reset", str(decision.reset).encode()),
-    ]
+from server.ratelimit.base import RateLimiter
+from server.ratelimit.headers import rate_limit_headers, send_rejection
 
 
 class EdgeMiddleware:
@@ -68,18 +53,16 @@ class EdgeMiddleware:
         if scope["type"] != ScopeType.HTTP or not scope["path"].startswith(self.prefixes):
             await self.app(scope, receive, send)
             return
-        request_id = uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
         authorization = next((v for k, v in scope["headers"] if k == b"authorization"), None)
         authenticate(scope, authorization, self.secret_key)  # type: ignore[arg-type]
 
-        extra: list[tuple[bytes, bytes]] = [(b"x-request-id", request_id.encode())]
+        extra: list[tuple[bytes, bytes]] = []  # the request id is server/observe.py's
         limiter, key = self._budget(scope)
         if limiter is not None:
             decision = await limiter.hit(key)
             extra.extend(rate_limit_headers(decision))
             if not decision.allowed:
-                await self._reject(send, decision, extra)
+                await send_rejection(send, decision, extra)
                 return
 
         async def send_with_headers(message: Message) -> None:
@@ -88,23 +71,3 @@ class EdgeMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-    @staticmethod
-    async def _reject(send: Send, decision: Decision, extra: list[tuple[bytes, bytes]]) -> None:
-        body = _encode(
-            ErrorEnvelope(
-                error=ErrorBody(
-                    "RATE_LIMITED",
-                    f"Too many requests; retry in {decision.retry_after} s",
-                    {"retry_after": decision.retry_after},
-                )
-            )
-        )
-        headers: list[Any] = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"retry-after", str(decision.retry_after).encode()),
-            *extra,
-        ]
-        await send({"type": "http.response.start", "status": 429, "headers": headers})
-        await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -18,7 +18,9 @@ from redis.asyncio import Redis
 from realtime import periodic
 from realtime.broker import Broker, MemoryBroker, RedisBroker
 from realtime.hub import Hub
+from realtime.meters import NO_METERS, Meters
 from realtime.presence import MemoryPresence, Presence
+from realtime.redis_client import connect
 from realtime.redis_presence import RedisPresence
 from realtime.routes import Realtime
 from realtime.session import AuthFailed, Identity
@@ -64,18 +66,21 @@ class RealtimeParts:
         await self.presence.stop()
 
 
-def build_realtime(settings: Settings, database: Database, redis: Redis | None) -> RealtimeParts:
+def build_realtime(
+    settings: Settings, database: Database, redis: Redis | None, *, meters: Meters | None = None
+) -> RealtimeParts:
+    """The realtime parts: on ``redis`` (the process's one client) when given, else in-process."""
     secret_key = settings.secret_key
     assert secret_key is not None
     process_id = uuid.uuid4().hex
     broker: Broker
     presence: Presence
-    if settings.redis_url and redis is not None:
-        broker = RedisBroker(settings.redis_url, process_id=process_id)
+    if redis is not None:
+        broker = RedisBroker(redis, process_id=process_id)
         presence = RedisPresence(redis, process_id=process_id)
     else:
         broker, presence = MemoryBroker(), MemoryPresence()
-    hub = Hub(database, broker, presence)
+    hub = Hub(database, broker, presence, meters=meters or NO_METERS)
 
     def verify(token: str) -> Identity:
         try:
@@ -124,7 +129,7 @@ async def offline_services(settings: Settings) -> AsyncIterator[Offline]:
     stamps; without, a serving process's stamps expire on their own (server/board/stamps.py).
     """
     database = Database(settings.database_url, pool_size=2, max_overflow=2)
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    redis = connect(settings.redis_url) if settings.redis_url else None
     realtime = build_realtime(settings, database, redis)
     await realtime.broker.start(realtime.hub.handlers)
     try:

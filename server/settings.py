@@ -6,6 +6,7 @@ ASGI factory, and tests build :class:`Settings` directly.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,12 +14,28 @@ from pathlib import Path
 import msgspec
 from dotenv import dotenv_values
 
+from server.logs import LOG_FORMATS
 from server.proxies import DEFAULT_TRUSTED_PROXIES, parse_trusted_proxies
-from server.ratelimit import Window, parse_windows
+from server.ratelimit.base import Window, parse_windows
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./tandem.db"
 DEFAULT_RATE_LIMITS = "100/minute;20/10 seconds"
 DEFAULT_ANONYMOUS_RATE_LIMITS = "1000/minute;200/10 seconds"
+DEFAULT_METRICS_ALLOW = "127.0.0.1"
+_SWITCH = {"on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
+
+
+def parse_allow(text: str) -> tuple[str, ...]:
+    """``"127.0.0.1, 10.0.0.0/8"`` as normalised networks; ValueError names a bad entry."""
+    networks = []
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(entry, strict=False)))
+        except ValueError:
+            raise ValueError(f"{entry!r} is neither an IP address nor a network") from None
+    return tuple(networks)
 
 
 class SettingsError(ValueError):
@@ -39,6 +56,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     allowed_origins: tuple[str, ...] = ()
     anonymous_rate_limits: tuple[Window, ...] = parse_windows(DEFAULT_ANONYMOUS_RATE_LIMITS)
     trusted_proxies: tuple[str, ...] = parse_trusted_proxies(DEFAULT_TRUSTED_PROXIES)
+    metrics: bool = False
+    metrics_allow: tuple[str, ...] = parse_allow(DEFAULT_METRICS_ALLOW)
+    log_format: str = "text"
+    # One log line per request (``tandem serve --access-log`` sets TANDEM_ACCESS_LOG=on).
+    access_log: bool = False
     # Not in the contract's table: operational extras with safe defaults.
     max_body_bytes: int = 1024 * 1024
     import_max_body_bytes: int = 10 * 1024 * 1024
@@ -91,6 +113,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             except ValueError as exc:
                 raise SettingsError(f"TANDEM_{name}: {exc}") from None
 
+        def get_switch(name: str) -> bool:
+            raw = (get(name) or "off").lower()
+            if raw not in _SWITCH:
+                raise SettingsError(f"TANDEM_{name} must be on or off, got {raw!r}")
+            return _SWITCH[raw]
+
+        try:
+            metrics_allow = parse_allow(get("METRICS_ALLOW") or DEFAULT_METRICS_ALLOW)
+        except ValueError as exc:
+            raise SettingsError(f"TANDEM_METRICS_ALLOW: {exc}") from None
+        log_format = (get("LOG_FORMAT") or "text").lower()
+        if log_format not in LOG_FORMATS:
+            raise SettingsError(f"TANDEM_LOG_FORMAT must be text or json, got {log_format!r}")
         try:
             trusted_proxies = parse_trusted_proxies(
                 get("TRUSTED_PROXIES") or DEFAULT_TRUSTED_PROXIES
@@ -114,4 +149,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             access_token_ttl_seconds=get_int("ACCESS_TOKEN_TTL_SECONDS", 900, 1),
             refresh_token_ttl_seconds=get_int("REFRESH_TOKEN_TTL_SECONDS", 2_592_000, 1),
             allowed_origins=origins,
+            metrics=get_switch("METRICS"),
+            metrics_allow=metrics_allow,
+            log_format=log_format,
+            access_log=get_switch("ACCESS_LOG"),
         )

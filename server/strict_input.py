@@ -7,6 +7,9 @@ of that same type, so anything loose is refused, every bad field named, before L
 sees it. Bodies are small (1 MiB at most) and strict decoding is fast, so decoding twice
 costs microseconds; the alternative, a custom DTO, would be far more code.
 
+Bodies that are not UTF-8 or are nested too deep fail that decode too, and are named by
+:func:`validation.describe` like any other bad body.
+
 It also refuses text with a NUL character (U+0000) in it, in the body, the query or the path:
 PostgreSQL cannot take one, SQLite can, so refusing it on both keeps the backends alike and
 the error a 400.
@@ -63,7 +66,14 @@ async def strict_input(request: Request[Any, Any, Any]) -> None:
     body = await request.body()
     try:
         decoder.decode(body)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    # msgspec raises UnicodeDecodeError for bad UTF-8 in a string and RecursionError for deep
+    # nesting; describe() says which, as a field error (§2: no input is answered 500).
+    except (
+        msgspec.ValidationError,
+        msgspec.DecodeError,
+        UnicodeDecodeError,
+        RecursionError,
+    ) as exc:
         fields = validation.describe(decoder.type, body) or [{"field": "body", "message": str(exc)}]
         raise ValidationFailed(
             "The request is not valid", details=validation.grouped(fields)

@@ -35,6 +35,11 @@ class Database:
         self._autocommit = create_sessionmaker(
             self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
+        self._snapshot = create_sessionmaker(
+            self.engine.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -57,6 +62,23 @@ class Database:
             return
         async with self.sessionmaker() as session:
             await session.connection(execution_options={READ_ONLY_OPTION: True})
+            yield session
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads that must agree with each other: every statement in it sees
+        the database as of one moment, such as a channel's ``seq`` and the rows it counts.
+
+        SQLite's read transaction is one snapshot already (:meth:`reader`). On PostgreSQL,
+        a ``REPEATABLE READ READ ONLY`` transaction: its snapshot is taken at its first
+        statement and kept to its end. It costs a ``BEGIN`` and a ``ROLLBACK`` round trip
+        more than :meth:`reader`; read-only, it never conflicts with a writer.
+        """
+        if self.is_sqlite:
+            async with self.reader() as session:
+                yield session
+            return
+        async with self._snapshot() as session, session.begin():
             yield session
 
     @asynccontextmanager

@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import offload
 from storage.base import sqlite_text, utcnow
 from storage.dialects import dialect_of, upsert_into, uuid_binder
 from storage.models import ChannelHead, Event
@@ -122,9 +123,14 @@ async def append(
         ]
         stored.update(zip((index for index, _ in group), numbered, strict=True))
         connection = await session.connection()
-        await connection.exec_driver_sql(
-            _INSERT[dialect], _insert_parameters(dialect, uuid_binder(session), numbered)
+        parameters = await offload.run(
+            len(numbered) * ENCODE_EVENT_US,
+            _insert_parameters,
+            dialect,
+            uuid_binder(session),
+            numbered,
         )
+        await connection.exec_driver_sql(_INSERT[dialect], parameters)
     return [stored[index] for index in range(len(events))]
 
 
@@ -132,6 +138,9 @@ async def append(
 # on PostgreSQL, an ``executemany`` on SQLite) with each payload encoded here by msgspec:
 # SQLAlchemy's ``insert()`` spent a call per value on type processing, a fifth of a
 # 1,000-word batch (docs/benchmarks.md, and storage/repositories/progress.py).
+# Encoding an event's data costs about 3 µs: thousands of events (an import) are bound
+# in a worker thread (storage/offload.py).
+ENCODE_EVENT_US = 3
 
 
 _INSERT = {

@@ -53,23 +53,30 @@ class AuthService:
             raise EmailTaken() from None
 
     async def login(self, *, email: str, password: str, client_address: str) -> TokenPair:
-        retry_after = await self._throttle.retry_after(email, client_address)
-        if retry_after is not None:
+        # Counted before the password is checked, so parallel guesses cannot overtake the
+        # count (server/auth/throttle.py); only a wrong password leaves it counted.
+        attempt = await self._throttle.attempt(email, client_address)
+        if attempt.retry_after is not None:
             raise RateLimited(
-                f"Too many failed logins for this email; retry in {retry_after} s",
-                details={"retry_after": retry_after},
-                headers={"Retry-After": str(retry_after)},
+                f"Too many failed logins for this email; retry in {attempt.retry_after} s",
+                details={"retry_after": attempt.retry_after},
+                headers={"Retry-After": str(attempt.retry_after)},
             )
-        async with self._db.reader() as session:
-            user = await users.get_by_email(session, email)
-        # Same work and the same answer whether the email is unknown or the password wrong.
-        stored_hash = user.password_hash if user else None
-        if not await asyncio.to_thread(passwords.verify_password, stored_hash, password):
-            await self._throttle.record_failure(email, client_address)
-            raise InvalidCredentials()
-        assert user is not None
-        async with self._db.transaction() as session:
-            return await self._issue(session, user, family_id=uuid.uuid4())
+        failed = False
+        try:
+            async with self._db.reader() as session:
+                user = await users.get_by_email(session, email)
+            # Same work and the same answer whether the email is unknown or the password wrong.
+            stored_hash = user.password_hash if user else None
+            if not await asyncio.to_thread(passwords.verify_password, stored_hash, password):
+                failed = True
+                raise InvalidCredentials()
+            assert user is not None
+            async with self._db.transaction() as session:
+                return await self._issue(session, user, family_id=uuid.uuid4())
+        finally:
+            if not failed:
+                await self._throttle.not_a_failure(attempt)
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         token_hash = tokens.hash_refresh_token(refresh_token)

@@ -10,14 +10,12 @@ Redis on every read was most of a cached read's cost.
 
 from __future__ import annotations
 
-import logging
 from typing import Protocol
 
 from cachetools import LRUCache
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-log = logging.getLogger("tandem.board.cache")
+from realtime.redis_client import REDIS_DOWN, Outage
 
 TTL_SECONDS = 60
 MEMORY_BYTES = 64 * 1024 * 1024
@@ -46,22 +44,25 @@ class MemoryBoardCache:
 
 
 class RedisBoardCache:
-    """Shared by every process; a Redis failure only costs a rebuild, never an error."""
+    """Shared by every process. Outage policy: while Redis is down (``REDIS_DOWN``), only
+    this process's copy serves, and a miss costs a rebuild from the database, never an error."""
 
     def __init__(self, redis: Redis, *, prefix: str = "tandem:board:") -> None:
         self._redis = redis
         self._prefix = prefix
         self._local = MemoryBoardCache()
+        self._outage = Outage("the board cache", "building boards in each process")
 
     async def get(self, key: str) -> bytes | None:
         body = await self._local.get(key)
-        if body is not None:
+        if body is not None or not self._outage.worth_trying():
             return body
         try:
             found = await self._redis.get(self._prefix + key)
-        except (RedisError, OSError) as exc:
-            log.warning("board cache read failed: %s", exc)
+        except REDIS_DOWN as exc:
+            self._outage.failed(exc)
             return None
+        self._outage.succeeded()
         if not isinstance(found, bytes):
             return None
         await self._local.put(key, found)
@@ -69,7 +70,11 @@ class RedisBoardCache:
 
     async def put(self, key: str, body: bytes) -> None:
         await self._local.put(key, body)
+        if not self._outage.worth_trying():
+            return
         try:
             await self._redis.set(self._prefix + key, body, ex=TTL_SECONDS)
-        except (RedisError, OSError) as exc:
-            log.warning("board cache write failed: %s", exc)
+        except REDIS_DOWN as exc:
+            self._outage.failed(exc)
+        else:
+            self._outage.succeeded()

@@ -110,7 +110,9 @@ class BoardReads:
                 body = await self._cache.get(_cache_key(answer))
                 if body is not None:
                     return BoardAnswer(answer.etag, body, gzip_ok)
-        async with self._db.reader() as session:
+        # One snapshot for the stamp, the cards and the filters: the body is exactly the
+        # board at the stamp's seq (contract §5), and it is cached under that stamp only.
+        async with self._db.snapshot() as session:
             if query.classroom_id is None:
                 mine = await classrooms.of_teacher(session, principal.user_id)
                 if not mine:

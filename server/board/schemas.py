@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from server import validation
 from server.envelope import Timestamp, timestamp
 from storage.repositories.cards import CardView
 
@@ -31,6 +32,13 @@ class MoveIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     new_status: str
     new_position: int
     version: Version
+
+    def __post_init__(self) -> None:
+        # A well-formed body first (§5's order): a version with no UTC form (as
+        # 9999-12-31T23:59:59-01:00) fails decoding, before any card is looked up, and
+        # validation.describe names the field.
+        if not validation.has_utc_form(self.version):
+            raise ValueError(f"version is {validation.OUTSIDE_UTC}")
 
 
 class BatchMoveItem(MoveIn, kw_only=True, forbid_unknown_fields=True):

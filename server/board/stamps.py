@@ -40,8 +40,8 @@ from typing import Protocol
 
 from cachetools import TTLCache
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
+from realtime.redis_client import REDIS_DOWN, Outage
 from storage.repositories.classrooms import BoardStamp
 
 log = logging.getLogger("tandem.board.stamps")
@@ -123,12 +123,13 @@ return false
 
 
 class RedisBoardStamps:
-    """Shared by every process. A Redis failure is never an error: reads go to the
-    database, as without stamps."""
+    """Shared by every process. Outage policy: while Redis is down (``REDIS_DOWN``), reads
+    go to the database, as without stamps, and are not an error."""
 
     def __init__(self, redis: Redis, *, prefix: str = "tandem:board-stamp:") -> None:
         self._redis = redis
         self._prefix = prefix
+        self._outage = Outage("board stamps", "reading boards from the database")
         self._fill = redis.register_script(_FILL)
         self._gathering: dict[uuid.UUID, asyncio.Future[bytes | None]] = {}
 
@@ -157,33 +158,39 @@ class RedisBoardStamps:
     async def _get_or_lease(self, classroom_id: uuid.UUID) -> tuple[bytes | None, Lease | None]:
         """The key's value; when there is none, the lease if this call got it."""
         key = self._key(classroom_id)
+        if not self._outage.worth_trying():
+            return None, None
         try:
             value = await self._redis.get(key)
             if value is None:
                 lease = "l:" + secrets.token_hex(8)
                 granted = await self._redis.set(key, lease, px=LEASE_MS, nx=True)
+                self._outage.succeeded()
                 return None, lease if granted else None
-        except (RedisError, OSError) as exc:
-            log.warning("board stamp read failed: %s", exc)
+        except REDIS_DOWN as exc:
+            self._outage.failed(exc)
             return None, None
+        self._outage.succeeded()
         return value if isinstance(value, bytes) else None, None
 
     async def fill(self, classroom_id: uuid.UUID, lease: Lease, stamp: BoardStamp) -> None:
         value = f"s:{stamp.seq}:{stamp.students}:{stamp.lessons}:{stamp.epoch}"
         try:
             await self._fill(keys=[self._key(classroom_id)], args=[lease, value, TTL_SECONDS])
-        except (RedisError, OSError) as exc:
-            log.warning("board stamp fill failed: %s", exc)
+        except REDIS_DOWN as exc:
+            self._outage.failed(exc)
 
     async def invalidate(self, classroom_ids: Iterable[uuid.UUID]) -> None:
         keys = [self._key(classroom_id) for classroom_id in classroom_ids]
         if not keys:
             return
+        # Tried even during an outage: a stale stamp must go as soon as Redis can take it.
         try:
             await self._redis.delete(*keys)
-        except (RedisError, OSError) as exc:
+        except REDIS_DOWN as exc:
             # The commit stands; the stale stamp lives at most TTL_SECONDS (see above).
             log.error("board stamp invalidation failed: %s", exc)
+            self._outage.failed(exc)
 
     def _key(self, classroom_id: uuid.UUID) -> str:
         return f"{self._prefix}{classroom_id}"

@@ -55,7 +55,7 @@ class Students(Controller):
         return ok(StudentsOut(students=[StudentOut.of(student) for student in made]))
 
     @get("/", summary="A classroom's students")
-    async def list(
+    async def listed(
         self, classroom_id: ClassroomQuery, request: ApiRequest, roster_service: Service
     ) -> Envelope[list[StudentOut]]:
         found = await roster_service.students(principal_of(request), classroom_id)
@@ -102,7 +102,7 @@ class Lessons(Controller):
         return ok(lesson)
 
     @get("/", summary="A classroom's lessons")
-    async def list(
+    async def listed(
         self, classroom_id: ClassroomQuery, request: ApiRequest, roster_service: Service
     ) -> Envelope[list[LessonOut]]:
         return ok(await roster_service.lessons(principal_of(request), classroom_id))

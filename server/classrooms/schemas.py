@@ -9,13 +9,13 @@ from typing import Annotated, Any
 import msgspec
 
 from server.envelope import Timestamp, timestamp
+from server.progress.schemas import WordId
 from storage.models import Classroom, Lesson, Student
 from storage.repositories.classrooms import Member
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S")]
 Category = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"\S")]
 JoinCode = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-WordId = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
 WordIds = Annotated[list[WordId], msgspec.Meta(max_length=1000)]
 MAX_BULK_STUDENTS = 200
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Controller, Response, delete, get, post, put
 from litestar.di import NamedDependency
@@ -29,8 +28,10 @@ from server.progress.schemas import (
     ProgressOut,
     Rejected,
     Stats,
+    is_word_id,
 )
 from server.progress.service import ProgressService
+from storage import offload
 
 WordIdPath = Annotated[
     # Checked by _validated_word_id, so the error names the contract's field, wordId.
@@ -45,10 +46,13 @@ DueOnly = Annotated[
     bool, QueryParameter(description="only the words due now (mastered ones left out)")
 ]
 IMPORT_MAX_BYTES = 10 * 1024 * 1024
+# Parsing an import costs about 0.2 µs a byte (CSV; JSON is faster), measured on 20,000
+# words: bodies from about 10 KB on (some 300 words) are parsed in a worker thread.
+PARSE_US_PER_BYTE = 0.2
 
 
 def _validated_word_id(word_id: str) -> str:
-    if not re.fullmatch(WORD_ID_PATTERN, word_id):
+    if not is_word_id(word_id):
         raise ValidationFailed(
             "wordId must be 1-128 of A-Z a-z 0-9 . _ : -",
             details={"fields": [{"field": "wordId", "message": "invalid word id"}]},
@@ -107,10 +111,13 @@ class ProgressController(Controller):
         request: ApiRequest,
         progress_service: NamedDependency[ProgressService],
         due: DueOnly = False,
-    ) -> Envelope[ProgressList]:
+    ) -> Response[Envelope[ProgressList]]:
         principal = principal_of(request)
-        records, seq = await progress_service.list_words(principal, due=due)
-        return ok(ProgressList(items=[ProgressOut.of(r) for r in records], seq=seq))
+        body = await progress_service.list_body(principal, due=due)
+        # Already the encoded envelope (a long list is encoded off the event loop): sent as
+        # it is; the annotation above documents its shape.
+        encoded: Response[Any] = Response(content=body, media_type="application/json")
+        return encoded
 
     @get("/stats", summary="Summary statistics of my progress")
     async def stats(
@@ -195,7 +202,10 @@ class ProgressController(Controller):
         progress_service: NamedDependency[ProgressService],
     ) -> Envelope[ImportReport]:
         principal = principal_of(request)
-        parsed = importing.parse(body, request.headers.get("content-type", ""))
+        content_type = request.headers.get("content-type", "")
+        parsed = await offload.run(
+            len(body) * PARSE_US_PER_BYTE, importing.parse, body, content_type
+        )
         imported, merged, unchanged = await progress_service.merge(principal, parsed.entries)
         return ok(
             ImportReport(

@@ -12,6 +12,10 @@ from datetime import datetime
 
 from server.progress.scheduling import SchedulerState, review
 
+# Counts are whole numbers 0..MAX_COUNT wherever they come from: PUT, batch, import (§6).
+# Well inside a 32-bit database integer, so no count reaches the store that it cannot hold.
+MAX_COUNT = 1_000_000_000
+
 
 @dataclass(frozen=True, slots=True)
 class WordProgress:
@@ -68,12 +72,15 @@ def new_record(word_id: str, now: datetime) -> WordProgress:
     return WordProgress(word_id, 0, 0, 0, False, None, schedule.due, now, now, schedule)
 
 
+def behind(update: Update, record: WordProgress) -> bool:
+    """Whether ``update``'s counts are lower than ``record``'s: a stale device."""
+    return update.study_count < record.study_count or update.correct_count < record.correct_count
+
+
 def apply_update(current: WordProgress | None, update: Update, now: datetime) -> Outcome:
     """The outcome of ``update`` on ``current`` (None: no record yet) at ``now``."""
     base = current or new_record(update.word_id, now)
-    if current is not None and (
-        update.study_count < current.study_count or update.correct_count < current.correct_count
-    ):
+    if current is not None and behind(update, current):
         return Stale(current)
     mastered = base.mastered if update.mastered is None else update.mastered
     if current is not None and (

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import msgspec
 
 from server.envelope import Timestamp, timestamp
-from server.progress.rules import WordProgress
+from server.progress.rules import MAX_COUNT, WordProgress
 
-WORD_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+# The one definition of a wordId's characters (§6). msgspec checks a pattern with re.search,
+# where "$" also matches before a final newline ("nl2\n" would pass, and such a record could
+# never be read or deleted); "(?!\n)" closes that gap. It is written so that Python and the
+# ECMAScript regexes of OpenAPI clients read it alike (neither \Z nor \z is portable).
+# Python code checks it with is_word_id (a full match) as well.
+WORD_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$(?!\n)"
+_WORD_ID = re.compile(WORD_ID_PATTERN)
 RESERVED_WORD_IDS = frozenset({"stats", "batch", "import"})
 MAX_BATCH = 1000
+# The most words one import holds (contract §6): it bounds an import's work (issue 12: a
+# 740,000-row CSV held a process for 19 s) and the list it leaves behind.
+MAX_IMPORT_WORDS = 20_000
 
 WordId = Annotated[
     str,
@@ -22,8 +32,13 @@ WordId = Annotated[
         description="1-128 of A-Z a-z 0-9 . _ : -, not dots alone, not stats/batch/import",
     ),
 ]
-Count = Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)]
 Confidence = Annotated[int, msgspec.Meta(ge=0, le=5, description="0 no recall … 5 perfect")]
+
+
+def is_word_id(word_id: str) -> bool:
+    """Whether ``word_id`` has a wordId's characters and length, the whole string."""
+    return _WORD_ID.fullmatch(word_id) is not None
 
 
 def check_word_id(word_id: str) -> str | None:

@@ -45,6 +45,7 @@ class GatedDatabase(Database):
         super().__init__(url)
         self._gate: asyncio.Event | None = None
         self.paused = asyncio.Event()
+        self.failures = 0  # how many next readers fail as a terminated connection would
 
     def close_gate(self) -> asyncio.Event:
         """Pause the next reader after its reads; set the returned event to let it go on."""
@@ -53,6 +54,9 @@ class GatedDatabase(Database):
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncSession]:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionResetError("connection reset by peer")
         async with super().reader() as session:
             yield session
         gate, self._gate = self._gate, None
@@ -495,4 +499,30 @@ async def test_presence_changes_wait_behind_a_replay(db: GatedDatabase, hub: Hub
         ("event", 3),
         ("presence", ["Alice", "Bob", "Carol"]),
         ("event", 4),
+    ]
+
+
+async def test_a_replay_the_store_cannot_answer_refuses_the_subscribe(
+    db: GatedDatabase, hub: Hub
+) -> None:
+    """Not a ``reset`` for events that are still kept: the subscribe fails as a whole (the
+    connection answers SERVICE_UNAVAILABLE), nothing was sent for it, and asking again with
+    the same ``since`` gets the events."""
+    await subscribe(hub, channel=BOARD, member=ALICE, connection_id="a")
+    await hub.publish(await append(db, 2, BOARD))
+    outbox = Outbox()
+
+    db.failures = 1
+    with pytest.raises(ConnectionResetError):
+        await subscribe(hub, channel=BOARD, since=0, member=BOB, connection_id="b", outbox=outbox)
+    assert len(outbox) == 0
+
+    await subscribe(hub, channel=BOARD, since=0, member=BOB, connection_id="b", outbox=outbox)
+    await hub.publish(await append(db, 1, BOARD))
+    assert summary(await take_until_seq(outbox, 3)) == [
+        ("subscribed", 2),
+        ("presence", ["Alice", "Bob"]),
+        ("event", 1),
+        ("event", 2),
+        ("event", 3),
     ]

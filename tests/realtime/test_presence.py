@@ -163,7 +163,7 @@ def warnings_logged(caplog: pytest.LogCaptureFixture) -> int:
     return sum(
         1
         for record in caplog.records
-        if record.name == "tandem.presence" and record.levelno == logging.WARNING
+        if record.name == "tandem.redis" and record.levelno == logging.WARNING
     )
 
 

@@ -93,6 +93,18 @@ def test_frame_error_says_not_json() -> None:
         protocol.decode("{oops")
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"type":"auth","token":"\xff"}',  # a binary frame is bytes: they may not be UTF-8
+        b'{"type":"subscribe","channel":"\xc3\x28"}',
+    ],
+)
+def test_bytes_that_are_not_utf8_are_not_json(data: bytes) -> None:
+    with pytest.raises(FrameError, match="not JSON"):
+        protocol.decode(data)
+
+
 # -- server frames --------------------------------------------------------------------------
 
 

@@ -539,6 +539,36 @@ async def test_a_repeated_word_going_backwards_refuses_the_batch(client: Client)
     assert _bad_indexes(error) == {2}
 
 
+async def test_a_refused_batch_shows_the_stored_record_as_current(client: Client) -> None:
+    # Item 1 is stale only against item 0's record, which the refusal never saved.
+    headers = await _user(client)
+    stored = await _created(client, headers, "a", 2, 1, 3)
+    error = await _batch_refused(client, headers, [_item("a", 6, 4, 4), _item("a", 4, 2, 4)])
+    (item,) = error["details"]["items"]
+    assert item["index"] == 1
+    assert item["current"] == stored
+    assert "earlier item" in item["message"]
+    assert "stored" not in item["message"]
+
+
+async def test_a_refused_batch_shows_no_record_for_a_word_not_stored(client: Client) -> None:
+    headers = await _user(client)
+    error = await _batch_refused(client, headers, [_item("a", 6, 4, 4), _item("a", 4, 2, 4)])
+    (item,) = error["details"]["items"]
+    assert item["index"] == 1
+    assert item["current"] is None
+    error_of(await client.get(f"{PROGRESS}/a", headers=headers), 404, "NOT_FOUND")
+
+
+async def test_a_repeated_word_below_the_stored_record_says_stored(client: Client) -> None:
+    headers = await _user(client)
+    stored = await _created(client, headers, "a", 5, 3, 3)
+    error = await _batch_refused(client, headers, [_item("a", 6, 4, 4), _item("a", 4, 2, 4)])
+    (item,) = error["details"]["items"]
+    assert (item["index"], item["message"]) == (1, "counts are lower than the stored ones")
+    assert item["current"] == stored
+
+
 async def test_stale_and_invalid_items_are_named_together(client: Client) -> None:
     headers = await _user(client)
     await _created(client, headers, "a", 5, 5, 4)

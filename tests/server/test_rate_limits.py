@@ -19,7 +19,7 @@ from litestar.testing import AsyncTestClient
 
 from server.app import create_app
 from server.auth import passwords
-from server.ratelimit import Window
+from server.ratelimit.base import Window
 from server.settings import Settings
 from tests.backends import SECRET_KEY
 from tests.helpers import PASSWORD, bearer, error_of, register, signed_in

@@ -1,4 +1,4 @@
-"""Tests of server.ratelimit: sliding multi-window limits, headers, Redis sharing and outages.
+"""Tests of server.ratelimit: sliding multi-window limits, Redis sharing and outages.
 
 Backend-neutral tests run on memory and, when ``TANDEM_TEST_REDIS_URL`` is set, on Redis too
 (the ``redis`` fixture parameter only exists then). Time-dependent behaviour is tested on both
@@ -24,15 +24,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from server import ratelimit
-from server.ratelimit import (
-    Decision,
-    MemoryRateLimiter,
-    RateLimiter,
-    Window,
-    parse_windows,
-)
-from server.redis_ratelimit import RedisRateLimiter
+from realtime import redis_client as redis_policy
+from server.ratelimit.base import Decision, RateLimiter, Window, parse_windows
+from server.ratelimit.memory import MemoryRateLimiter
+from server.ratelimit.redis import RedisRateLimiter
 from tests.backends import TEST_REDIS_URL
 
 BACKENDS = ["memory", *(["redis"] if TEST_REDIS_URL else [])]
@@ -128,14 +123,14 @@ async def make_limiter(request: pytest.FixtureRequest) -> AsyncIterator[LimiterF
 @pytest.fixture
 def no_redis_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let every call probe Redis again instead of waiting out the retry interval."""
-    monkeypatch.setattr(ratelimit, "REDIS_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(redis_policy, "RETRY_SECONDS", 0.0)
 
 
 def warnings_logged(caplog: pytest.LogCaptureFixture) -> int:
     return sum(
         1
         for record in caplog.records
-        if record.name == "tandem.ratelimit" and record.levelno == logging.WARNING
+        if record.name == "tandem.redis" and record.levelno == logging.WARNING
     )
 
 
@@ -349,7 +344,7 @@ async def test_idle_keys_are_dropped() -> None:
 async def test_unreachable_redis_falls_back_to_memory(
     caplog: pytest.LogCaptureFixture, no_redis_retry_delay: None
 ) -> None:
-    caplog.set_level(logging.INFO, logger="tandem.ratelimit")
+    caplog.set_level(logging.INFO, logger="tandem.redis")
     client = redis_client(CLOSED_REDIS_URL)
     clock = FakeClock()
     fallback = MemoryRateLimiter([Window(2, 60)], clock=clock)
@@ -398,7 +393,7 @@ def flaky_limiter(server: FlakyRedis, windows: Sequence[Window]) -> RedisRateLim
 async def test_redis_is_tried_again_after_an_outage(
     caplog: pytest.LogCaptureFixture, no_redis_retry_delay: None
 ) -> None:
-    caplog.set_level(logging.INFO, logger="tandem.ratelimit")
+    caplog.set_level(logging.INFO, logger="tandem.redis")
     # Script reply: admitted; the one window holds 3 requests, its oldest leaves in 42.5 s.
     server = FlakyRedis(reply=[1, 3, 42_500])
     limiter = flaky_limiter(server, [Window(5, 60)])
@@ -419,7 +414,7 @@ async def test_redis_is_tried_again_after_an_outage(
 
 
 async def test_redis_is_not_hammered_during_an_outage(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ratelimit, "REDIS_RETRY_SECONDS", 3600.0)
+    monkeypatch.setattr(redis_policy, "RETRY_SECONDS", 3600.0)
     server = FlakyRedis(reply=[1, 1, 60_000])
     limiter = flaky_limiter(server, [Window(5, 60)])
     server.down = True

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from server.ratelimit import Window
+from server.ratelimit.base import Window
 from server.settings import Settings, SettingsError
 from server.signing_key import resolve_secret_key
 

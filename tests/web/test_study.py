@@ -16,7 +16,7 @@ from playwright.async_api import Browser, Page, Route, ViewportSize, expect
 from tests.board_helpers import data_of
 from tests.helpers import PASSWORD, bearer, login, register
 from tests.web.conftest import ConsoleErrors
-from tests.web.pages import open_page, screenshot, unprovoked
+from tests.web.pages import new_page, open_page, screenshot, unprovoked
 
 pytestmark = pytest.mark.needs_browser
 
@@ -305,3 +305,46 @@ async def test_a_realistic_study_page_on_desktop_and_phone(
         await page.get_by_test_id("confidence-4").click()
         await screenshot(page, name)
     assert console_errors == []
+
+
+async def test_the_words_come_from_the_servers_deck(
+    browser: Browser, address: str, api: httpx.AsyncClient, console_errors: ConsoleErrors
+) -> None:
+    """The page studies GET /api/v1/decks/es-basics: its first word first, its count in the
+    stats; when that read fails the page says so, and Retry loads it."""
+    account = await register(api, role="learner", name="Sam Rivera")
+    session = await login(api, account["email"])
+    deck = data_of(
+        await api.get("/api/v1/decks/es-basics", headers=bearer(session["access_token"]))
+    )
+    first = deck["words"][0]
+    page = await new_page(browser, address, console_errors, login=session)
+    outage = Refusal(503, "SERVICE_UNAVAILABLE", "The database cannot be reached")
+    outage.release.set()
+    deck_reads: list[str] = []
+
+    async def refuse_deck(route: Route) -> None:
+        deck_reads.append(route.request.url)
+        await route.fulfill(status=outage.status, content_type="application/json", body=outage.body)
+
+    await page.route("**/api/v1/decks/**", refuse_deck)
+    await page.goto(f"http://{address}/study")
+    await expect(page.get_by_test_id("load-error")).to_contain_text(
+        "The words to study couldn't be loaded."
+    )
+    await expect(page.get_by_test_id("card")).to_be_hidden()
+    assert deck_reads == [f"http://{address}/api/v1/decks/es-basics"]
+
+    await page.unroute("**/api/v1/decks/**")
+    await page.get_by_test_id("load-retry").click()
+    card = page.get_by_test_id("card")
+    await expect(card).to_have_attribute("data-word-id", first["id"])
+    await expect(page.get_by_test_id("card-word")).to_have_text(first["term"])
+    await expect(page.get_by_test_id("card-category")).to_have_text(first["topic"])
+    await page.get_by_test_id("flip").click()
+    await expect(page.get_by_test_id("card-answer")).to_have_text(first["translation"])
+    await expect(page.get_by_test_id("queue-new")).to_have_text(str(len(deck["words"])))
+    await expect(page.get_by_test_id("stats-deck-text")).to_have_text(
+        f"0 of {len(deck['words'])} deck words mastered"
+    )
+    assert unprovoked(console_errors) == []

@@ -16,12 +16,13 @@ from tests.web.pages import Module, open_module
 pytestmark = pytest.mark.needs_browser
 
 NOW = "2025-06-01T12:00:00.000Z"
+# Words as GET /api/v1/decks/{id} shows them (contract §8).
 WORDS = [
-    {"id": "es:uno", "spanish": "uno", "english": "one", "category": "Numbers"},
-    {"id": "es:dos", "spanish": "dos", "english": "two", "category": "Numbers"},
-    {"id": "es:tres", "spanish": "tres", "english": "three", "category": "Numbers"},
-    {"id": "es:rojo", "spanish": "rojo", "english": "red", "category": "Colours"},
-    {"id": "es:azul", "spanish": "azul", "english": "blue", "category": "Colours"},
+    {"id": "es:uno", "term": "uno", "translation": "one", "topic": "Numbers"},
+    {"id": "es:dos", "term": "dos", "translation": "two", "topic": "Numbers"},
+    {"id": "es:tres", "term": "tres", "translation": "three", "topic": "Numbers"},
+    {"id": "es:rojo", "term": "rojo", "translation": "red", "topic": "Colours"},
+    {"id": "es:azul", "term": "azul", "translation": "blue", "topic": "Colours"},
 ]
 
 
@@ -239,7 +240,7 @@ async def test_the_words_are_an_input_in_their_order(model: Module) -> None:
         const model = make(m, arg);
         const before = model.pickNext(null, now).id;
         model.setWords([...arg.words].reverse());
-        return { before, after: model.pickNext(null, now).id, one: model.word("es:dos").english,
+        return { before, after: model.pickNext(null, now).id, one: model.word("es:dos").translation,
                  none: model.word("es:nada"), empty: new m.StudyModel([]).pickNext(null, now) };
         """,
     )

@@ -84,6 +84,17 @@ export class Live {
     this.send(frame);
   }
 
+  retrySubscribe(channel, entry) {
+    entry.retries = (entry.retries ?? 0) + 1;
+    const delay = BACKOFF_MS[Math.min(entry.retries - 1, BACKOFF_MS.length - 1)] * (0.5 + Math.random());
+    this.setStatus("connecting");
+    setTimeout(() => {
+      const current = this.channels.get(channel);
+      if (current !== entry || this.socket?.readyState !== WebSocket.OPEN || !this.authed) return;
+      this.sendSubscribe(channel);
+    }, delay);
+  }
+
   receive(frame) {
     const entry = frame.channel ? this.channels.get(frame.channel) : null;
     switch (frame.type) {
@@ -98,6 +109,10 @@ export class Live {
         }
         break;
       case "subscribed":
+        if (entry?.retries) {
+          entry.retries = 0;
+          this.setStatus("open");
+        }
         if (entry) {
           if (entry.seq === null || entry.seq === undefined) entry.seq = frame.seq;
           entry.handlers.onSubscribed?.(frame);
@@ -117,6 +132,12 @@ export class Live {
         break;
       case "error": {
         const target = frame.ref ? this.channels.get(frame.ref) : null;
+        if (target && frame.code === "SERVICE_UNAVAILABLE") {
+          // The server's database is away for a moment (contract §7): subscribe again
+          // with the same `since` after a backoff, quietly; the badge says "connecting".
+          this.retrySubscribe(frame.ref, target);
+          break;
+        }
         target?.handlers.onError?.(frame);
         break;
       }

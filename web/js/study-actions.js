@@ -4,14 +4,16 @@
 // progress from this browser's localStorage. Results land in the model; the wiring
 // (study.js) decides what the page shows.
 //
-// REST: GET /api/v1/progress (records + seq), PUT /api/v1/progress/{wordId} (an answer, or
-// mastered: true), DELETE /api/v1/progress/{wordId} (unmark mastered: the word is unlearned),
-// GET /api/v1/progress/stats, POST /api/v1/progress/import. Live: the `progress` channel.
+// REST: GET /api/v1/decks/es-basics (the words, once), GET /api/v1/progress (records + seq),
+// PUT /api/v1/progress/{wordId} (an answer, or mastered: true), DELETE
+// /api/v1/progress/{wordId} (unmark mastered: the word is unlearned), GET
+// /api/v1/progress/stats, POST /api/v1/progress/import. Live: the `progress` channel.
 
 import { answerBody, masteredBody, parseOldProgress } from "./study-model.js";
 import { sleep } from "./util.js";
 
 const CHANNEL = "progress";
+const DECK = "es-basics"; // the deck the page studies (contract §8)
 const OLD_PROGRESS_KEY = "vocab-progress"; // the previous app's localStorage key
 const IMPORT_LATER_KEY = "tandem-import-later"; // sessionStorage: "Not now" in this session
 const RATE_RETRIES = 3;
@@ -29,6 +31,12 @@ export class StudyActions {
   }
 
   // -- reading and the live channel ---------------------------------------------------------
+
+  /** Fetch the deck's words, in teaching order, into the model. */
+  async loadWords() {
+    const deck = await this.api.request("GET", `/api/v1/decks/${DECK}`);
+    this.model.setWords(deck.words);
+  }
 
   /** Re-read every record (first load, `reset`, after an import) and continue live from there. */
   async reload() {

@@ -1,5 +1,6 @@
 // The study page's state, with no DOM and no network: the words to study (an input, in the
-// order to offer them: the shipped deck today, any list tomorrow), the learner's progress
+// order to offer them, each `{id, term, translation, topic}` as the server's decks and
+// lessons show words: the es-basics deck today, any list tomorrow), the learner's progress
 // records by wordId as the server last described them, the card on screen, and the page's
 // rules: what is due, which card comes next, the counts an answer PUTs (contract §6), and
 // the `progress` channel's events applied in seq order (docs/realtime.md, "How a client

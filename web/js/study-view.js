@@ -17,7 +17,7 @@ const STATUS_TITLE = {
 };
 
 export function quoted(word) {
-  return `“${word.spanish}”`;
+  return `“${word.term}”`;
 }
 
 const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
@@ -141,13 +141,13 @@ export class StudyView {
     const kind = model.kindOf(word);
     this.card.dataset.wordId = word.id;
     this.card.dataset.kind = kind;
-    byTestId("card-category").textContent = word.category;
+    byTestId("card-category").textContent = word.topic ?? "";
     const kindPill = byTestId("card-kind");
     kindPill.textContent = KIND_TEXT[kind];
     kindPill.dataset.kind = kind;
-    byTestId("card-word").textContent = word.spanish;
-    byTestId("card-answer").textContent = word.english;
-    byTestId("card-answer-spanish").textContent = word.spanish;
+    byTestId("card-word").textContent = word.term;
+    byTestId("card-answer").textContent = word.translation;
+    byTestId("card-answer-spanish").textContent = word.term;
     this.renderFlipped(model.flipped);
     this.renderMastered(record);
     byTestId("card-info").textContent = infoLine(record);

@@ -1,5 +1,5 @@
-// The study page (`/study`): flashcards from the shipped deck, progress saved per user on the
-// server, kept in sync live between every open device of the same user.
+// The study page (`/study`): flashcards from the server's deck (es-basics), progress saved per
+// user on the server, kept in sync live between every open device of the same user.
 //
 // Modules: study-model.js (words, records, the current card, due and next-card rules, event
 // application; no DOM), study-view.js (the DOM), study-actions.js (REST, the live channel,
@@ -27,7 +27,6 @@
 // mastered; S skips. (Not while typing in a field, nor with Ctrl/Alt/Meta held.)
 
 import { api } from "./api.js";
-import { DECK } from "./deck.js";
 import { Live } from "./live.js";
 import { StudyActions } from "./study-actions.js";
 import { StudyModel } from "./study-model.js";
@@ -37,7 +36,7 @@ const user = api.user;
 if (!user) location.replace("/");
 
 const live = new Live(api);
-const model = new StudyModel(DECK);
+const model = new StudyModel();
 const view = new StudyView();
 const actions = new StudyActions(api, live, model);
 let signingOut = false;
@@ -72,7 +71,7 @@ function show(word, { announceIt = true } = {}) {
   view.showConfidence(null);
   view.renderCard(model);
   view.renderQueue(model);
-  if (announceIt && word) view.announce(`Next word, in Spanish: ${word.spanish}`);
+  if (announceIt && word) view.announce(`Next word, in Spanish: ${word.term}`);
 }
 
 function setFlipped(value) {
@@ -80,7 +79,7 @@ function setFlipped(value) {
   if (!word) return;
   model.flipped = value;
   view.renderFlipped(value);
-  if (value) view.announce(`${word.spanish} means ${word.english}`);
+  if (value) view.announce(`${word.term} means ${word.translation}`);
 }
 
 function setConfidence(value) {
@@ -109,7 +108,7 @@ function answer(knew) {
   const { word, confidence, next } = answered;
   view.showSessionCount(model.sessionAnswers);
   show(next, { announceIt: false });
-  view.announce(`${knew ? "Knew it" : "Didn't know"}: saved. ${next ? `Next word, in Spanish: ${next.spanish}` : ""}`);
+  view.announce(`${knew ? "Knew it" : "Didn't know"}: saved. ${next ? `Next word, in Spanish: ${next.term}` : ""}`);
   save(word, knew, confidence);
 }
 
@@ -138,7 +137,7 @@ function toggleMastered() {
   const { marking } = change;
   view.renderCard(model);
   view.renderQueue(model);
-  view.announce(marking ? `${word.spanish} marked as mastered` : `${word.spanish} is no longer mastered`);
+  view.announce(marking ? `${word.term} marked as mastered` : `${word.term} is no longer mastered`);
   actions
     .saveMastered(word.id, marking)
     .then(() => {
@@ -288,13 +287,15 @@ document.addEventListener("keydown", (event) => {
 async function start() {
   view.showLoading();
   try {
+    if (!model.words.length) await actions.loadWords();
     await actions.reload();
   } catch (error) {
     if (!api.user) {
       view.showLoaded();
       return; // signed out: the redirect is on its way
     }
-    view.showLoadError(`Your progress couldn't be loaded. ${describeError(error, "")}`);
+    const what = model.words.length ? "Your progress" : "The words to study";
+    view.showLoadError(`${what} couldn't be loaded. ${describeError(error, "")}`);
     return;
   }
   view.showLoaded();

@@ -1,8 +1,10 @@
-"""Request rate limits shared by every process through Redis (see :mod:`server.ratelimit`).
+"""The Redis rate-limit backend: budgets shared by every process (see :mod:`server.ratelimit.base`).
 
 The whole decision runs in one Lua script, which makes it atomic across processes and uses the
-Redis server's clock, so processes with skewed clocks still agree. When Redis cannot be
-reached, :class:`RedisRateLimiter` counts in this process until it is back.
+Redis server's clock, so processes with skewed clocks still agree. Outage policy (contract §2):
+while Redis is down (:data:`realtime.redis_client.REDIS_DOWN`), :class:`RedisRateLimiter`
+counts in this process's memory, and goes back to Redis when it answers again; a request is
+never failed because of Redis.
 """
 
 from __future__ import annotations
@@ -11,15 +13,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from server.ratelimit import (
-    REDIS_DOWN,
-    Decision,
-    MemoryRateLimiter,
-    RedisHealth,
-    Window,
-    checked,
-    decide,
-)
+from realtime.redis_client import REDIS_DOWN, Outage
+from server.ratelimit.base import Decision, RateLimiter, Window, checked, decide
+from server.ratelimit.memory import ENTRY_PREFIX, MemoryRateLimiter
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -82,10 +78,9 @@ return reply
 class RedisRateLimiter:
     """Sliding-log limiter shared by all processes through Redis (see the module docstring).
 
-    The Redis client belongs to the caller, who closes it; :meth:`aclose` leaves it open. Give
-    that client short socket timeouts and few retries: while Redis is down, a request that
-    probes it waits for them before falling back to ``fallback`` (default: a fresh
-    :class:`MemoryRateLimiter` with the same windows).
+    The Redis client belongs to the caller, who closes it; :meth:`aclose` leaves it open. While
+    Redis is down, hits go to ``fallback`` (default: a fresh :class:`MemoryRateLimiter` with the
+    same windows). ``concern`` names the budget in the outage warning.
 
     ``clock_ms`` is a test seam: when given, it supplies the current time in integer ms in
     place of the Redis server's ``TIME``, so that tests can move time without waiting.
@@ -100,7 +95,9 @@ class RedisRateLimiter:
         prefix: str = "tandem:rl:",
         fallback: MemoryRateLimiter | None = None,
         clock_ms: Callable[[], int] | None = None,
+        concern: str = "request rate limits",
     ) -> None:
+        self._redis = redis
         self._windows = checked(windows)
         self._prefix = prefix
         self._clock_ms = clock_ms
@@ -110,27 +107,53 @@ class RedisRateLimiter:
         self._args: list[int] = []
         for window in self._windows:
             self._args += [window.limit, max(1, round(window.seconds * 1000))]
-        self._health = RedisHealth("request rate limits")
+        self._outage = Outage(concern, "counting in this process only")
 
     async def hit(self, key: str) -> Decision:
-        if self._health.worth_trying():
+        if self._outage.worth_trying():
             now = "" if self._clock_ms is None else self._clock_ms()
+            entry = uuid.uuid4().hex
             try:
                 reply = await self._script(
-                    keys=[self._prefix + key], args=[uuid.uuid4().hex, now, *self._args]
+                    keys=[self._prefix + key], args=[entry, now, *self._args]
                 )
             except REDIS_DOWN as exc:
-                self._health.failed(exc)
+                self._outage.failed(exc)
             else:
-                self._health.succeeded()
-                return self._decision(reply)
+                self._outage.succeeded()
+                return self._decision(reply, entry)
         return await self._fallback.hit(key)
 
-    def _decision(self, reply: Sequence[Any]) -> Decision:
+    async def forget(self, key: str, decision: Decision) -> None:
+        if decision.entry is None:
+            return
+        if decision.entry.startswith(ENTRY_PREFIX):  # counted in memory during an outage
+            await self._fallback.forget(key, decision)
+            return
+        if not self._outage.worth_trying():
+            return
+        try:
+            await self._redis.zrem(self._prefix + key, decision.entry)
+        except REDIS_DOWN as exc:
+            self._outage.failed(exc)
+        else:
+            self._outage.succeeded()
+
+    def _decision(self, reply: Sequence[Any], entry: str) -> Decision:
         values = [int(v) for v in reply]
         counts = values[1::2]
         frees_in = [ms / 1000 for ms in values[2::2]]
-        return decide(self._windows, counts, frees_in, values[0] == 1)
+        return decide(self._windows, counts, frees_in, values[0] == 1, entry)
 
     async def aclose(self) -> None:
         await self._fallback.aclose()
+
+
+def rate_limiter(
+    windows: Sequence[Window], redis: Redis | None, *, prefix: str, concern: str
+) -> RateLimiter:
+    """A limiter on ``windows``: shared through ``redis`` when there is one, else in memory."""
+    memory = MemoryRateLimiter(windows)
+    if redis is None:
+        return memory
+    return RedisRateLimiter(redis, windows, prefix=prefix, fallback=memory, concern=concern)
