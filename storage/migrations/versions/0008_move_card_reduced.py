@@ -1,7 +1,7 @@
 """the move function keeps only the locking, the checks and the key: no card JSON, events
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-09 10:00:00.000000
 
 PostgreSQL only. ``tandem_card_json`` goes: cards are shown by ``CardOut.of`` in Python only.
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
