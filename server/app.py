@@ -29,6 +29,9 @@ from server.board.reads import BoardReads
 from server.board.routes import ProgressBoard
 from server.board.service import BoardService
 from server.board.stamps import board_stamps
+from server.classrooms.learners import LearnerService
+from server.classrooms.roster import RosterService
+from server.classrooms.roster_routes import Lessons, Students
 from server.classrooms.routes import LearnerClassrooms, TeacherClassrooms
 from server.classrooms.service import ClassroomService
 from server.edge import EdgeMiddleware
@@ -99,7 +102,9 @@ def create_app(settings: Settings) -> Litestar:
     realtime = build_realtime(settings, database, redis)
     progress_service = ProgressService(database, realtime.hub.publish)
     stamps = board_stamps(redis)
-    classroom_service = ClassroomService(database, stamps)
+    classroom_service = ClassroomService(database, realtime.hub.publish, stamps)
+    roster_service = RosterService(database, realtime.hub.publish, stamps)
+    learner_service = LearnerService(database, realtime.hub.publish, stamps)
     word_service = WordService(database)
     board_service = BoardService(
         database, realtime.hub.publish, stamps, lock_ttl=settings.lock_ttl_seconds
@@ -135,6 +140,8 @@ def create_app(settings: Settings) -> Litestar:
             AuthController,
             ProgressController,
             TeacherClassrooms,
+            Students,
+            Lessons,
             LearnerClassrooms,
             Decks,
             TeacherWords,
@@ -150,6 +157,8 @@ def create_app(settings: Settings) -> Litestar:
             "realtime": _provide(realtime.endpoint),
             "progress_service": _provide(progress_service),
             "classroom_service": _provide(classroom_service),
+            "roster_service": _provide(roster_service),
+            "learner_service": _provide(learner_service),
             "word_service": _provide(word_service),
             "board_service": _provide(board_service),
             "board_reads": _provide(board_reads),

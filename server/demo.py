@@ -17,6 +17,8 @@ from server.auth.throttle import LoginThrottle
 from server.auth.tokens import Principal
 from server.board.rules import STATUSES
 from server.board.service import BoardService
+from server.classrooms.learners import LearnerService
+from server.classrooms.roster import RosterService
 from server.classrooms.service import ClassroomService
 from server.progress.rules import Update
 from server.progress.service import ProgressService
@@ -167,7 +169,9 @@ async def _fill(
         refresh_ttl=60,
         login_throttle=throttle,
     )
-    classrooms = ClassroomService(database, offline.board_stamps)
+    classrooms = ClassroomService(database, publish, offline.board_stamps)
+    roster = RosterService(database, publish, offline.board_stamps)
+    learners = LearnerService(database, publish, offline.board_stamps)
     board = BoardService(
         database, publish, offline.board_stamps, lock_ttl=settings.lock_ttl_seconds
     )
@@ -192,18 +196,18 @@ async def _fill(
         email=LEARNER[1], password=PASSWORD, name=LEARNER[0], role="learner"
     )
     learner = principal(learner_user.id, "learner", LEARNER[0])
-    _, learner_student = await classrooms.join_as_learner(learner, classroom.student_join_code)
+    _, learner_student = await learners.join(learner, classroom.student_join_code)
     students = [learner_student.id] + [
-        (await classrooms.add_student(lead, classroom.id, name)).id for name in STUDENTS
+        student.id for student in await roster.add_students(lead, classroom.id, STUDENTS)
     ]
     lessons = []
     for category, titles in LESSONS.items():
         for title in titles:
             words = [f"es:{w}" for w in SPANISH_WORDS] if category == "Spanish" else []
-            lesson = await classrooms.add_lesson(
+            lesson = await roster.add_lesson(
                 lead, classroom.id, title=title, category=category, word_ids=words[:5]
             )
-            lessons.append(lesson.id)
+            lessons.append(uuid.UUID(lesson.id))
     for lesson_id in lessons[::8]:
         await board.create(lead, lesson_id=lesson_id, student_id=None, status="not_started")
     for student_id in students:

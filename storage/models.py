@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -69,6 +70,13 @@ class Classroom(Base):
     teacher_join_code: Mapped[str] = mapped_column(String(32), unique=True)
     student_join_code: Mapped[str] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The creator (contract §8): the one teacher who removes others and cannot leave.
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    auto_advance: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Bumped whenever a teacher leaves or is removed: the board stamp carries it, so a
+    # process that remembers "T teaches C" from an older epoch asks the database again
+    # (server/board/reads.py).
+    members_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class ClassroomTeacher(Base):
@@ -170,6 +178,8 @@ class Student(Base):
         ForeignKey("users.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The student's own single-use code (contract §8): null once a learner claimed it.
+    join_code: Mapped[str | None] = mapped_column(String(32), unique=True)
 
 
 class Lesson(Base):
@@ -182,8 +192,27 @@ class Lesson(Base):
     classroom_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("classrooms.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(String(200))
     category: Mapped[str] = mapped_column(String(100))
-    word_ids: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LessonWord(Base):
+    """A word of a lesson, at its place in the lesson's order (each word once a lesson).
+
+    Rows rather than a JSON list: a card's progress is computed from its lesson's words,
+    and a learner's new record must find "the lessons holding word W" by index.
+    """
+
+    __tablename__ = "lesson_words"
+    __table_args__ = (
+        UniqueConstraint("lesson_id", "position"),
+        Index("ix_lesson_words_word_id", "word_id"),
+    )
+
+    lesson_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("lessons.id", ondelete="CASCADE"), primary_key=True
+    )
+    word_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    position: Mapped[int]
 
 
 class Card(Base):

@@ -5,15 +5,13 @@ moves of one card with the same version exactly one wins. Events go out after co
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.tokens import Principal
 from server.board import rules
@@ -31,6 +29,7 @@ from server.errors import (
     ValidationFailed,
     VersionConflict,
 )
+from server.unit_of_work import Tx, UnitOfWork
 from storage import events
 from storage.base import utcnow
 from storage.database import Database
@@ -40,28 +39,6 @@ from storage.repositories import card_moves, cards, classrooms
 def card_json(card: cards.CardView, now: datetime) -> dict[str, Any]:
     data: dict[str, Any] = msgspec.to_builtins(CardOut.of(card, now))
     return data
-
-
-@dataclass
-class _Tx:
-    """One board transaction: its session, clock, and the events it will publish."""
-
-    session: AsyncSession
-    principal: Principal
-    now: datetime
-    pending: list[events.NewEvent]
-
-    def emit(
-        self,
-        classroom_id: uuid.UUID,
-        name: str,
-        data: Any,
-        actor: tuple[uuid.UUID, str] | None = None,
-    ) -> None:
-        actor_id, actor_name = actor or (self.principal.user_id, self.principal.name)
-        self.pending.append(
-            events.NewEvent(events.board_channel(classroom_id), name, data, actor_id, actor_name)
-        )
 
 
 class BoardService:
@@ -74,8 +51,9 @@ class BoardService:
         lock_ttl: int,
     ) -> None:
         self._db = database
-        self._publish = publish
-        self._stamps = stamps
+        self._work = UnitOfWork(database, publish, stamps)
+        self._transaction = self._work.transaction
+        self._announce = self._work.announce
         self._lock_ttl = timedelta(seconds=lock_ttl)
 
     # -- cards --------------------------------------------------------------------------
@@ -216,7 +194,7 @@ class BoardService:
         return [CardOut.of(view, tx.now) for view in moved], failed
 
     async def _move(
-        self, tx: _Tx, card_id: uuid.UUID, classroom_id: uuid.UUID, move: MoveIn
+        self, tx: Tx, card_id: uuid.UUID, classroom_id: uuid.UUID, move: MoveIn
     ) -> cards.CardView:
         """Read the card and its slot-to-be under the board's lock (taken by the caller),
         then the checks of contract §5 in their order, then the move."""
@@ -263,11 +241,7 @@ class BoardService:
             card = await self._take(tx, card_id)
             self._check_not_locked_by_other(card, tx)
             await cards.remove(tx.session, card_id)
-            tx.emit(
-                card.classroom_id,
-                "card.deleted",
-                {"id": str(card_id), "status": card.status, "position": card.position},
-            )
+            tx.emit(card.classroom_id, "card.deleted", _deleted_json(card))
 
     # -- locks --------------------------------------------------------------------------
 
@@ -349,33 +323,13 @@ class BoardService:
 
     # -- helpers ------------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def _transaction(self, principal: Principal) -> AsyncIterator[_Tx]:
-        """One :class:`_Tx` in one database transaction: its events are appended before the
-        commit and published after it, never if it rolls back."""
-        stored: list[events.StoredEvent] = []
-        async with self._db.transaction() as session:
-            tx = _Tx(session, principal, utcnow(), [])
-            yield tx
-            if tx.pending:
-                stored = await events.append(session, tx.pending, now=tx.now)
-        if stored:
-            await self._announce(stored)
-
-    async def _announce(self, stored: Sequence[events.StoredEvent]) -> None:
-        """After a commit: the boards' stamps go first, so whoever learns of the change,
-        from the answer or the events, reads the new board (server/board/stamps.py)."""
-        changed = {events.board_classroom(event.channel) for event in stored}
-        await self._stamps.invalidate(c for c in changed if c is not None)
-        await self._publish(stored)
-
-    async def _take(self, tx: _Tx, card_id: uuid.UUID) -> cards.CardView:
+    async def _take(self, tx: Tx, card_id: uuid.UUID) -> cards.CardView:
         """The card, found among the caller's classrooms (else 404 ``CARD_NOT_FOUND``),
         read after taking its board's lock, so what is checked is what gets written."""
         await self._lock_board_of(tx, card_id)
         return await self._view(tx, card_id)
 
-    async def _lock_board_of(self, tx: _Tx, card_id: uuid.UUID) -> uuid.UUID:
+    async def _lock_board_of(self, tx: Tx, card_id: uuid.UUID) -> uuid.UUID:
         """Take the lock of the card's board if it is on one of the caller's (else 404
         ``CARD_NOT_FOUND``) and return the board's classroom; the card is read after it."""
         classroom_id = await cards.classroom_for_teacher(tx.session, card_id, tx.principal.user_id)
@@ -384,21 +338,21 @@ class BoardService:
         await self._lock_classroom(tx, classroom_id)
         return classroom_id
 
-    async def _lock_classroom(self, tx: _Tx, classroom_id: uuid.UUID) -> None:
+    async def _lock_classroom(self, tx: Tx, classroom_id: uuid.UUID) -> None:
         if not await classrooms.lock_for_teacher(
             tx.session, classroom_id, tx.principal.user_id
         ):  # pragma: no cover - membership was checked just before
             raise CardNotFound()
 
     @staticmethod
-    async def _view(tx: _Tx, card_id: uuid.UUID) -> cards.CardView:
+    async def _view(tx: Tx, card_id: uuid.UUID) -> cards.CardView:
         view = await cards.view(tx.session, card_id, lock=True)
         if view is None:
             raise CardNotFound()
         return view
 
     @staticmethod
-    def _check_not_locked_by_other(card: cards.CardView, tx: _Tx) -> None:
+    def _check_not_locked_by_other(card: cards.CardView, tx: Tx) -> None:
         if (
             card.locked_by is not None
             and card.locked_by != tx.principal.user_id
@@ -409,6 +363,36 @@ class BoardService:
                 card.locked_by_name,
                 timestamp(card.lock_expires_at) if card.lock_expires_at else None,
             )
+
+
+# -- the board's part in roster changes (server/classrooms/roster.py) ---------------------
+
+
+def remove_cards(tx: Tx, found: Sequence[cards.CardView]) -> list[uuid.UUID]:
+    """Check that ``found`` (one board's cards, read under its lock) may all go: 409
+    ``CARD_LOCKED`` for the first one another teacher holds. Emit their ``card.deleted``
+    events and return their ids for the caller to delete.
+
+    Each column's cards go last position first, so each event's position is the card's
+    position at its own deletion, as a client applying the events one by one finds it.
+    """
+    for card in found:
+        BoardService._check_not_locked_by_other(card, tx)
+    ordered = sorted(found, key=lambda card: (card.status, -card.position))
+    for card in ordered:
+        tx.emit(card.classroom_id, "card.deleted", _deleted_json(card))
+    return [card.id for card in ordered]
+
+
+async def release_locks_of(tx: Tx, classroom_id: uuid.UUID, holder: uuid.UUID) -> None:
+    """Release the live locks ``holder`` has on the board (``card.unlocked``, reason
+    ``released``): a teacher removed from the classroom keeps none."""
+    for card_id in await cards.release_held(tx.session, classroom_id, holder, tx.now):
+        tx.emit(classroom_id, "card.unlocked", {"id": str(card_id), "reason": "released"})
+
+
+def _deleted_json(card: cards.CardView) -> dict[str, Any]:
+    return {"id": str(card.id), "status": card.status, "position": card.position}
 
 
 # The move's refusals, made alike whether Python or PostgreSQL (card_moves.py) checked.

@@ -1,39 +1,54 @@
-"""Classroom routes (contract §4): teachers under ``/api/teacher``, learners join by code."""
+"""Classroom routes (contract §4, §8): teachers' classrooms, codes and co-teachers under
+``/api/teacher``; learners join, list and leave under ``/api/v1/classrooms``."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from litestar import Controller, get, post
+from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, QueryParameter
+from litestar.params import JSONBody, PathParameter
 
 from server.auth.guards import ApiRequest, learner_only, principal_of, teacher_only
+from server.classrooms.learners import LearnerService
 from server.classrooms.schemas import (
+    UNSET,
     ClassroomIn,
     ClassroomOut,
+    ClassroomPatch,
     ClassroomRef,
     JoinIn,
+    LearnerClassroomOut,
     LearnerJoinOut,
-    LessonIn,
-    LessonOut,
-    StudentIn,
-    StudentOut,
+    LearnerStudentOut,
+    LeftOut,
+    RemovedOut,
+    StudentRef,
+    TeacherOut,
 )
 from server.classrooms.service import ClassroomService
 from server.envelope import Envelope, ok
+from server.errors import NotFound
 
-ClassroomQuery = Annotated[uuid.UUID, QueryParameter(description="the classroom")]
 Service = NamedDependency[ClassroomService]
+PathId = Annotated[str, PathParameter(description="an id (UUID)")]
+
+
+def path_id(value: str, what: str) -> uuid.UUID:
+    """An id from the path; one that is not even a UUID names nothing (404, §2)."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(f"No such {what}") from None
 
 
 class TeacherClassrooms(Controller):
-    path = "/api/teacher"
+    path = "/api/teacher/classrooms"
     tags = ["classrooms"]
     guards = [teacher_only]
 
-    @post("/classrooms", status_code=201, summary="Create a classroom (you become a member)")
+    @post("/", status_code=201, summary="Create a classroom (you become its owner)")
     async def create(
         self,
         data: JSONBody[ClassroomIn],
@@ -43,14 +58,14 @@ class TeacherClassrooms(Controller):
         principal = principal_of(request)
         return ok(ClassroomOut.of(await classroom_service.create(principal, data.name)))
 
-    @get("/classrooms", summary="The classrooms you teach")
+    @get("/", summary="The classrooms you teach")
     async def mine(
         self, request: ApiRequest, classroom_service: Service
     ) -> Envelope[list[ClassroomOut]]:
         principal = principal_of(request)
         return ok([ClassroomOut.of(c) for c in await classroom_service.mine(principal)])
 
-    @post("/classrooms/join", status_code=200, summary="Join as a co-teacher with a teacher code")
+    @post("/join", status_code=200, summary="Join as a co-teacher with a teacher code")
     async def join(
         self, data: JSONBody[JoinIn], request: ApiRequest, classroom_service: Service
     ) -> Envelope[ClassroomOut]:
@@ -59,50 +74,61 @@ class TeacherClassrooms(Controller):
             ClassroomOut.of(await classroom_service.join_as_teacher(principal, data.join_code))
         )
 
-    @post("/students", status_code=201, summary="Add a student to a classroom")
-    async def add_student(
-        self, data: JSONBody[StudentIn], request: ApiRequest, classroom_service: Service
-    ) -> Envelope[StudentOut]:
-        principal = principal_of(request)
-        student = await classroom_service.add_student(principal, data.classroom_id, data.name)
-        return ok(StudentOut.of(student))
-
-    @get("/students", summary="A classroom's students")
-    async def students(
+    @patch("/{classroom_id:str}", summary="Rename a classroom or set auto_advance")
+    async def update(
         self,
-        classroom_id: ClassroomQuery,
+        classroom_id: PathId,
+        data: JSONBody[ClassroomPatch],
         request: ApiRequest,
         classroom_service: Service,
-    ) -> Envelope[list[StudentOut]]:
-        principal = principal_of(request)
-        found = await classroom_service.students(principal, classroom_id)
-        return ok([StudentOut.of(s) for s in found])
-
-    @post("/lessons", status_code=201, summary="Add a lesson to a classroom")
-    async def add_lesson(
-        self, data: JSONBody[LessonIn], request: ApiRequest, classroom_service: Service
-    ) -> Envelope[LessonOut]:
-        principal = principal_of(request)
-        lesson = await classroom_service.add_lesson(
-            principal,
-            data.classroom_id,
-            title=data.title,
-            category=data.category,
-            word_ids=data.word_ids,
+    ) -> Envelope[ClassroomOut]:
+        classroom = await classroom_service.update(
+            principal_of(request),
+            path_id(classroom_id, "classroom"),
+            name=None if data.name is UNSET else data.name,
+            auto_advance=None if data.auto_advance is UNSET else data.auto_advance,
         )
-        return ok(LessonOut.of(lesson))
+        return ok(ClassroomOut.of(classroom))
 
-    @get("/lessons", summary="A classroom's lessons")
-    async def lessons(
+    @post(
+        "/{classroom_id:str}/codes",
+        status_code=200,
+        summary="New teacher and student join codes (the old ones stop working)",
+    )
+    async def new_codes(
+        self, classroom_id: PathId, request: ApiRequest, classroom_service: Service
+    ) -> Envelope[ClassroomOut]:
+        classroom = await classroom_service.new_codes(
+            principal_of(request), path_id(classroom_id, "classroom")
+        )
+        return ok(ClassroomOut.of(classroom))
+
+    @get("/{classroom_id:str}/teachers", summary="Who teaches the classroom (owner first)")
+    async def teachers(
+        self, classroom_id: PathId, request: ApiRequest, classroom_service: Service
+    ) -> Envelope[list[TeacherOut]]:
+        found = await classroom_service.teachers(
+            principal_of(request), path_id(classroom_id, "classroom")
+        )
+        return ok([TeacherOut.of(member) for member in found])
+
+    @delete(
+        "/{classroom_id:str}/teachers/{user_id:str}",
+        status_code=200,
+        summary="Leave the classroom, or (the owner) remove another teacher",
+    )
+    async def remove_teacher(
         self,
-        classroom_id: ClassroomQuery,
+        classroom_id: PathId,
+        user_id: PathId,
         request: ApiRequest,
         classroom_service: Service,
-    ) -> Envelope[list[LessonOut]]:
-        principal = principal_of(request)
-        return ok(
-            [LessonOut.of(x) for x in await classroom_service.lessons(principal, classroom_id)]
+    ) -> Envelope[RemovedOut]:
+        removed = path_id(user_id, "teacher")
+        await classroom_service.remove_teacher(
+            principal_of(request), path_id(classroom_id, "classroom"), removed
         )
+        return ok(RemovedOut(removed_id=str(removed)))
 
 
 class LearnerClassrooms(Controller):
@@ -110,15 +136,45 @@ class LearnerClassrooms(Controller):
     tags = ["classrooms"]
     guards = [learner_only]
 
-    @post("/join", status_code=200, summary="Join a classroom as a student with a student code")
+    @post("/join", status_code=200, summary="Join a classroom with a student code or your own")
     async def join(
-        self, data: JSONBody[JoinIn], request: ApiRequest, classroom_service: Service
+        self,
+        data: JSONBody[JoinIn],
+        request: ApiRequest,
+        learner_service: NamedDependency[LearnerService],
     ) -> Envelope[LearnerJoinOut]:
         principal = principal_of(request)
-        classroom, student = await classroom_service.join_as_learner(principal, data.join_code)
+        classroom, student = await learner_service.join(principal, data.join_code)
         return ok(
             LearnerJoinOut(
                 classroom=ClassroomRef(id=str(classroom.id), name=classroom.name),
-                student=StudentOut.of(student),
+                student=LearnerStudentOut.of(student),
             )
         )
+
+    @get("/", summary="The classrooms you are a student of")
+    async def mine(
+        self, request: ApiRequest, learner_service: NamedDependency[LearnerService]
+    ) -> Envelope[list[LearnerClassroomOut]]:
+        found = await learner_service.classrooms(principal_of(request))
+        return ok(
+            [
+                LearnerClassroomOut(
+                    id=str(classroom.id),
+                    name=classroom.name,
+                    student=StudentRef(id=str(student.id), name=student.name),
+                )
+                for classroom, student in found
+            ]
+        )
+
+    @post("/{classroom_id:str}/leave", status_code=200, summary="Leave a classroom")
+    async def leave(
+        self,
+        classroom_id: PathId,
+        request: ApiRequest,
+        learner_service: NamedDependency[LearnerService],
+    ) -> Envelope[LeftOut]:
+        found = path_id(classroom_id, "classroom")
+        await learner_service.leave(principal_of(request), found)
+        return ok(LeftOut(left_id=str(found)))

@@ -351,6 +351,43 @@ async def remove(session: AsyncSession, card_id: uuid.UUID) -> None:
     await session.execute(delete(Card).where(Card.id == card_id))
 
 
+async def of_lesson_or_student(
+    session: AsyncSession,
+    classroom_id: uuid.UUID,
+    *,
+    lesson_id: uuid.UUID | None = None,
+    student_id: uuid.UUID | None = None,
+) -> list[CardView]:
+    """The cards of one lesson or of one student, with their positions in their columns."""
+    statement = _view().where(Card.classroom_id == classroom_id)
+    if lesson_id is not None:
+        statement = statement.where(Card.lesson_id == lesson_id)
+    if student_id is not None:
+        statement = statement.where(Card.student_id == student_id)
+    result = await session.execute(statement.with_for_update(of=Card))
+    return [CardView(*row) for row in result.all()]
+
+
+async def remove_many(session: AsyncSession, card_ids: list[uuid.UUID]) -> None:
+    if card_ids:
+        await session.execute(delete(Card).where(Card.id.in_(card_ids)))
+
+
+async def release_held(
+    session: AsyncSession, classroom_id: uuid.UUID, holder: uuid.UUID, now: datetime
+) -> list[uuid.UUID]:
+    """Clear the live locks ``holder`` has on the classroom's board; their cards' ids."""
+    held = Card.classroom_id == classroom_id, Card.locked_by == holder, Card.lock_expires_at > now
+    ids = list((await session.execute(select(Card.id).where(*held).order_by(Card.id))).scalars())
+    if ids:
+        await session.execute(
+            update(Card)
+            .where(Card.id.in_(ids))
+            .values(locked_by=None, locked_at=None, lock_expires_at=None)
+        )
+    return ids
+
+
 @dataclass(frozen=True, slots=True)
 class ExpiredLock:
     card_id: uuid.UUID

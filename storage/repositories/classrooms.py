@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.base import utcnow
-from storage.models import ChannelHead, Classroom, ClassroomTeacher, Lesson, Student
+from storage.models import ChannelHead, Classroom, ClassroomTeacher, Lesson, Student, User
 
 
 async def is_teacher(session: AsyncSession, classroom_id: uuid.UUID, user_id: uuid.UUID) -> bool:
@@ -28,7 +26,9 @@ async def is_teacher(session: AsyncSession, classroom_id: uuid.UUID, user_id: uu
 async def create(
     session: AsyncSession, *, name: str, teacher_id: uuid.UUID, codes: tuple[str, str]
 ) -> Classroom:
-    classroom = Classroom(name=name, teacher_join_code=codes[0], student_join_code=codes[1])
+    classroom = Classroom(
+        name=name, teacher_join_code=codes[0], student_join_code=codes[1], owner_id=teacher_id
+    )
     session.add(classroom)
     await session.flush()
     session.add(ClassroomTeacher(classroom_id=classroom.id, user_id=teacher_id))
@@ -72,6 +72,14 @@ async def lock_for_teacher(
     return result.first() is not None
 
 
+async def lock(session: AsyncSession, classroom_id: uuid.UUID) -> Classroom | None:
+    """The classroom, under its row lock (the lock every board write takes first)."""
+    result = await session.execute(
+        select(Classroom).where(Classroom.id == classroom_id).with_for_update()
+    )
+    return result.scalar_one_or_none()
+
+
 async def by_code(
     session: AsyncSession, *, teacher_code: str | None = None, student_code: str | None = None
 ) -> Classroom | None:
@@ -96,24 +104,43 @@ async def add_teacher(
         pass  # joined concurrently: the membership is there either way
 
 
-async def add_student(
-    session: AsyncSession, classroom_id: uuid.UUID, name: str, learner_id: uuid.UUID | None = None
-) -> Student:
-    student = Student(classroom_id=classroom_id, name=name, learner_id=learner_id)
-    session.add(student)
-    await session.flush()
-    return student
+@dataclass(frozen=True, slots=True)
+class Member:
+    id: uuid.UUID
+    name: str
+    email: str
+    owner: bool
 
 
-async def student_of_learner(
-    session: AsyncSession, classroom_id: uuid.UUID, learner_id: uuid.UUID
-) -> Student | None:
+async def teachers(session: AsyncSession, classroom: Classroom) -> list[Member]:
+    """The classroom's teachers, the owner first, then by when they joined."""
     result = await session.execute(
-        select(Student).where(
-            Student.classroom_id == classroom_id, Student.learner_id == learner_id
+        select(User.id, User.name, User.email)
+        .join(ClassroomTeacher, ClassroomTeacher.user_id == User.id)
+        .where(ClassroomTeacher.classroom_id == classroom.id)
+        .order_by(ClassroomTeacher.joined_at, User.id)
+    )
+    members = [Member(i, n, e, i == classroom.owner_id) for i, n, e in result.all()]
+    return sorted(members, key=lambda member: not member.owner)
+
+
+async def remove_teacher(session: AsyncSession, classroom: Classroom, user_id: uuid.UUID) -> bool:
+    """End ``user_id``'s membership and bump the classroom's membership epoch; whether
+    they were a member."""
+    result = await session.execute(
+        delete(ClassroomTeacher).where(
+            ClassroomTeacher.classroom_id == classroom.id, ClassroomTeacher.user_id == user_id
         )
     )
-    return result.scalar_one_or_none()
+    if not getattr(result, "rowcount", 0):
+        return False
+    await session.execute(
+        update(Classroom)
+        .where(Classroom.id == classroom.id)
+        .values(members_epoch=Classroom.members_epoch + 1)
+    )
+    await session.refresh(classroom)
+    return True
 
 
 async def students(session: AsyncSession, classroom_id: uuid.UUID) -> list[Student]:
@@ -134,35 +161,6 @@ async def student_for_teacher(
         .where(Student.id == student_id, ClassroomTeacher.user_id == teacher_id)
     )
     return result.scalar_one_or_none()
-
-
-async def add_lesson(
-    session: AsyncSession,
-    classroom_id: uuid.UUID,
-    *,
-    title: str,
-    category: str,
-    word_ids: Sequence[str],
-) -> Lesson:
-    lesson = Lesson(
-        classroom_id=classroom_id,
-        title=title,
-        category=category,
-        word_ids=list(word_ids),
-        created_at=utcnow(),
-    )
-    session.add(lesson)
-    await session.flush()
-    return lesson
-
-
-async def lessons(session: AsyncSession, classroom_id: uuid.UUID) -> list[Lesson]:
-    result = await session.execute(
-        select(Lesson)
-        .where(Lesson.classroom_id == classroom_id)
-        .order_by(Lesson.created_at, Lesson.id)
-    )
-    return list(result.scalars())
 
 
 async def lesson_for_teacher(
@@ -193,6 +191,9 @@ class BoardStamp:
     seq: int
     students: int
     lessons: int
+    # The classroom's membership epoch: a process's memory that a teacher teaches it
+    # counts only for the epoch it was confirmed in (server/board/reads.py).
+    epoch: int = 0
 
 
 async def board_stamp(
@@ -206,7 +207,10 @@ async def board_stamp(
                 select(ChannelHead.seq).where(ChannelHead.channel == channel).scalar_subquery(),
                 select(func.count()).where(Student.classroom_id == classroom_id).scalar_subquery(),
                 select(func.count()).where(Lesson.classroom_id == classroom_id).scalar_subquery(),
-            ).where(
+                Classroom.members_epoch,
+            )
+            .join(Classroom, Classroom.id == ClassroomTeacher.classroom_id)
+            .where(
                 ClassroomTeacher.classroom_id == classroom_id,
                 ClassroomTeacher.user_id == teacher_id,
             )
@@ -214,5 +218,5 @@ async def board_stamp(
     ).first()
     if row is None:
         return None
-    seq, students_count, lessons_count = row
-    return BoardStamp(int(seq or 0), int(students_count), int(lessons_count))
+    seq, students_count, lessons_count, epoch = row
+    return BoardStamp(int(seq or 0), int(students_count), int(lessons_count), int(epoch))

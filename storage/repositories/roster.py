@@ -1,0 +1,181 @@
+"""Queries on a classroom's roster: its students (with their own join codes) and its
+lessons (with their words, one row per word in ``lesson_words``). Callers own the
+transaction and, for writes, hold the classroom's row lock."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.base import utcnow
+from storage.models import Classroom, ClassroomTeacher, Lesson, LessonWord, Student
+
+# -- students ---------------------------------------------------------------------------
+
+
+async def add_students(
+    session: AsyncSession,
+    classroom_id: uuid.UUID,
+    entries: Sequence[tuple[str, str | None]],
+    learner_id: uuid.UUID | None = None,
+) -> list[Student]:
+    """New students, one per (name, join code), in the order given."""
+    made = [
+        Student(classroom_id=classroom_id, name=name, join_code=code, learner_id=learner_id)
+        for name, code in entries
+    ]
+    session.add_all(made)
+    await session.flush()
+    return made
+
+
+async def students(session: AsyncSession, classroom_id: uuid.UUID) -> list[Student]:
+    result = await session.execute(
+        select(Student)
+        .where(Student.classroom_id == classroom_id)
+        .order_by(Student.name, Student.id)
+    )
+    return list(result.scalars())
+
+
+async def student(session: AsyncSession, student_id: uuid.UUID) -> Student | None:
+    return await session.get(Student, student_id, populate_existing=True)
+
+
+async def classroom_of_student(
+    session: AsyncSession, student_id: uuid.UUID, teacher_id: uuid.UUID
+) -> uuid.UUID | None:
+    """The student's classroom if ``teacher_id`` teaches it (no lock taken)."""
+    result = await session.execute(
+        select(Student.classroom_id)
+        .join(ClassroomTeacher, ClassroomTeacher.classroom_id == Student.classroom_id)
+        .where(Student.id == student_id, ClassroomTeacher.user_id == teacher_id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def by_join_code(session: AsyncSession, code: str) -> Student | None:
+    result = await session.execute(select(Student).where(Student.join_code == code))
+    return result.scalar_one_or_none()
+
+
+async def of_learner(
+    session: AsyncSession, classroom_id: uuid.UUID, learner_id: uuid.UUID
+) -> Student | None:
+    result = await session.execute(
+        select(Student).where(
+            Student.classroom_id == classroom_id, Student.learner_id == learner_id
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def learner_classrooms(
+    session: AsyncSession, learner_id: uuid.UUID
+) -> list[tuple[Classroom, Student]]:
+    """The classrooms ``learner_id`` is a student of, with their roster entry."""
+    result = await session.execute(
+        select(Classroom, Student)
+        .join(Student, Student.classroom_id == Classroom.id)
+        .where(Student.learner_id == learner_id)
+        .order_by(Student.created_at, Classroom.id)
+    )
+    return [(classroom, entry) for classroom, entry in result.tuples()]
+
+
+async def set_student(
+    session: AsyncSession,
+    student_id: uuid.UUID,
+    **values: str | uuid.UUID | None,
+) -> None:
+    """Set some of a student's ``name``, ``learner_id`` and ``join_code``."""
+    await session.execute(update(Student).where(Student.id == student_id).values(**values))
+
+
+async def remove_student(session: AsyncSession, student_id: uuid.UUID) -> None:
+    await session.execute(delete(Student).where(Student.id == student_id))
+
+
+# -- lessons ----------------------------------------------------------------------------
+
+
+async def add_lesson(
+    session: AsyncSession,
+    classroom_id: uuid.UUID,
+    *,
+    title: str,
+    category: str,
+    word_ids: Sequence[str],
+) -> Lesson:
+    lesson = Lesson(classroom_id=classroom_id, title=title, category=category, created_at=utcnow())
+    session.add(lesson)
+    await session.flush()
+    await set_words(session, lesson.id, word_ids)
+    return lesson
+
+
+async def set_words(session: AsyncSession, lesson_id: uuid.UUID, word_ids: Sequence[str]) -> None:
+    """Make ``word_ids`` (distinct, in order) the lesson's words."""
+    await session.execute(delete(LessonWord).where(LessonWord.lesson_id == lesson_id))
+    if word_ids:
+        await session.execute(
+            insert(LessonWord),
+            [
+                {"lesson_id": lesson_id, "word_id": word_id, "position": position}
+                for position, word_id in enumerate(word_ids)
+            ],
+        )
+
+
+async def words_of(
+    session: AsyncSession, lesson_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[str]]:
+    """Each lesson's word ids in order (every lesson asked for has an entry)."""
+    found: dict[uuid.UUID, list[str]] = {lesson_id: [] for lesson_id in lesson_ids}
+    if not lesson_ids:
+        return found
+    result = await session.execute(
+        select(LessonWord.lesson_id, LessonWord.word_id)
+        .where(LessonWord.lesson_id.in_(lesson_ids))
+        .order_by(LessonWord.lesson_id, LessonWord.position)
+    )
+    for lesson_id, word_id in result.tuples():
+        found[lesson_id].append(word_id)
+    return found
+
+
+async def lessons(session: AsyncSession, classroom_id: uuid.UUID) -> list[Lesson]:
+    result = await session.execute(
+        select(Lesson)
+        .where(Lesson.classroom_id == classroom_id)
+        .order_by(Lesson.created_at, Lesson.id)
+    )
+    return list(result.scalars())
+
+
+async def lesson(session: AsyncSession, lesson_id: uuid.UUID) -> Lesson | None:
+    return await session.get(Lesson, lesson_id, populate_existing=True)
+
+
+async def classroom_of_lesson(
+    session: AsyncSession, lesson_id: uuid.UUID, teacher_id: uuid.UUID
+) -> uuid.UUID | None:
+    """The lesson's classroom if ``teacher_id`` teaches it (no lock taken)."""
+    result = await session.execute(
+        select(Lesson.classroom_id)
+        .join(ClassroomTeacher, ClassroomTeacher.classroom_id == Lesson.classroom_id)
+        .where(Lesson.id == lesson_id, ClassroomTeacher.user_id == teacher_id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def set_lesson(session: AsyncSession, lesson_id: uuid.UUID, **values: str) -> None:
+    if values:
+        await session.execute(update(Lesson).where(Lesson.id == lesson_id).values(**values))
+
+
+async def remove_lesson(session: AsyncSession, lesson_id: uuid.UUID) -> None:
+    await session.execute(delete(Lesson).where(Lesson.id == lesson_id))
