@@ -84,15 +84,15 @@ class Connection:
 
     async def _subscribe(self, join: Join, user_id: uuid.UUID, name: str) -> None:
         member = None
-        if join.classroom_id is not None:
-            if not await self.authorize_board(join.classroom_id, user_id):
-                refusal = self.session.refused(
-                    join.store_channel, "NOT_FOUND", "no such board", join.ref
-                )
-                await self.apply([refusal])
-                return
+        authorize = None
+        classroom_id = join.classroom_id
+        if classroom_id is not None:
+
+            async def authorize() -> bool:
+                return await self.authorize_board(classroom_id, user_id)
+
             member = PresenceUser(id=str(user_id), name=name)
-        self.subscriptions[join.store_channel] = await self.hub.subscribe(
+        subscription = await self.hub.subscribe(
             self.outbox,
             client_channel=join.channel,
             store_channel=join.store_channel,
@@ -100,7 +100,22 @@ class Connection:
             ref=join.ref,
             member=member,
             connection_id=self.id,
+            authorize=authorize,
+            on_end=self._ended,
         )
+        if subscription is None:
+            refusal = self.session.refused(
+                join.store_channel, "NOT_FOUND", "no such board", join.ref
+            )
+            await self.apply([refusal])
+        elif not subscription.ended:
+            self.subscriptions[join.store_channel] = subscription
+
+    def _ended(self, subscription: Subscription) -> None:
+        """The hub ended a subscription (its teacher was removed from the classroom)."""
+        if self.subscriptions.get(subscription.store_channel) is subscription:
+            del self.subscriptions[subscription.store_channel]
+        self.session.ended(subscription.store_channel)
 
     async def write(self, send: Callable[[str], Awaitable[None]]) -> None:
         """Send queued frames until the outbox closes."""

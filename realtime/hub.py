@@ -9,6 +9,14 @@ That is what makes delivery gapless and once-only across Redis hiccups (contract
 Joining with ``since`` replays from the store while live events are *held* for the new
 subscription, then releases them, so the subscriber sees ``subscribed``, presence, the
 replay and the live events in seq order with nothing twice.
+
+A teacher removed from a classroom (contract §8) is cut off by an event on the board's own
+channel, ``teacher.removed``. Since every process fans a channel's events out in seq
+order, the hub that reaches that event ends the teacher's subscriptions to the board
+(``unsubscribed``, reason ``removed``) before it delivers anything later: no event
+committed after the removal reaches them, on any process. A board subscription is
+authorized only after it is registered (held), so a removal is either committed before
+that check, which then refuses, or fanned out after it, which ends the subscription.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from realtime import protocol
@@ -43,6 +51,9 @@ class Subscription:
     member: PresenceUser | None
     connection_id: str
     held: list[tuple[int | None, str]] | None = field(default_factory=list)
+    # Told when the hub ends the subscription itself (the teacher was removed).
+    on_end: Callable[[Subscription], None] | None = None
+    ended: bool = False
 
 
 @dataclass(eq=False, slots=True)
@@ -74,6 +85,7 @@ class Hub:
         # The highest seq heard for a channel whose head is being read: that read may have
         # come before the event's commit, and the notice is not heard again.
         self._heard_while_opening: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def handlers(self) -> Handlers:
@@ -98,16 +110,36 @@ class Hub:
         ref: protocol.Ref,
         member: PresenceUser | None,
         connection_id: str,
-    ) -> Subscription:
-        """Join a channel: queue ``subscribed``, presence, the replay, then live events."""
+        authorize: Callable[[], Awaitable[bool]] | None = None,
+        on_end: Callable[[Subscription], None] | None = None,
+    ) -> Subscription | None:
+        """Join a channel: queue ``subscribed``, presence, the replay, then live events.
+
+        ``authorize`` (a board's membership check) runs once the subscription is
+        registered and its events are held, so no removal can slip between the check and
+        the subscription (see the module docstring); None when it says no.
+        """
         channel = await self._open(store_channel)
-        subscription = Subscription(outbox, client_channel, store_channel, member, connection_id)
+        subscription = Subscription(
+            outbox, client_channel, store_channel, member, connection_id, on_end=on_end
+        )
         channel.subscriptions.add(subscription)
         current = channel.delivered
+        if authorize is not None:
+            try:
+                allowed = await authorize()
+            except BaseException:
+                self._drop(subscription)
+                raise
+            if not allowed or subscription.ended:
+                self._drop(subscription)
+                return None
         outbox.force(protocol.subscribed(client_channel, current, ref))
         try:
             if member is not None:
                 await self._presence.join(store_channel, connection_id, member)
+                if subscription.ended:  # removed meanwhile: its leave may have gone first
+                    await self._presence.leave(store_channel, connection_id)
                 users = await self._presence.members(store_channel)
                 outbox.force(protocol.presence(client_channel, _users(users)))
                 # The others here are told now; the notice is for other processes (ours
@@ -175,6 +207,17 @@ class Hub:
             return None
         return [protocol.event(event) for event in missed]
 
+    def _drop(self, subscription: Subscription) -> None:
+        """Forget a subscription that never got to ``subscribed``."""
+        channel = self._channels.get(subscription.store_channel)
+        if channel is None:
+            return
+        channel.subscriptions.discard(subscription)
+        if not channel.subscriptions:
+            del self._channels[subscription.store_channel]
+            if channel.catch_up is not None:
+                channel.catch_up.cancel()
+
     async def unsubscribe(self, subscription: Subscription) -> None:
         channel = self._channels.get(subscription.store_channel)
         if channel is None or subscription not in channel.subscriptions:
@@ -236,15 +279,56 @@ class Hub:
         else:
             self._start_catch_up(store_channel, channel)
 
-    @staticmethod
-    def _fan_out(channel: _Channel, seq: int | None, frame: str) -> None:
+    def _fan_out(self, channel: _Channel, seq: int | None, frame: str) -> None:
         if seq is not None:
             channel.delivered = seq
+            removed = protocol.removed_teacher(frame)
+            if removed is not None:
+                self._end_member(channel, removed)
         for subscription in channel.subscriptions:
             if subscription.held is not None:
                 subscription.held.append((seq, frame))
             else:
                 subscription.outbox.put(frame)  # a full outbox flags itself for reset
+
+    def _end_member(self, channel: _Channel, user_id: str) -> None:
+        """End every subscription of ``user_id`` to this board, before the removal's own
+        event and anything after it is fanned out (the others see the event)."""
+        for subscription in list(channel.subscriptions):
+            if subscription.member is None or subscription.member.id != user_id:
+                continue
+            channel.subscriptions.discard(subscription)
+            subscription.ended = True
+            frame = protocol.unsubscribed(subscription.client_channel, "removed")
+            if subscription.held is not None:
+                subscription.held.append((None, frame))
+            else:
+                subscription.outbox.force(frame)
+            if subscription.on_end is not None:
+                subscription.on_end(subscription)
+            self._spawn(self._left(subscription))
+        if not channel.subscriptions:
+            store_channel = next(
+                (name for name, found in self._channels.items() if found is channel), None
+            )
+            if store_channel is not None:
+                # A catch-up running for it sees the channel gone and stops by itself.
+                del self._channels[store_channel]
+
+    async def _left(self, subscription: Subscription) -> None:
+        await self._presence.leave(subscription.store_channel, subscription.connection_id)
+        await self._broker.publish([PresenceNotice(subscription.store_channel)])
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("leaving presence after a removal failed")
+
+        task = asyncio.create_task(guarded())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _start_catch_up(self, store_channel: str, channel: _Channel) -> None:
         if channel.catch_up is None:

@@ -92,6 +92,31 @@ def presence(channel: str, users: list[dict[str, str]]) -> str:
     return _encode({"type": "presence", "channel": channel, "users": users})
 
 
+def unsubscribed(channel: str, reason: str) -> str:
+    return _encode({"type": "unsubscribed", "channel": channel, "reason": reason})
+
+
+TEACHER_REMOVED = "teacher.removed"
+_NAME_KEY = ',"event":"'
+_any_decoder = msgspec.json.Decoder()
+
+
+def removed_teacher(frame: str) -> str | None:
+    """The user id a ``teacher.removed`` event frame names; None for any other frame.
+
+    Looked at for every event the hub fans out, so it must cost next to nothing: frames
+    come from :func:`event`, whose keys come in a fixed order (type, channel, seq, event,
+    data), and a channel name holds no quote, so the first ``,"event":"`` is the name's.
+    Only the rare match is decoded.
+    """
+    start = frame.find(_NAME_KEY)
+    if start < 0 or not frame.startswith(TEACHER_REMOVED + '"', start + len(_NAME_KEY)):
+        return None
+    data = _any_decoder.decode(frame).get("data")
+    user_id = data.get("id") if isinstance(data, dict) else None
+    return user_id if isinstance(user_id, str) else None
+
+
 def client_channel(store_channel: str) -> str:
     """The name a client knows a stored channel by: a user's own ``progress:{id}`` is
     ``progress`` to that user; board channels keep their name."""

@@ -160,6 +160,11 @@ class Session:
         self.channels.pop(store_channel, None)
         return Send(protocol.error(code, message, ref))
 
+    def ended(self, store_channel: str) -> None:
+        """The server ended this subscription (the teacher was removed from the board's
+        classroom): a later ``subscribe`` asks afresh."""
+        self.channels.pop(store_channel, None)
+
     def tick(self, now: float) -> list[Action]:
         """Let time pass: the auth deadline and the token's expiry."""
         if self.state is State.AWAITING_AUTH and now >= self.opened_at + self.auth_timeout:

@@ -58,22 +58,27 @@ GZIP_SUFFIX = "-gzip"  # its own ETag: another encoding is another representatio
 
 
 class KnownTeachers:
-    """The (teacher, classroom) pairs this process has seen in the database, so a board
-    read need not ask again: a bounded LRU of positive answers only.
+    """The (teacher, classroom) pairs this process has seen in the database, each with the
+    classroom's membership epoch at that moment, so a board read need not ask again: a
+    bounded LRU of positive answers only.
 
-    Sound because membership only ever grows: a teacher joins a classroom with its code
-    and no route removes one (contract §4). A route that removed teachers would have to
-    clear this in every process.
+    A teacher can be removed (contract §8). Each removal bumps the classroom's epoch in
+    the same transaction, and the board stamp carries the epoch; a pair counts only while
+    the stamp's epoch is the one it was confirmed in. The stamp itself is invalidated
+    after the removal's commit, before its answer (server/board/stamps.py), so after that
+    every stamp any process finds has the new epoch, and a remembered pair from before
+    it sends the read to the database, which answers 404.
     """
 
     def __init__(self, entries: int = 100_000) -> None:
-        self._pairs: LRUCache[tuple[uuid.UUID, uuid.UUID], bool] = LRUCache(maxsize=entries)
+        self._pairs: LRUCache[tuple[uuid.UUID, uuid.UUID], int] = LRUCache(maxsize=entries)
 
-    def __contains__(self, pair: tuple[uuid.UUID, uuid.UUID]) -> bool:
-        return self._pairs.get(pair, False)
+    def confirmed(self, pair: tuple[uuid.UUID, uuid.UUID], epoch: int) -> bool:
+        """Whether the database said the pair is a member in membership epoch ``epoch``."""
+        return self._pairs.get(pair) == epoch
 
-    def add(self, pair: tuple[uuid.UUID, uuid.UUID]) -> None:
-        self._pairs[pair] = True
+    def add(self, pair: tuple[uuid.UUID, uuid.UUID], epoch: int) -> None:
+        self._pairs[pair] = epoch
 
 
 class BoardReads:
@@ -96,7 +101,8 @@ class BoardReads:
         lease: Lease | None = None
         if query.classroom_id is not None:
             stamp, lease = await self._stamps.get(query.classroom_id)
-            if stamp is not None and (principal.user_id, query.classroom_id) in self._teachers:
+            pair = (principal.user_id, query.classroom_id)
+            if stamp is not None and self._teachers.confirmed(pair, stamp.epoch):
                 # The 304 and cache-hit path: no database (see server/board/stamps.py).
                 answer = self._answer(query.classroom_id, stamp, query, if_none_match, gzip_ok)
                 if answer.body is None:
@@ -121,7 +127,7 @@ class BoardReads:
                 if lease is not None:  # give it back: a stranger's read fills nothing
                     await self._stamps.invalidate([classroom_id])
                 raise NotFound("No such classroom among yours")
-            self._teachers.add((principal.user_id, classroom_id))
+            self._teachers.add((principal.user_id, classroom_id), stamp.epoch)
             if lease is not None:
                 await self._stamps.fill(classroom_id, lease, stamp)
             answer = self._answer(classroom_id, stamp, query, if_none_match, gzip_ok)

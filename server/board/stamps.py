@@ -111,8 +111,8 @@ class MemoryBoardStamps:
             self._leases.pop(classroom_id, None)
 
 
-# One key per classroom holds either its stamp ("s:seq:students:lessons") or a reader's
-# lease ("l:token"). A read is a plain GET (a script call cost three times the client
+# One key per classroom holds either its stamp ("s:seq:students:lessons:epoch") or a
+# reader's lease ("l:token"). A read is a plain GET (a script call cost three times the client
 # CPU); only a read that finds neither asks for the lease (SET NX).
 _FILL = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -169,7 +169,7 @@ class RedisBoardStamps:
         return value if isinstance(value, bytes) else None, None
 
     async def fill(self, classroom_id: uuid.UUID, lease: Lease, stamp: BoardStamp) -> None:
-        value = f"s:{stamp.seq}:{stamp.students}:{stamp.lessons}"
+        value = f"s:{stamp.seq}:{stamp.students}:{stamp.lessons}:{stamp.epoch}"
         try:
             await self._fill(keys=[self._key(classroom_id)], args=[lease, value, TTL_SECONDS])
         except (RedisError, OSError) as exc:
@@ -193,5 +193,8 @@ def _stamp_in(value: bytes | None) -> BoardStamp | None:
     """The stamp a key's value holds; None for nothing or a reader's lease."""
     if value is None or not value.startswith(b"s:"):
         return None
-    seq, students, lessons = (int(part) for part in value[2:].split(b":"))
-    return BoardStamp(seq, students, lessons)
+    parts = value[2:].split(b":")
+    if len(parts) != 4:  # written by an older version: no epoch, so no stamp
+        return None
+    seq, students, lessons, epoch = (int(part) for part in parts)
+    return BoardStamp(seq, students, lessons, epoch)

@@ -209,6 +209,7 @@ async def board_stamp(
                 select(func.count()).where(Lesson.classroom_id == classroom_id).scalar_subquery(),
                 Classroom.members_epoch,
             )
+            .select_from(ClassroomTeacher)
             .join(Classroom, Classroom.id == ClassroomTeacher.classroom_id)
             .where(
                 ClassroomTeacher.classroom_id == classroom_id,

@@ -83,7 +83,7 @@ async def learner_classrooms(
         .where(Student.learner_id == learner_id)
         .order_by(Student.created_at, Classroom.id)
     )
-    return [(classroom, entry) for classroom, entry in result.tuples()]
+    return [(classroom, entry) for classroom, entry in result.all()]
 
 
 async def set_student(
@@ -142,7 +142,7 @@ async def words_of(
         .where(LessonWord.lesson_id.in_(lesson_ids))
         .order_by(LessonWord.lesson_id, LessonWord.position)
     )
-    for lesson_id, word_id in result.tuples():
+    for lesson_id, word_id in result.all():
         found[lesson_id].append(word_id)
     return found
 

@@ -123,6 +123,7 @@ async def subscribe(
         member=member,
         connection_id=connection_id or uuid.uuid4().hex,
     )
+    assert subscription is not None  # no authorize: never refused
     return outbox, subscription
 
 

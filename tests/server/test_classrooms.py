@@ -46,7 +46,15 @@ async def test_create_answers_the_classroom_with_two_distinct_codes(client: Clie
     teacher = await user(client)
     response = await client.post(CLASSROOMS, json={"name": "Room 7"}, headers=teacher.headers)
     classroom = data_of(response, 201)
-    assert set(classroom) == {"id", "name", "teacher_join_code", "student_join_code", "created_at"}
+    assert set(classroom) == {
+        "id",
+        "name",
+        "teacher_join_code",
+        "student_join_code",
+        "auto_advance",
+        "created_at",
+    }
+    assert classroom["auto_advance"] is True
     uuid.UUID(classroom["id"])
     assert classroom["name"] == "Room 7"
     assert TIMESTAMP.match(classroom["created_at"])
@@ -142,8 +150,9 @@ async def test_add_and_list_students(client: Client) -> None:
         STUDENTS, json={"classroom_id": classroom["id"], "name": "Ann"}, headers=teacher.headers
     )
     ann = data_of(response, 201)
-    assert set(ann) == {"id", "name", "classroom_id", "learner_id"}
+    assert set(ann) == {"id", "name", "classroom_id", "learner_id", "join_code"}
     uuid.UUID(ann["id"])
+    assert isinstance(ann["join_code"], str) and ann["join_code"]
     assert (ann["name"], ann["classroom_id"], ann["learner_id"]) == ("Ann", classroom["id"], None)
     ben = await add_student(client, teacher, classroom["id"], "Ben")
     # Another classroom's students are not listed.
@@ -221,7 +230,7 @@ async def test_a_learner_joins_with_the_student_code(client: Client) -> None:
     listed = data_of(
         await client.get(STUDENTS, params={"classroom_id": place.id}, headers=place.teacher.headers)
     )
-    assert listed == [student]
+    assert listed == [{**student, "join_code": None}]
 
 
 async def test_a_learner_joining_twice_changes_nothing(client: Client) -> None:
@@ -234,7 +243,7 @@ async def test_a_learner_joining_twice_changes_nothing(client: Client) -> None:
     listed = data_of(
         await client.get(STUDENTS, params={"classroom_id": place.id}, headers=place.teacher.headers)
     )
-    assert listed == [first["student"]]
+    assert listed == [{**first["student"], "join_code": None}]
 
 
 async def test_a_learner_needs_a_student_code(client: Client) -> None:
@@ -277,7 +286,7 @@ async def test_add_and_list_lessons_with_word_ids(client: Client) -> None:
             "classroom_id": classroom["id"],
             "title": "Fruit",
             "category": "Vocabulary",
-            "word_ids": ["apple", "pear.1", "fr:kiwi"],
+            "word_ids": ["es:uno", "es:hola", "es:gracias"],
         },
         headers=teacher.headers,
     )
@@ -286,7 +295,7 @@ async def test_add_and_list_lessons_with_word_ids(client: Client) -> None:
     uuid.UUID(fruit["id"])
     assert fruit["classroom_id"] == classroom["id"]
     assert (fruit["title"], fruit["category"]) == ("Fruit", "Vocabulary")
-    assert fruit["word_ids"] == ["apple", "pear.1", "fr:kiwi"]
+    assert fruit["word_ids"] == ["es:uno", "es:hola", "es:gracias"]
     plain = await add_lesson(client, teacher, classroom["id"], "Counting", "Mathematics")
     assert plain["word_ids"] == []
 
