@@ -10,12 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from tests.board_helpers import User, data_of, get_board, room
-from tests.helpers import PASSWORD, signed_in, unique_email
+from tests.helpers import PASSWORD, login, signed_in, unique_email
 from tests.web.conftest import ConsoleErrors
-from tests.web.pages import new_page, unprovoked
+from tests.web.pages import new_page, screenshot, unprovoked
 
 pytestmark = pytest.mark.needs_browser
 
@@ -295,3 +295,84 @@ async def test_a_learner_joins_and_leaves_on_the_study_page(
     await expect(page.get_by_test_id("class-list").locator("li")).to_have_count(0)
     await expect(page.get_by_test_id("classes-empty")).to_be_visible()
     assert unprovoked(console_errors) == []
+
+
+async def test_a_realistic_set_up_page_on_desktop_and_phone(
+    browser: Browser, address: str, api: httpx.AsyncClient, console_errors: ConsoleErrors
+) -> None:
+    """A classroom some weeks in (a dozen students, two of them joined, lessons of deck
+    words): no console error, and the screenshots of docs/screenshots (written when
+    TANDEM_SCREENSHOTS is set: `TANDEM_SCREENSHOTS=1 uv run pytest tests/web -k realistic`)."""
+    tokens = await signed_in(api, role="teacher", name="Maria Lopez")
+    maria = User(id=tokens["user"]["id"], name="Maria Lopez", token=tokens["access_token"])
+    deck = data_of(await api.get("/api/v1/decks/es-basics", headers=maria.headers))
+    by_topic: dict[str, list[str]] = {}
+    for word in deck["words"]:
+        by_topic.setdefault(word["topic"], []).append(word["id"])
+    place = await room(api, teacher=maria, name="Year 3 · Room 12", students=(), lessons=())
+    names = [
+        "Ana García", "Ben Okafor", "Chen Wei", "Dara Singh", "Eli Cohen", "Fatima Noor",
+        "Gus Berg", "Hana Sato", "Ivan Petrov", "Jade Martin", "Kofi Mensah", "Lena Park",
+    ]  # fmt: skip
+    body = {"classroom_id": place.id, "names": names}
+    students = data_of(
+        await api.post("/api/teacher/students/bulk", json=body, headers=maria.headers), 201
+    )
+    for student in students["students"][:2]:
+        learner = await signed_in(api, role="learner", name=student["name"])
+        join = {"join_code": student["join_code"]}
+        headers = {"Authorization": f"Bearer {learner['access_token']}"}
+        data_of(await api.post("/api/v1/classrooms/join", json=join, headers=headers))
+    for title, category, topic in [
+        ("Hello and goodbye", "Vocabulary", "Greetings"),
+        ("Counting to ten", "Vocabulary", "Numbers"),
+        ("My family", "Speaking", "Family"),
+        ("At the café", "Speaking", "Food & drink"),
+    ]:
+        lesson = {
+            "classroom_id": place.id,
+            "title": title,
+            "category": category,
+            "word_ids": by_topic[topic][:10],
+        }
+        data_of(await api.post("/api/teacher/lessons", json=lesson, headers=maria.headers), 201)
+
+    desktop = await new_page(
+        browser,
+        address,
+        console_errors,
+        login=tokens,
+        viewport=ViewportSize(width=1440, height=900),
+    )
+    phone_login = await login(api, tokens["user"]["email"])
+    phone = await new_page(
+        browser,
+        address,
+        console_errors,
+        login=phone_login,
+        viewport=ViewportSize(width=390, height=844),
+        phone=True,
+    )
+    for page in (desktop, phone):
+        await page.goto(f"http://{address}/classroom?id={place.id}")
+        await expect(page.get_by_test_id("student-list").locator("li")).to_have_count(12)
+        await expect(page.get_by_test_id("student-joined")).to_have_count(2)
+        await expect(page.get_by_test_id("connection")).to_have_attribute("data-status", "open")
+    await screenshot(desktop, "setup-desktop")
+    await screenshot(phone, "setup-phone")
+    for page in (desktop, phone):
+        row = page.get_by_test_id("lesson-list").locator("li", has_text="Hello and goodbye")
+        await row.get_by_test_id("lesson-edit").click()
+        await page.get_by_test_id("word-topic").select_option("Greetings")
+        await expect(page.get_by_test_id("lesson-words").locator("li")).to_have_count(10)
+    await screenshot(desktop, "lesson-desktop")
+    await screenshot(phone, "lesson-phone")
+    # The print sheet: every student still holding their code, with the classroom's name.
+    await desktop.get_by_test_id("lesson-cancel").click()
+    await desktop.emulate_media(media="print")
+    sheet = desktop.get_by_test_id("print-sheet")
+    await expect(sheet).to_be_visible()
+    await expect(sheet.locator("h1")).to_have_text("Year 3 · Room 12 — join codes")
+    await expect(sheet.locator("tbody tr")).to_have_count(10)
+    await expect(desktop.get_by_test_id("students-section")).to_be_hidden()
+    assert console_errors == []

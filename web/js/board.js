@@ -271,8 +271,13 @@ class BoardApp {
       this.flush();
       return false;
     }
+    // The lessons (for the categories filter) are read while events still wait in the
+    // buffer, so that they are applied in seq order after both answers.
+    if (!this.model.lessons) {
+      await this.loadLessons();
+      if (this.reloading !== token) return false;
+    }
     this.reloading = null;
-    if (!this.model.lessons) await this.loadLessons();
     this.flush();
     this.live.resume(this.channel, this.model.seq);
     for (const id of this.selection) if (!this.model.cards.has(id)) this.selection.delete(id);
@@ -350,6 +355,7 @@ class BoardApp {
   }
 
   async loadLessons() {
+    this.lessonCache.delete(this.model.classroomId); // it missed events while elsewhere
     try {
       this.model.setLessons(await this.lessons());
     } catch {

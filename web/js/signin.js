@@ -8,6 +8,7 @@
 //   signin-email-error, signin-password-error        field messages
 //   signin-error                           form-level message (bad credentials, rate limit, …)
 //   signup-name, signup-email, signup-password, signup-password-reveal, signup-submit
+//   signup-code-field, signup-join-code (learners only: a class code, used by /study)
 //   signup-role-learner, signup-role-teacher         labels wrapping the role radios
 //   signup-name-error, signup-email-error, signup-password-error, signup-role-error
 //   signup-error                           form-level message (email taken, rate limit, …)
