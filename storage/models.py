@@ -16,7 +16,6 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     text,
-    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -70,9 +69,7 @@ class Classroom(Base):
     teacher_join_code: Mapped[str] = mapped_column(String(32), unique=True)
     student_join_code: Mapped[str] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # The creator (contract §8): the one teacher who removes others and cannot leave.
-    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    auto_advance: Mapped[bool] = mapped_column(default=True, server_default=true())
+    auto_advance: Mapped[bool] = mapped_column(default=True, server_default="1")
     # Bumped whenever a teacher leaves or is removed: the board stamp carries it, so a
     # process that remembers "T teaches C" from an older epoch asks the database again
     # (server/board/reads.py).
@@ -92,6 +89,8 @@ class ClassroomTeacher(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The creator (contract §8): the one teacher who removes others and cannot leave.
+    owner: Mapped[bool] = mapped_column(default=False, server_default="0")
 
 
 class ChannelHead(Base):
@@ -169,6 +168,8 @@ class Student(Base):
     __table_args__ = (
         Index("ix_students_classroom_id", "classroom_id"),
         UniqueConstraint("classroom_id", "learner_id"),
+        # An index, not a constraint: SQLite adds one without rebuilding the table.
+        Index("uq_students_join_code", "join_code", unique=True),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -179,7 +180,7 @@ class Student(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The student's own single-use code (contract §8): null once a learner claimed it.
-    join_code: Mapped[str | None] = mapped_column(String(32), unique=True)
+    join_code: Mapped[str | None] = mapped_column(String(32))
 
 
 class Lesson(Base):

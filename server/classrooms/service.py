@@ -98,9 +98,7 @@ class ClassroomService:
         async with self._db.reader() as session:
             if not await classrooms.is_teacher(session, classroom_id, principal.user_id):
                 raise NotFound("No such classroom among yours")
-            classroom = await session.get(Classroom, classroom_id)
-            assert classroom is not None
-            return await classrooms.teachers(session, classroom)
+            return await classrooms.teachers(session, classroom_id)
 
     async def remove_teacher(
         self, principal: Principal, classroom_id: uuid.UUID, user_id: uuid.UUID
@@ -110,22 +108,25 @@ class ClassroomService:
         The removal takes effect everywhere at once: the membership epoch moves on (so no
         process serves the board from what it remembered, server/board/reads.py), and the
         ``teacher.removed`` event ends the teacher's subscriptions on every process before
-        any later event is delivered (realtime/hub.py). Their locks are released first.
+        any later event is delivered (realtime/hub.py). Their locks are released with it.
         """
         async with self._work.transaction(principal) as tx:
             classroom = await locked_classroom(tx.session, principal, classroom_id)
+            owner = await classrooms.owner_of(tx.session, classroom_id)
             if user_id == principal.user_id:
-                if classroom.owner_id == user_id:
+                if owner == user_id:
                     raise ValidationFailed(
                         "The owner cannot leave: a classroom keeps its owner",
                         details={"fields": [{"field": "user_id", "message": "the owner"}]},
                     )
-            elif classroom.owner_id != principal.user_id:
+            elif owner != principal.user_id:
                 raise Forbidden("Only the classroom's owner removes other teachers")
             if not await classrooms.remove_teacher(tx.session, classroom, user_id):
                 raise NotFound("No such teacher in this classroom")
-            await release_locks_of(tx, classroom_id, user_id)
+            # The removal's own event first: the removed teacher's subscriptions end there,
+            # so nothing after it reaches them, their released locks included.
             tx.emit(classroom_id, "teacher.removed", {"id": str(user_id)})
+            await release_locks_of(tx, classroom_id, user_id)
 
 
 async def locked_classroom(

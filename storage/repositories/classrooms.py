@@ -26,12 +26,10 @@ async def is_teacher(session: AsyncSession, classroom_id: uuid.UUID, user_id: uu
 async def create(
     session: AsyncSession, *, name: str, teacher_id: uuid.UUID, codes: tuple[str, str]
 ) -> Classroom:
-    classroom = Classroom(
-        name=name, teacher_join_code=codes[0], student_join_code=codes[1], owner_id=teacher_id
-    )
+    classroom = Classroom(name=name, teacher_join_code=codes[0], student_join_code=codes[1])
     session.add(classroom)
     await session.flush()
-    session.add(ClassroomTeacher(classroom_id=classroom.id, user_id=teacher_id))
+    session.add(ClassroomTeacher(classroom_id=classroom.id, user_id=teacher_id, owner=True))
     await session.flush()
     return classroom
 
@@ -112,16 +110,24 @@ class Member:
     owner: bool
 
 
-async def teachers(session: AsyncSession, classroom: Classroom) -> list[Member]:
+async def teachers(session: AsyncSession, classroom_id: uuid.UUID) -> list[Member]:
     """The classroom's teachers, the owner first, then by when they joined."""
     result = await session.execute(
-        select(User.id, User.name, User.email)
+        select(User.id, User.name, User.email, ClassroomTeacher.owner)
         .join(ClassroomTeacher, ClassroomTeacher.user_id == User.id)
-        .where(ClassroomTeacher.classroom_id == classroom.id)
-        .order_by(ClassroomTeacher.joined_at, User.id)
+        .where(ClassroomTeacher.classroom_id == classroom_id)
+        .order_by(ClassroomTeacher.owner.desc(), ClassroomTeacher.joined_at, User.id)
     )
-    members = [Member(i, n, e, i == classroom.owner_id) for i, n, e in result.all()]
-    return sorted(members, key=lambda member: not member.owner)
+    return [Member(i, n, e, bool(owner)) for i, n, e, owner in result.all()]
+
+
+async def owner_of(session: AsyncSession, classroom_id: uuid.UUID) -> uuid.UUID | None:
+    result = await session.execute(
+        select(ClassroomTeacher.user_id).where(
+            ClassroomTeacher.classroom_id == classroom_id, ClassroomTeacher.owner.is_(True)
+        )
+    )
+    return result.scalar_one_or_none()
 
 
 async def remove_teacher(session: AsyncSession, classroom: Classroom, user_id: uuid.UUID) -> bool:

@@ -1,6 +1,10 @@
 """roster: classroom owner, auto_advance and membership epoch, students' own join codes,
 lesson words as rows
 
+Every step is a plain ALTER (add or drop a column, create or drop an index), never a
+batch-mode table rebuild: SQLite rebuilds a table by dropping the old one, and with
+foreign keys on, that cascades (dropping ``lessons`` deletes every card).
+
 Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-04 22:10:00.000000
@@ -20,48 +24,51 @@ down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+LESSONS = sa.table("lessons", sa.column("id", sa.Uuid()), sa.column("word_ids", sa.JSON()))
+LESSON_WORDS = sa.table(
+    "lesson_words",
+    sa.column("lesson_id", sa.Uuid()),
+    sa.column("word_id", sa.String()),
+    sa.column("position", sa.Integer()),
+)
+STUDENTS = sa.table(
+    "students",
+    sa.column("id", sa.Uuid()),
+    sa.column("learner_id", sa.Uuid()),
+    sa.column("join_code", sa.String()),
+)
+
 
 def upgrade() -> None:
-    with op.batch_alter_table("classrooms", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("owner_id", sa.Uuid(), nullable=True))
-        batch_op.add_column(
-            sa.Column("auto_advance", sa.Boolean(), server_default=sa.true(), nullable=False)
-        )
-        batch_op.add_column(
-            sa.Column("members_epoch", sa.Integer(), server_default="0", nullable=False)
-        )
-        batch_op.create_foreign_key(
-            batch_op.f("fk_classrooms_owner_id_users"),
-            "users",
-            ["owner_id"],
-            ["id"],
-            ondelete="SET NULL",
-        )
+    connection = op.get_bind()
+    op.add_column(
+        "classrooms", sa.Column("auto_advance", sa.Boolean(), server_default="1", nullable=False)
+    )
+    op.add_column(
+        "classrooms", sa.Column("members_epoch", sa.Integer(), server_default="0", nullable=False)
+    )
+    op.add_column(
+        "classroom_teachers",
+        sa.Column("owner", sa.Boolean(), server_default="0", nullable=False),
+    )
     # The creator was the first member: the earliest to join owns the classroom.
     op.execute(
-        "UPDATE classrooms SET owner_id = (SELECT t.user_id FROM classroom_teachers t"
-        " WHERE t.classroom_id = classrooms.id ORDER BY t.joined_at, t.user_id LIMIT 1)"
+        "UPDATE classroom_teachers SET owner = (user_id = (SELECT t.user_id"
+        " FROM classroom_teachers t WHERE t.classroom_id = classroom_teachers.classroom_id"
+        " ORDER BY t.joined_at, t.user_id LIMIT 1))"
     )
 
-    with op.batch_alter_table("students", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("join_code", sa.String(length=32), nullable=True))
-        batch_op.create_unique_constraint(batch_op.f("uq_students_join_code"), ["join_code"])
-    connection = op.get_bind()
-    students = sa.table(
-        "students",
-        sa.column("id", sa.Uuid()),
-        sa.column("learner_id", sa.Uuid()),
-        sa.column("join_code", sa.String()),
-    )
+    op.add_column("students", sa.Column("join_code", sa.String(length=32), nullable=True))
+    op.create_index("uq_students_join_code", "students", ["join_code"], unique=True)
     unlinked = list(
         connection.execute(
-            sa.select(students.c.id).where(students.c.learner_id.is_(None))
+            sa.select(STUDENTS.c.id).where(STUDENTS.c.learner_id.is_(None))
         ).scalars()
     )
     # A roster entry nobody claimed yet gets its own code, as a new one would.
     for student_id in unlinked:
         connection.execute(
-            students.update().where(students.c.id == student_id).values(join_code=new_code())
+            STUDENTS.update().where(STUDENTS.c.id == student_id).values(join_code=new_code())
         )
 
     op.create_table(
@@ -80,55 +87,38 @@ def upgrade() -> None:
             "lesson_id", "position", name=op.f("uq_lesson_words_lesson_id_position")
         ),
     )
-    with op.batch_alter_table("lesson_words", schema=None) as batch_op:
-        batch_op.create_index("ix_lesson_words_word_id", ["word_id"], unique=False)
-    lessons = sa.table("lessons", sa.column("id", sa.Uuid()), sa.column("word_ids", sa.JSON()))
-    lesson_words = sa.table(
-        "lesson_words",
-        sa.column("lesson_id", sa.Uuid()),
-        sa.column("word_id", sa.String()),
-        sa.column("position", sa.Integer()),
-    )
+    op.create_index("ix_lesson_words_word_id", "lesson_words", ["word_id"], unique=False)
     rows: list[dict[str, Any]] = []
-    for lesson_id, stored in connection.execute(sa.select(lessons.c.id, lessons.c.word_ids)):
+    for lesson_id, stored in connection.execute(sa.select(LESSONS.c.id, LESSONS.c.word_ids)):
         # A driver may hand JSON back as text.
         word_ids = json.loads(stored) if isinstance(stored, str) else stored
         # Order kept, repeats dropped: the rule lessons follow from now on (contract §8).
         for position, word_id in enumerate(dict.fromkeys(word_ids or [])):
             rows.append({"lesson_id": lesson_id, "word_id": word_id, "position": position})
     if rows:
-        op.bulk_insert(lesson_words, rows)
-    with op.batch_alter_table("lessons", schema=None) as batch_op:
-        batch_op.drop_column("word_ids")
+        op.bulk_insert(LESSON_WORDS, rows)
+    op.drop_column("lessons", "word_ids")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("lessons", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("word_ids", sa.JSON(), nullable=True))
     connection = op.get_bind()
+    # NOT NULL with a default: SQLite adds it in place.
+    op.add_column("lessons", sa.Column("word_ids", sa.JSON(), server_default="[]", nullable=False))
     words: dict[Any, list[str]] = {}
-    for lesson_id, word_id in connection.execute(
-        sa.text("SELECT lesson_id, word_id FROM lesson_words ORDER BY lesson_id, position")
-    ):
+    ordered = sa.select(LESSON_WORDS.c.lesson_id, LESSON_WORDS.c.word_id).order_by(
+        LESSON_WORDS.c.lesson_id, LESSON_WORDS.c.position
+    )
+    for lesson_id, word_id in connection.execute(ordered):
         words.setdefault(lesson_id, []).append(word_id)
-    lessons = sa.table("lessons", sa.column("id", sa.Uuid()), sa.column("word_ids", sa.JSON()))
     for lesson_id, word_ids in words.items():
         connection.execute(
-            lessons.update().where(lessons.c.id == lesson_id).values(word_ids=word_ids)
+            LESSONS.update().where(LESSONS.c.id == lesson_id).values(word_ids=word_ids)
         )
-    connection.execute(lessons.update().where(lessons.c.word_ids.is_(None)).values(word_ids=[]))
-    with op.batch_alter_table("lessons", schema=None) as batch_op:
-        batch_op.alter_column("word_ids", existing_type=sa.JSON(), nullable=False)
-    with op.batch_alter_table("lesson_words", schema=None) as batch_op:
-        batch_op.drop_index("ix_lesson_words_word_id")
+    op.drop_index("ix_lesson_words_word_id", table_name="lesson_words")
     op.drop_table("lesson_words")
 
-    with op.batch_alter_table("students", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("uq_students_join_code"), type_="unique")
-        batch_op.drop_column("join_code")
-
-    with op.batch_alter_table("classrooms", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("fk_classrooms_owner_id_users"), type_="foreignkey")
-        batch_op.drop_column("members_epoch")
-        batch_op.drop_column("auto_advance")
-        batch_op.drop_column("owner_id")
+    op.drop_index("uq_students_join_code", table_name="students")
+    op.drop_column("students", "join_code")
+    op.drop_column("classroom_teachers", "owner")
+    op.drop_column("classrooms", "members_epoch")
+    op.drop_column("classrooms", "auto_advance")
