@@ -1,4 +1,5 @@
-"""The browser UI: ``/`` (sign in / sign up), ``/board`` and ``/study``, from ``web/``.
+"""The browser UI: ``/`` (sign in / sign up), ``/board``, ``/classroom`` (a classroom's
+set-up: roster, lessons, assigning, codes and teachers) and ``/study``, from ``web/``.
 
 Static files served by the app itself, no CDN: pages are plain HTML and ES modules. Their
 security headers (CSP, nosniff, referrer policy) are set for every HTML response in one
@@ -15,7 +16,12 @@ from litestar.response import File
 from litestar.static_files import create_static_files_router
 
 WEB = Path(__file__).resolve().parents[2] / "web"
-PAGES = {"/": "index.html", "/board": "board.html", "/study": "study.html"}
+PAGES = {
+    "/": "index.html",
+    "/board": "board.html",
+    "/classroom": "classroom.html",
+    "/study": "study.html",
+}
 
 
 def _page(path: str, filename: str) -> HTTPRouteHandler:

@@ -20,9 +20,11 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 HTML_PAGES = (
     "/",
     "/board",
+    "/classroom",
     "/study",
     "/static/index.html",
     "/static/board.html",
+    "/static/classroom.html",
     "/static/study.html",
     "/schema",
     "/schema/swagger",

@@ -60,6 +60,38 @@ export const chrome = {
     );
   },
 
+  // -- a new classroom's first steps ---------------------------------------------------------
+
+  /** An empty, unfiltered board teaches the three steps instead of showing empty columns:
+   * add students, add lessons, assign; each step links to its part of the set-up page and
+   * ticks itself off as the roster fills (live). */
+  renderGettingStarted() {
+    const id = this.model.classroomId;
+    const show = Boolean(id) && !this.model.filtered && this.model.cards.size === 0 && !this.reloading;
+    $("getting-started").hidden = !show;
+    document.body.classList.toggle("is-new-board", show);
+    if (!show) return;
+    const students = this.model.filters.students.length;
+    const lessons = this.model.lessons ? this.model.lessons.size : this.model.filters.categories.length;
+    const base = `/classroom?id=${encodeURIComponent(id)}`;
+    const steps = [
+      { key: "students", done: students > 0, text: students ? `${plural(students, "student")} on the roster` : "Add your students", hint: "Type or paste their names; each gets a join code.", href: `${base}#students`, action: students ? "Add more" : "Add students" },
+      { key: "lessons", done: lessons > 0, text: lessons ? `${plural(lessons, "lesson")} ready` : "Add lessons", hint: "Pick words from the deck by topic, or add your own.", href: `${base}#lessons`, action: lessons ? "Add more" : "Add lessons" },
+      { key: "assign", done: false, text: "Assign a lesson", hint: "A card for each student appears here, live.", href: `${base}#assign`, action: "Assign" },
+    ];
+    $("getting-started-steps").replaceChildren(
+      ...steps.map((step, index) =>
+        h(
+          "li.step",
+          { "data-testid": `step-${step.key}`, class: `step${step.done ? " is-done" : ""}` },
+          h("span.step-number", { "aria-hidden": "true" }, step.done ? "✓" : String(index + 1)),
+          h("div.step-body", {}, h("p.step-title", {}, step.text, step.done ? h("span.visually-hidden", {}, " (done)") : null), h("p.step-hint", {}, step.hint)),
+          h("a.button.step-action", { href: step.href, "data-testid": `step-${step.key}-action`, class: `button step-action${step.done ? " secondary" : ""}` }, step.action),
+        ),
+      ),
+    );
+  },
+
   // -- selection -----------------------------------------------------------------------------
 
   toggleSelect(id, on = !this.selection.has(id)) {

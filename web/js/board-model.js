@@ -39,6 +39,13 @@ export class BoardModel {
     this.query = emptyQuery();
     this.etag = null;
     this.lastActor = new Map(); // card id -> name of the teacher who last moved it
+    this.lessons = null; // lesson id -> lesson, once read (for the categories filter)
+  }
+
+  /** The classroom's lessons (GET /lessons): the categories filter is theirs (§4). */
+  setLessons(lessons) {
+    this.lessons = new Map(lessons.map((lesson) => [lesson.id, lesson]));
+    this.filters.categories = categoriesOf(this.lessons.values());
   }
 
   get filtered() {
@@ -126,8 +133,58 @@ export class BoardModel {
         }
         return { id: data.id, kind: "deleted" };
       default:
+        return this.applyRoster(frame.event, data);
+    }
+  }
+
+  /**
+   * Roster events (contract §7, §8): the filters' lists, and the names and titles cards
+   * show. A removed student's or lesson's cards were already deleted by their own events.
+   * `stale` says the current filter no longer names anything, or may now match cards this
+   * copy never had: the board is then re-read.
+   */
+  applyRoster(event, data) {
+    const { students } = this.filters;
+    switch (event) {
+      case "student.added":
+      case "student.updated": {
+        const known = students.find((student) => student.id === data.id);
+        if (known) known.name = data.name;
+        else students.push({ id: data.id, name: data.name });
+        students.sort(byName);
+        for (const card of this.cards.values()) if (card.student_id === data.id) card.student_name = data.name;
+        return { id: data.id, kind: "roster" };
+      }
+      case "student.removed":
+        this.filters.students = students.filter((student) => student.id !== data.id);
+        return { id: data.id, kind: "roster", stale: this.query.student === data.id };
+      case "lesson.added":
+      case "lesson.updated": {
+        const before = this.lessons?.get(data.id);
+        this.lessons?.set(data.id, data);
+        for (const card of this.cards.values()) {
+          if (card.lesson_id !== data.id) continue;
+          card.lesson_title = data.title;
+          card.lesson_category = data.category;
+        }
+        this.refreshCategories(data.category);
+        const moved = event === "lesson.updated" && Boolean(this.query.category) && (!before || before.category !== data.category);
+        return { id: data.id, kind: "roster", stale: moved };
+      }
+      case "lesson.removed":
+        this.lessons?.delete(data.id);
+        this.refreshCategories();
+        return { id: data.id, kind: "roster", stale: Boolean(this.query.category) && !this.filters.categories.includes(this.query.category) };
+      case "classroom.updated":
+        return { id: data.id, kind: "classroom", classroom: data };
+      default:
         return null;
     }
+  }
+
+  refreshCategories(added = null) {
+    if (this.lessons) this.filters.categories = categoriesOf(this.lessons.values());
+    else if (added && !this.filters.categories.includes(added)) this.filters.categories = [...this.filters.categories, added].sort();
   }
 
   /** The other cards of the two columns shift to keep positions dense (contract §5). */
@@ -160,6 +217,12 @@ export class BoardModel {
     if (!card?.locked_by || card.locked_by === me) return false;
     return !card.lock_expires_at || Date.parse(card.lock_expires_at) > now;
   }
+}
+
+const byName = (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : 1);
+
+function categoriesOf(lessons) {
+  return [...new Set([...lessons].map((lesson) => lesson.category))].sort();
 }
 
 /**

@@ -19,7 +19,11 @@
 //   drop-placeholder, drag-ghost  while dragging with a pointer
 //   presence (group), presence-user (data-user-id) for each teacher on the board
 //   connection                    data-status "open" | "connecting" | "closed"
-//   classroom-picker, classroom-switcher (<select>), classroom-add, invite
+//   classroom-picker, classroom-switcher (<select>), classroom-add, invite, setup-link (the
+//   classroom's set-up page, /classroom?id=<id>)
+//   getting-started (an empty board's three steps): step-students, step-lessons,
+//   step-assign (class is-done once done), each with its link step-<key>-action
+//   removed (shown once this teacher was removed from the classroom), removed-other
 //   classroom-dialog, classroom-dialog-close, invite-dialog, invite-close,
 //   teacher-code, student-code
 //   no-classroom (shown to a teacher without a classroom), create-classroom-name,
@@ -117,6 +121,9 @@ class BoardApp {
     $("sign-out").addEventListener("click", () => api.signOut());
     $("classroom-switcher").addEventListener("change", (event) => this.openClassroom(event.target.value, emptyQuery()));
     $("classroom-add").addEventListener("click", () => this.openClassroomDialog());
+    $("removed-other").addEventListener("click", () => {
+      if (this.classrooms.length) this.openClassroom(this.classrooms[0].id, emptyQuery());
+    });
     $("invite").addEventListener("click", () => {
       const classroom = this.classrooms.find((item) => item.id === this.model.classroomId);
       if (classroom) this.openInvite(classroom);
@@ -171,6 +178,8 @@ class BoardApp {
     this.channel = `board:${id}`;
     localStorage.setItem(LAST_CLASSROOM, id);
     $("no-classroom").hidden = true;
+    $("removed").hidden = true;
+    document.body.classList.remove("is-removed");
     $("no-classroom-forms").replaceChildren();
     document.body.classList.remove("has-no-classroom");
     document.body.classList.add("is-loading");
@@ -184,6 +193,9 @@ class BoardApp {
       onEvent: (frame) => this.onEvent(frame),
       onReset: () => this.reload({ animate: true }),
       onPresence: (users) => this.view.renderPresence($("presence"), users),
+      onUnsubscribed: (frame) => {
+        if (frame.reason === "removed") this.showRemoved(id);
+      },
       onError: (frame) => this.notify(frame.code === "NOT_FOUND" ? "This board is no longer yours: you aren't a teacher of this classroom." : frame.message, "error"),
     });
   }
@@ -201,6 +213,8 @@ class BoardApp {
     select.disabled = this.classrooms.length < 2;
     select.title = this.classrooms.length < 2 ? "Your only classroom" : "Switch classroom";
     $("invite").hidden = false;
+    $("setup-link").hidden = false;
+    $("setup-link").href = `/classroom?id=${encodeURIComponent(id)}`;
   }
 
   showNoClassroom() {
@@ -257,6 +271,12 @@ class BoardApp {
       this.flush();
       return false;
     }
+    // The lessons (for the categories filter) are read while events still wait in the
+    // buffer, so that they are applied in seq order after both answers.
+    if (!this.model.lessons) {
+      await this.loadLessons();
+      if (this.reloading !== token) return false;
+    }
     this.reloading = null;
     this.flush();
     this.live.resume(this.channel, this.model.seq);
@@ -299,6 +319,7 @@ class BoardApp {
     if (!result) return;
     const remote = frame.actor && frame.actor.id !== this.me.id;
     const { id, kind } = result;
+    if (kind === "roster" || kind === "classroom") return this.applyRoster(frame, result, before);
     const highlights = [];
     if (kind === "deleted") {
       this.deleting.delete(id);
@@ -310,6 +331,49 @@ class BoardApp {
     }
     if (remote && (kind === "moved" || kind === "created")) highlights.push({ id, by: firstName(frame.actor.name) });
     this.queueRender(before, highlights);
+  }
+
+  /** Names, titles and the filters' lists follow the roster live; a filter that no longer
+   * names anything (or may now match other cards) re-reads the board. */
+  applyRoster(frame, result, before) {
+    if (frame.event.startsWith("lesson.")) this.lessonCache.delete(this.model.classroomId);
+    if (result.kind === "classroom") {
+      const classroom = this.classrooms.find((item) => item.id === result.classroom.id);
+      if (classroom) Object.assign(classroom, result.classroom);
+      this.fillSwitcher(this.model.classroomId);
+      return;
+    }
+    if (result.stale) {
+      const query = { ...this.model.query };
+      if (frame.event === "student.removed") query.student = "";
+      if (frame.event.startsWith("lesson.") && !this.model.filters.categories.includes(query.category)) query.category = "";
+      this.applyFilters(query, { push: false });
+      return;
+    }
+    this.fillFilters();
+    this.queueRender(before, []);
+  }
+
+  async loadLessons() {
+    this.lessonCache.delete(this.model.classroomId); // it missed events while elsewhere
+    try {
+      this.model.setLessons(await this.lessons());
+    } catch {
+      // The filters keep the board's own categories; a later read tries again.
+    }
+  }
+
+  showRemoved(id) {
+    this.classrooms = this.classrooms.filter((classroom) => classroom.id !== id);
+    if (localStorage.getItem(LAST_CLASSROOM) === id) localStorage.removeItem(LAST_CLASSROOM);
+    for (const lockId of [...this.locks.keys()]) this.locks.delete(lockId);
+    this.channel = null;
+    for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
+    document.body.classList.add("is-removed");
+    $("removed").hidden = false;
+    $("removed-other").hidden = !this.classrooms.length;
+    $("removed-title").focus();
+    this.notify("You were removed from this classroom.", "warn");
   }
 
   /** Events often come in bursts (a batch move): one animated render for the lot. */
@@ -332,6 +396,7 @@ class BoardApp {
     }
     for (const id of this.deleting) if (!this.model.cards.has(id)) this.deleting.delete(id);
     this.view.render({ animate, before, highlights });
+    this.renderGettingStarted();
     this.renderSelection();
     this.renderSummary();
   }

@@ -2,7 +2,12 @@
 // resubscribes with `since` after every reconnect (docs/realtime.md, "How a client recovers").
 //
 //   const live = new Live(api);
-//   live.subscribe("progress", { since, onEvent, onReset, onPresence, onSubscribed, onError });
+//   live.subscribe("progress", { since, onEvent, onReset, onPresence, onSubscribed, onError,
+//                               onUnsubscribed });
+//
+// `unsubscribed` (the server ended a subscription, e.g. reason "removed": the teacher was
+// removed from the classroom, contract §7) forgets the channel, so a reconnect never asks
+// for it again, and then tells the page.
 //   live.onStatus((status) => …);   // "connecting" | "open" | "closed"
 
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000];
@@ -126,6 +131,12 @@ export class Live {
         break;
       case "reset":
         if (entry) entry.handlers.onReset?.(frame);
+        break;
+      case "unsubscribed":
+        if (entry) {
+          this.channels.delete(frame.channel);
+          entry.handlers.onUnsubscribed?.(frame);
+        }
         break;
       case "presence":
         entry?.handlers.onPresence?.(frame.users);

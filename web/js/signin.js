@@ -8,6 +8,7 @@
 //   signin-email-error, signin-password-error        field messages
 //   signin-error                           form-level message (bad credentials, rate limit, …)
 //   signup-name, signup-email, signup-password, signup-password-reveal, signup-submit
+//   signup-code-field, signup-join-code (learners only: a class code, used by /study)
 //   signup-role-learner, signup-role-teacher         labels wrapping the role radios
 //   signup-name-error, signup-email-error, signup-password-error, signup-role-error
 //   signup-error                           form-level message (email taken, rate limit, …)
@@ -15,6 +16,7 @@
 //   demo-note, demo-teacher, demo-learner  the demo logins (a click fills the sign-in form)
 
 import { api } from "./api.js";
+import { JOIN_CODE_KEY } from "./util.js";
 
 const DEMO_PASSWORD = "tandem-demo";
 const $ = (selector, root = document) => root.querySelector(selector);
@@ -234,6 +236,10 @@ async function submit(form, { signup }) {
   button.textContent = signup ? "Creating your account…" : "Signing in…";
   form.setAttribute("aria-busy", "true");
   try {
+    // A class code given at sign-up is used by the study page once signed in (it shows the
+    // outcome where "My classes" lives, and a wrong code can be fixed there).
+    const code = signup && values.role === "learner" ? String(data.get("join_code") ?? "").trim() : "";
+    if (code) sessionStorage.setItem(JOIN_CODE_KEY, code);
     const user = signup
       ? await api.signUp({ name: values.name.trim(), email: values.email.trim(), password: values.password, role: values.role })
       : await api.signIn({ email: values.email.trim(), password: values.password });
@@ -255,6 +261,14 @@ panels.signup.addEventListener("submit", (event) => {
   event.preventDefault();
   submit(panels.signup, { signup: true });
 });
+
+// The class code is for learners: hidden while "Teacher" is chosen.
+function syncCodeField() {
+  const role = new FormData(panels.signup).get("role");
+  $("#signup-code-field").hidden = role !== "learner";
+}
+panels.signup.addEventListener("change", syncCodeField);
+syncCodeField();
 
 // Clear a field's message as soon as it is edited.
 for (const form of Object.values(panels)) {

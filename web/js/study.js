@@ -1,7 +1,7 @@
 // The study page (`/study`): flashcards from the server's deck (es-basics), progress saved per
 // user on the server, kept in sync live between every open device of the same user.
 //
-// Modules: study-model.js (words, records, the current card, due and next-card rules, event
+// Modules: study-classes.js ("My classes": join with a code, leave), study-model.js (words, records, the current card, due and next-card rules, event
 // application; no DOM), study-view.js (the DOM), study-actions.js (REST, the live channel,
 // the old app's localStorage), and this file, which wires them to the user's input.
 //
@@ -31,6 +31,7 @@ import { Live } from "./live.js";
 import { StudyActions } from "./study-actions.js";
 import { StudyModel } from "./study-model.js";
 import { StudyView, describeError, quoted } from "./study-view.js";
+import { StudyClasses } from "./study-classes.js";
 
 const user = api.user;
 if (!user) location.replace("/");
@@ -318,4 +319,7 @@ setInterval(() => {
   if (model.current) view.renderCard(model);
 }, 30_000);
 
-if (user) start();
+if (user) {
+  start();
+  new StudyClasses(api).start();
+}

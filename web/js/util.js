@@ -24,3 +24,7 @@ export function showConnection(host, status, { text, title }) {
   host.querySelector(".connection-text").textContent = text[status] ?? status;
   host.title = title[status] ?? "";
 }
+
+/** sessionStorage key where a class code typed at sign-up waits for the study page, which
+ * joins with it once signed in (signin.js writes it, study-classes.js uses it). */
+export const JOIN_CODE_KEY = "tandem-join-code";
