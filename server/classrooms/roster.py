@@ -70,34 +70,16 @@ class RosterService:
         self, principal: Principal, student_id: uuid.UUID, name: str
     ) -> Student:
         async with self._work.transaction(principal) as tx:
-            student = await self._student(tx, student_id)
+            await _entry(tx, Student, student_id)
             await roster.set_student(tx.session, student_id, name=name.strip())
-            student = await _fresh_student(tx, student_id)
+            student = await _fresh(tx, Student, student_id)
             tx.emit(student.classroom_id, "student.updated", student_json(student))
         return student
 
     async def remove_student(self, principal: Principal, student_id: uuid.UUID) -> None:
         """The student's cards go first (``card.deleted`` each), then the entry; the
         learner keeps their own progress, which is theirs, not the roster's."""
-        async with self._work.transaction(principal) as tx:
-            student = await self._student(tx, student_id)
-            found = await cards.of_lesson_or_student(
-                tx.session, student.classroom_id, student_id=student_id
-            )
-            await cards.remove_many(tx.session, remove_cards(tx, found))
-            await roster.remove_student(tx.session, student_id)
-            tx.emit(student.classroom_id, "student.removed", {"id": str(student_id)})
-
-    async def _student(self, tx: Tx, student_id: uuid.UUID) -> Student:
-        """The student, found among the caller's classrooms and read under its
-        classroom's lock (else 404)."""
-        classroom_id = await roster.classroom_of_student(
-            tx.session, student_id, tx.principal.user_id
-        )
-        if classroom_id is None:
-            raise NotFound("No such student in your classrooms")
-        await locked_classroom(tx.session, tx.principal, classroom_id)
-        return await _fresh_student(tx, student_id)
+        await self._remove(principal, Student, student_id)
 
     # -- lessons ------------------------------------------------------------------------
 
@@ -141,7 +123,7 @@ class RosterService:
         word_ids: Sequence[str] | None = None,
     ) -> LessonOut:
         async with self._work.transaction(principal) as tx:
-            lesson = await self._lesson(tx, lesson_id)
+            lesson = await _entry(tx, Lesson, lesson_id)
             changes = {
                 key: value.strip()
                 for key, value in (("title", title), ("category", category))
@@ -151,7 +133,7 @@ class RosterService:
             if word_ids is not None:
                 words = await _known_words(tx, lesson.classroom_id, word_ids)
                 await roster.set_words(tx.session, lesson_id, words)
-            lesson = await _fresh_lesson(tx, lesson_id)
+            lesson = await _fresh(tx, Lesson, lesson_id)
             shown = LessonOut.of(
                 lesson, (await roster.words_of(tx.session, [lesson_id]))[lesson_id]
             )
@@ -161,21 +143,26 @@ class RosterService:
 
     async def remove_lesson(self, principal: Principal, lesson_id: uuid.UUID) -> None:
         """The lesson's cards go first (``card.deleted`` each), then the lesson."""
+        await self._remove(principal, Lesson, lesson_id)
+
+    # -- either kind of entry -----------------------------------------------------------
+
+    async def _remove(
+        self, principal: Principal, model: type[roster.Entry], entry_id: uuid.UUID
+    ) -> None:
+        """The entry's cards go first (``card.deleted`` each), then the entry, with its
+        ``student.removed`` or ``lesson.removed`` event."""
         async with self._work.transaction(principal) as tx:
-            lesson = await self._lesson(tx, lesson_id)
+            entry = await _entry(tx, model, entry_id)
             found = await cards.of_lesson_or_student(
-                tx.session, lesson.classroom_id, lesson_id=lesson_id
+                tx.session,
+                entry.classroom_id,
+                lesson_id=entry_id if model is Lesson else None,
+                student_id=entry_id if model is Student else None,
             )
             await cards.remove_many(tx.session, remove_cards(tx, found))
-            await roster.remove_lesson(tx.session, lesson_id)
-            tx.emit(lesson.classroom_id, "lesson.removed", {"id": str(lesson_id)})
-
-    async def _lesson(self, tx: Tx, lesson_id: uuid.UUID) -> Lesson:
-        classroom_id = await roster.classroom_of_lesson(tx.session, lesson_id, tx.principal.user_id)
-        if classroom_id is None:
-            raise NotFound("No such lesson in your classrooms")
-        await locked_classroom(tx.session, tx.principal, classroom_id)
-        return await _fresh_lesson(tx, lesson_id)
+            await roster.remove(tx.session, model, entry_id)
+            tx.emit(entry.classroom_id, f"{_WHAT[model]}.removed", {"id": str(entry_id)})
 
 
 async def _member(session: AsyncSession, principal: Principal, classroom_id: uuid.UUID) -> None:
@@ -183,20 +170,25 @@ async def _member(session: AsyncSession, principal: Principal, classroom_id: uui
         raise NotFound("No such classroom among yours")
 
 
-# Rows are read again after their classroom's lock is taken: gone meanwhile is 404.
+# What an entry is called in its events (``student.removed``) and in a 404.
+_WHAT: dict[type[Student] | type[Lesson], str] = {Student: "student", Lesson: "lesson"}
 
 
-async def _fresh_student(tx: Tx, student_id: uuid.UUID) -> Student:
-    found = await roster.student(tx.session, student_id)
+async def _entry(tx: Tx, model: type[roster.Entry], entry_id: uuid.UUID) -> roster.Entry:
+    """The entry, found among the caller's classrooms and read under its classroom's lock
+    (else 404)."""
+    classroom_id = await roster.classroom_of(tx.session, model, entry_id, tx.principal.user_id)
+    if classroom_id is None:
+        raise NotFound(f"No such {_WHAT[model]} in your classrooms")
+    await locked_classroom(tx.session, tx.principal, classroom_id)
+    return await _fresh(tx, model, entry_id)
+
+
+async def _fresh(tx: Tx, model: type[roster.Entry], entry_id: uuid.UUID) -> roster.Entry:
+    """The entry read again after its classroom's lock is taken: gone meanwhile is 404."""
+    found = await roster.entry(tx.session, model, entry_id)
     if found is None:
-        raise NotFound("No such student in your classrooms")
-    return found
-
-
-async def _fresh_lesson(tx: Tx, lesson_id: uuid.UUID) -> Lesson:
-    found = await roster.lesson(tx.session, lesson_id)
-    if found is None:
-        raise NotFound("No such lesson in your classrooms")
+        raise NotFound(f"No such {_WHAT[model]} in your classrooms")
     return found
 
 

@@ -3,16 +3,12 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import Annotated
-
 from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, QueryParameter
+from litestar.params import JSONBody
 
 from server.auth.guards import ApiRequest, principal_of, teacher_only
 from server.classrooms.roster import RosterService
-from server.classrooms.routes import PathId, path_id
 from server.classrooms.schemas import (
     UNSET,
     DeletedOut,
@@ -26,8 +22,8 @@ from server.classrooms.schemas import (
     StudentsOut,
 )
 from server.http.envelope import Envelope, ok
+from server.http.params import ClassroomQuery, PathId, path_id
 
-ClassroomQuery = Annotated[uuid.UUID, QueryParameter(description="the classroom")]
 Service = NamedDependency[RosterService]
 
 

@@ -3,12 +3,9 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import Annotated
-
 from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, PathParameter
+from litestar.params import JSONBody
 
 from server.auth.guards import ApiRequest, learner_only, principal_of, teacher_only
 from server.classrooms.learners import LearnerService
@@ -29,18 +26,9 @@ from server.classrooms.schemas import (
 )
 from server.classrooms.service import ClassroomService
 from server.http.envelope import Envelope, ok
-from server.http.errors import NotFound
+from server.http.params import PathId, path_id
 
 Service = NamedDependency[ClassroomService]
-PathId = Annotated[str, PathParameter(description="an id (UUID)")]
-
-
-def path_id(value: str, what: str) -> uuid.UUID:
-    """An id from the path; one that is not even a UUID names nothing (404, §2)."""
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise NotFound(f"No such {what}") from None
 
 
 class TeacherClassrooms(Controller):

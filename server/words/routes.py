@@ -3,21 +3,20 @@ own words for its teachers under ``/api/teacher``."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import JSONBody, PathParameter
 
 from server.auth.guards import ApiRequest, principal_of, signed_in, teacher_only
 from server.http.envelope import Envelope, ok
+from server.http.params import ClassroomQuery
 from server.words import service
 from server.words.catalog import shipped
 from server.words.schemas import ClassroomWordOut, DeckOut, DeckSummary, WordIn, WordPatch
 from server.words.service import WordService
 
-ClassroomQuery = Annotated[uuid.UUID, QueryParameter(description="the classroom")]
 DeckPath = Annotated[str, PathParameter(description="the deck, e.g. es-basics")]
 WordPath = Annotated[str, PathParameter(description="the word's wordId")]
 Service = NamedDependency[WordService]

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import TypeVar
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import utcnow
 from storage.models import Classroom, ClassroomTeacher, Lesson, LessonWord, Student
+from storage.repositories.classroom_rows import of_classroom
 
 # -- students ---------------------------------------------------------------------------
 
@@ -33,28 +35,11 @@ async def add_students(
 
 
 async def students(session: AsyncSession, classroom_id: uuid.UUID) -> list[Student]:
-    result = await session.execute(
-        select(Student)
-        .where(Student.classroom_id == classroom_id)
-        .order_by(Student.name, Student.id)
-    )
-    return list(result.scalars())
+    return await of_classroom(session, Student, classroom_id, Student.name, Student.id)
 
 
 async def student(session: AsyncSession, student_id: uuid.UUID) -> Student | None:
-    return await session.get(Student, student_id, populate_existing=True)
-
-
-async def classroom_of_student(
-    session: AsyncSession, student_id: uuid.UUID, teacher_id: uuid.UUID
-) -> uuid.UUID | None:
-    """The student's classroom if ``teacher_id`` teaches it (no lock taken)."""
-    result = await session.execute(
-        select(Student.classroom_id)
-        .join(ClassroomTeacher, ClassroomTeacher.classroom_id == Student.classroom_id)
-        .where(Student.id == student_id, ClassroomTeacher.user_id == teacher_id)
-    )
-    return result.scalar_one_or_none()
+    return await entry(session, Student, student_id)
 
 
 async def by_join_code(session: AsyncSession, code: str) -> Student | None:
@@ -93,10 +78,6 @@ async def set_student(
 ) -> None:
     """Set some of a student's ``name``, ``learner_id`` and ``join_code``."""
     await session.execute(update(Student).where(Student.id == student_id).values(**values))
-
-
-async def remove_student(session: AsyncSession, student_id: uuid.UUID) -> None:
-    await session.execute(delete(Student).where(Student.id == student_id))
 
 
 # -- lessons ----------------------------------------------------------------------------
@@ -148,28 +129,7 @@ async def words_of(
 
 
 async def lessons(session: AsyncSession, classroom_id: uuid.UUID) -> list[Lesson]:
-    result = await session.execute(
-        select(Lesson)
-        .where(Lesson.classroom_id == classroom_id)
-        .order_by(Lesson.created_at, Lesson.id)
-    )
-    return list(result.scalars())
-
-
-async def lesson(session: AsyncSession, lesson_id: uuid.UUID) -> Lesson | None:
-    return await session.get(Lesson, lesson_id, populate_existing=True)
-
-
-async def classroom_of_lesson(
-    session: AsyncSession, lesson_id: uuid.UUID, teacher_id: uuid.UUID
-) -> uuid.UUID | None:
-    """The lesson's classroom if ``teacher_id`` teaches it (no lock taken)."""
-    result = await session.execute(
-        select(Lesson.classroom_id)
-        .join(ClassroomTeacher, ClassroomTeacher.classroom_id == Lesson.classroom_id)
-        .where(Lesson.id == lesson_id, ClassroomTeacher.user_id == teacher_id)
-    )
-    return result.scalar_one_or_none()
+    return await of_classroom(session, Lesson, classroom_id, Lesson.created_at, Lesson.id)
 
 
 async def set_lesson(session: AsyncSession, lesson_id: uuid.UUID, **values: str) -> None:
@@ -177,5 +137,28 @@ async def set_lesson(session: AsyncSession, lesson_id: uuid.UUID, **values: str)
         await session.execute(update(Lesson).where(Lesson.id == lesson_id).values(**values))
 
 
-async def remove_lesson(session: AsyncSession, lesson_id: uuid.UUID) -> None:
-    await session.execute(delete(Lesson).where(Lesson.id == lesson_id))
+# -- either kind of entry ----------------------------------------------------------------
+
+# A roster entry: a student or a lesson (constrained, so each table is type-checked).
+Entry = TypeVar("Entry", Student, Lesson)
+
+
+async def entry(session: AsyncSession, model: type[Entry], entry_id: uuid.UUID) -> Entry | None:
+    """The entry as the database has it now (``populate_existing``: read under a lock)."""
+    return await session.get(model, entry_id, populate_existing=True)
+
+
+async def classroom_of(
+    session: AsyncSession, model: type[Entry], entry_id: uuid.UUID, teacher_id: uuid.UUID
+) -> uuid.UUID | None:
+    """The entry's classroom if ``teacher_id`` teaches it (no lock taken)."""
+    result = await session.execute(
+        select(model.classroom_id)
+        .join(ClassroomTeacher, ClassroomTeacher.classroom_id == model.classroom_id)
+        .where(model.id == entry_id, ClassroomTeacher.user_id == teacher_id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def remove(session: AsyncSession, model: type[Entry], entry_id: uuid.UUID) -> None:
+    await session.execute(delete(model).where(model.id == entry_id))

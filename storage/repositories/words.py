@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ClassroomTeacher, ClassroomWord
+from storage.repositories import classroom_rows
 
 
 async def add(
@@ -39,12 +40,9 @@ async def add(
 
 async def of_classroom(session: AsyncSession, classroom_id: uuid.UUID) -> list[ClassroomWord]:
     """The classroom's words, oldest first."""
-    result = await session.execute(
-        select(ClassroomWord)
-        .where(ClassroomWord.classroom_id == classroom_id)
-        .order_by(ClassroomWord.created_at, ClassroomWord.id)
+    return await classroom_rows.of_classroom(
+        session, ClassroomWord, classroom_id, ClassroomWord.created_at, ClassroomWord.id
     )
-    return list(result.scalars())
 
 
 async def for_teacher(
