@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
 from storage.models import ClassroomWord, Lesson, Student
 
@@ -21,7 +20,7 @@ async def of_classroom(
     session: AsyncSession,
     model: type[Row],
     classroom_id: uuid.UUID,
-    *order_by: InstrumentedAttribute[Any],
+    *order_by: Any,  # columns, or expressions such as storage.dialects.bytewise's
 ) -> list[Row]:
     result = await session.execute(
         select(model).where(model.classroom_id == classroom_id).order_by(*order_by)

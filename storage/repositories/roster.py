@@ -12,6 +12,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import utcnow
+from storage.dialects import bytewise, dialect_of
 from storage.models import Classroom, ClassroomTeacher, Lesson, LessonWord, Student
 from storage.repositories.classroom_rows import of_classroom
 
@@ -35,7 +36,8 @@ async def add_students(
 
 
 async def students(session: AsyncSession, classroom_id: uuid.UUID) -> list[Student]:
-    return await of_classroom(session, Student, classroom_id, Student.name, Student.id)
+    by_name = bytewise(dialect_of(session), Student.name)
+    return await of_classroom(session, Student, classroom_id, by_name, Student.id)
 
 
 async def student(session: AsyncSession, student_id: uuid.UUID) -> Student | None:

@@ -145,24 +145,28 @@ async def test_two_workers_share_one_scrape_and_log_json(
         ["--workers", "2", "--access-log"],
     )
     await process.start()
+    pattern = re.compile(
+        r'^tandem_http_requests_total\{method="GET",route="/health",status="200"\} (\S+)$',
+        re.MULTILINE,
+    )
+    answered = 0
+    counted: float | None = None
     try:
         # New connections until both workers have answered (the kernel picks the worker).
         async with asyncio.timeout(WAIT_SECONDS):
             while len(_health_pids(process.log)) < 2:
                 async with httpx.AsyncClient(base_url=process.server.url) as http:
                     assert (await http.get("/health")).status_code == 200
-        answered = sum(_health_pids(process.log).values())
-        async with httpx.AsyncClient(base_url=process.server.url) as http:
-            scrape = (await http.get("/metrics")).text
+                answered += 1
+            # A request is counted as it ends, just after its answer: scrape until the count
+            # arrives (one scrape, whichever worker takes it, sums both workers).
+            while counted != answered:
+                async with httpx.AsyncClient(base_url=process.server.url) as http:
+                    found = pattern.search((await http.get("/metrics")).text)
+                counted = None if found is None else float(found.group(1))
     finally:
         await process.stop()
-    counted = re.search(
-        r'^tandem_http_requests_total\{method="GET",route="/health",status="200"\} (\S+)$',
-        scrape,
-        re.MULTILINE,
-    )
-    assert counted is not None
-    assert float(counted.group(1)) == answered
+    assert counted == answered
     lines = _parsed(list(process.log))
     assert len({line["pid"] for line in lines if line["logger"].startswith("uvicorn")}) >= 2
 

@@ -28,6 +28,8 @@ LESSONS = (
     ("Ünïcode", "Ünïcode ✓"),
 )
 WORDS = ("es:hola", "es:adios", "es:gato", "w.1", "w_2", "x-3")
+# A lesson's words must be deck words or the classroom's own (contract §8).
+LESSON_WORDS = ("es:hola", "es:adios", "es:gracias", "es:por-favor", "es:de-nada", "es:gato")
 # Positions a move may ask for: the ends, past the end, the integer limits of each side.
 POSITIONS = (0, 0, 0, 1, 1, 1, 1, 2, 3, 5, 40, 2**31 - 1, 2**31, 2**53, 2**63 - 1, -1, -(2**63))
 BURST_AT = 120
@@ -79,7 +81,7 @@ def setup(seed: int) -> list[Op]:
         )
     for n, (title, category) in enumerate(LESSONS):
         room = 0 if n < 4 else 1
-        fields = {"title": title, "category": category, "word_ids": list(WORDS[n : n + 3])}
+        fields = {"title": title, "category": category, "word_ids": list(LESSON_WORDS[n : n + 3])}
         ops.append(
             Op("add", {"teacher": 2 * room, "room": room, "what": "lessons", "fields": fields})
         )
