@@ -16,6 +16,7 @@ from typing import Any
 
 from playwright.async_api import Browser, Page, StorageState, ViewportSize
 
+from tests.helpers import Client, login
 from tests.web.conftest import ConsoleErrors
 
 SESSION_KEY = "tandem-session"
@@ -64,6 +65,29 @@ async def new_page(
         has_touch=phone,
     )
     return errors.watch(await context.new_page())
+
+
+async def screenshot_devices(
+    browser: Browser,
+    address: str,
+    errors: ConsoleErrors,
+    api: Client,
+    tokens: Mapping[str, Any],
+) -> tuple[Page, Page]:
+    """A desktop (1440x900) and a phone (390x844) page, each a device of its own signed in
+    as the user of ``tokens`` (the phone with a login of its own): the README's screenshots."""
+    desktop = await new_page(
+        browser, address, errors, login=tokens, viewport=ViewportSize(width=1440, height=900)
+    )
+    phone = await new_page(
+        browser,
+        address,
+        errors,
+        login=await login(api, tokens["user"]["email"]),
+        viewport=ViewportSize(width=390, height=844),
+        phone=True,
+    )
+    return desktop, phone
 
 
 async def open_page(

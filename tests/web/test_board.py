@@ -17,7 +17,6 @@ from playwright.async_api import (
     Locator,
     Page,
     Response,
-    ViewportSize,
     WebSocketRoute,
     expect,
 )
@@ -36,9 +35,9 @@ from tests.board_helpers import (
     move,
     room,
 )
-from tests.helpers import Client, login, signed_in
+from tests.helpers import Client, signed_in
 from tests.web.conftest import ConsoleErrors
-from tests.web.pages import new_page, screenshot, unprovoked
+from tests.web.pages import new_page, screenshot, screenshot_devices, unprovoked
 
 pytestmark = pytest.mark.needs_browser
 
@@ -378,22 +377,7 @@ async def test_a_realistic_board_on_desktop_and_phone(
 
     theos = await new_page(browser, address, console_errors, login=theo_login)
     await open_board(theos, address, place.id, teachers=1)
-    desktop = await new_page(
-        browser,
-        address,
-        console_errors,
-        login=maria_login,
-        viewport=ViewportSize(width=1440, height=900),
-    )
-    phone_login = await login(api, maria_login["user"]["email"])
-    phone = await new_page(
-        browser,
-        address,
-        console_errors,
-        login=phone_login,
-        viewport=ViewportSize(width=390, height=844),
-        phone=True,
-    )
+    desktop, phone = await screenshot_devices(browser, address, console_errors, api, maria_login)
     for page in (desktop, phone):
         await open_board(page, address, place.id)
         badge = page.get_by_test_id(f"card-{edited['id']}").get_by_test_id("lock-badge")

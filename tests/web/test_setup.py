@@ -10,12 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, ViewportSize, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.board_helpers import User, data_of, get_board, room
-from tests.helpers import PASSWORD, login, signed_in, unique_email
+from tests.helpers import PASSWORD, signed_in, unique_email
 from tests.web.conftest import ConsoleErrors
-from tests.web.pages import new_page, screenshot, unprovoked
+from tests.web.pages import new_page, screenshot, screenshot_devices, unprovoked
 
 pytestmark = pytest.mark.needs_browser
 
@@ -337,22 +337,7 @@ async def test_a_realistic_set_up_page_on_desktop_and_phone(
         }
         data_of(await api.post("/api/teacher/lessons", json=lesson, headers=maria.headers), 201)
 
-    desktop = await new_page(
-        browser,
-        address,
-        console_errors,
-        login=tokens,
-        viewport=ViewportSize(width=1440, height=900),
-    )
-    phone_login = await login(api, tokens["user"]["email"])
-    phone = await new_page(
-        browser,
-        address,
-        console_errors,
-        login=phone_login,
-        viewport=ViewportSize(width=390, height=844),
-        phone=True,
-    )
+    desktop, phone = await screenshot_devices(browser, address, console_errors, api, tokens)
     for page in (desktop, phone):
         await page.goto(f"http://{address}/classroom?id={place.id}")
         await expect(page.get_by_test_id("student-list").locator("li")).to_have_count(12)
