@@ -27,7 +27,7 @@ from server.board.schemas import BoardOut, CardOut, ColumnOut, Filters, StudentR
 from server.board.stamps import BoardStamps, Lease
 from server.http.envelope import ok
 from server.http.errors import NotFound
-from storage import events
+from storage import events, offload
 from storage.base import utcnow
 from storage.database import Database
 from storage.repositories import cards, classrooms
@@ -197,18 +197,21 @@ async def _filters(session: AsyncSession, classroom_id: uuid.UUID) -> Filters:
     )
 
 
+# Showing and encoding a card costs about 4 µs (a 3,000-card board: 12 ms of the read's
+# 16.5 ms of Python, bench/board_read.py), so a board of a few hundred cards and more is
+# shown in a worker thread (storage/offload.py): on the loop, a large board's 12 ms
+# stalled every request of the process, among them moves holding their board's lock
+# between two round trips, and one reader held 200 moves/s back by tens of milliseconds
+# each (docs/benchmarks.md, eighth round).
+SHOW_CARD_US = 4
+
+
 async def encoded(
     session: AsyncSession, classroom_id: uuid.UUID, seq: int, query: BoardQuery
 ) -> bytes:
-    """The encoded envelope of the board: the hot path of an uncached read."""
-    return _encoder.encode(ok(await build(session, classroom_id, seq, query)))
-
-
-async def build(
-    session: AsyncSession, classroom_id: uuid.UUID, seq: int, query: BoardQuery
-) -> BoardOut:
-    """The board: its rows read plainly (``cards.board``), each card shown by the one
-    builder, ``CardOut.of``, as REST answers and events show it."""
+    """The encoded envelope of the board: the hot path of an uncached read. Its rows read
+    plainly (``cards.board``) in the caller's snapshot, each card shown by the one builder,
+    ``CardOut.many``, as REST answers and events show it."""
     found = await cards.board(
         session,
         classroom_id,
@@ -216,10 +219,19 @@ async def build(
         category=query.category,
         status=query.status,
     )
+    filters = await _filters(session, classroom_id)
+    return await offload.run(
+        len(found) * SHOW_CARD_US, _encoded_board, classroom_id, seq, found, filters
+    )
+
+
+def _encoded_board(
+    classroom_id: uuid.UUID, seq: int, found: list[cards.CardView], filters: Filters
+) -> bytes:
     by_status: dict[str, list[CardOut]] = {status: [] for status in rules.STATUSES}
     for shown in CardOut.many(found, utcnow()):  # in position order: so is each column
         by_status[shown.status].append(shown)
-    return BoardOut(
+    board = BoardOut(
         columns=[
             ColumnOut(
                 id=str(rules.column_id(classroom_id, column.status)),
@@ -231,7 +243,8 @@ async def build(
             )
             for index, column in enumerate(rules.COLUMNS)
         ],
-        filters=await _filters(session, classroom_id),
+        filters=filters,
         seq=seq,
         classroom_id=str(classroom_id),
     )
+    return _encoder.encode(ok(board))
