@@ -7,6 +7,7 @@ Nothing is created at import time.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -83,6 +84,18 @@ def _keep_startup_heap() -> None:
     gc.freeze()
 
 
+def _pool_gauge(metrics: PrometheusMetrics | None) -> asyncio.Task[None] | None:
+    """With several workers, each writes its own share of the pool gauge: other workers
+    cannot be asked at scrape time."""
+    if metrics is None or not metrics.multiprocess:
+        return None
+
+    async def refresh_pool() -> None:
+        metrics.refresh_pool()
+
+    return periodic.run_every(POOL_GAUGE_SECONDS, refresh_pool, "pool-gauge")
+
+
 def create_app(settings: Settings) -> Litestar:
     settings = resolve_secret_key(settings)
     assert settings.secret_key is not None
@@ -128,19 +141,13 @@ def create_app(settings: Settings) -> Litestar:
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await realtime.start(database, settings.event_retention_days)
-        _keep_startup_heap()
         # Lock leases end on their own; the sweeper announces each expiry (card.unlocked,
         # reason "expired") within about a second, on whichever process gets to it first.
         sweeper = periodic.run_every(
             LOCK_SWEEP_SECONDS, board_service.release_expired_locks, "lock-sweeper"
         )
-        pool_gauge = None
-        if metrics is not None and metrics.multiprocess:
-            # Other workers cannot be asked at scrape time: each writes its own share.
-            async def refresh_pool() -> None:
-                metrics.refresh_pool()
-
-            pool_gauge = periodic.run_every(POOL_GAUGE_SECONDS, refresh_pool, "pool-gauge")
+        pool_gauge = _pool_gauge(metrics)
+        _keep_startup_heap()
         try:
             yield
         finally:
