@@ -11,26 +11,26 @@ run:
 
 ## test: the suite on SQLite
 test:
-	$(UV) run pytest
+	$(UV) run --group dev pytest
 
 ## test-pg: the suite on PostgreSQL + Redis (TEST_DATABASE_URL, TEST_REDIS_URL)
 test-pg:
 	TANDEM_TEST_DATABASE_URL=$(TEST_DATABASE_URL) TANDEM_TEST_REDIS_URL=$(TEST_REDIS_URL) \
-		$(UV) run pytest
+		$(UV) run --group dev pytest
 
 ## lint: ruff check and ruff format --check
 lint:
-	$(UV) run ruff check .
-	$(UV) run ruff format --check .
+	$(UV) run --group dev ruff check .
+	$(UV) run --group dev ruff format --check .
 
 ## format: sort imports and format in place
 format:
-	$(UV) run ruff check --select I --fix .
-	$(UV) run ruff format .
+	$(UV) run --group dev ruff check --select I --fix .
+	$(UV) run --group dev ruff format .
 
 ## types: mypy --strict over the packages listed in pyproject.toml
 types:
-	$(UV) run mypy
+	$(UV) run --group dev mypy
 
 ## ci: everything CI runs (.ci/run): lint, types, both test passes
 ci:
@@ -43,6 +43,6 @@ bench:
 		name=$$(basename "$$script" .py); \
 		grep -q '^if __name__ == "__main__"' "$$script" 2>/dev/null || continue; \
 		found=1; echo "==> bench/$$name.py"; \
-		$(UV) run python -m "bench.$$name" || exit 1; \
+		$(UV) run --group dev python -m "bench.$$name" || exit 1; \
 	done; \
 	[ "$$found" = 1 ] || echo "no benchmark scripts in bench/ yet"
