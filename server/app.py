@@ -42,6 +42,7 @@ from server.http.client_address import trust_proxies
 from server.http.edge import EdgeMiddleware
 from server.http.errors import exception_to_response
 from server.http.health import health, ready
+from server.http.join_links import join_origin, join_qr
 from server.http.methods import Methods
 from server.http.observe import Observe
 from server.http.openapi import COMPONENTS, BearerSecurity, ClosedStructs, ErrorResponses
@@ -179,6 +180,8 @@ def create_app(settings: Settings) -> Litestar:
             ProgressBoard,
             realtime_socket,
             web_router(),
+            join_origin,
+            join_qr,
             *([metrics_route(metrics, settings.metrics_allow)] if metrics is not None else []),
         ],
         dependencies={

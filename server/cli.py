@@ -16,6 +16,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -26,6 +27,9 @@ from server.logs import logging_config
 from server.metrics import MULTIPROC_ENV
 from server.settings import Settings, SettingsError
 from storage import migrate
+
+if TYPE_CHECKING:
+    from server.demo import DemoLogins
 
 log = logging.getLogger("tandem")
 
@@ -38,7 +42,14 @@ def _settings() -> Settings:
 
 
 def serve(args: argparse.Namespace) -> int:
+    if args.lan:
+        args.host = _open_to_network(args.port)
     settings = _settings()
+    if args.lan and not (settings.rate_limits and settings.anonymous_rate_limits):
+        raise SystemExit(
+            "tandem: --lan needs rate limits on (TANDEM_RATE_LIMITS and "
+            "TANDEM_ANONYMOUS_RATE_LIMITS must not be off): anyone on the network can reach it"
+        )
     if args.workers > 1 and not settings.redis_url:
         raise SystemExit(
             "tandem: --workers above 1 needs TANDEM_REDIS_URL: the in-process broker and "
@@ -55,6 +66,10 @@ def serve(args: argparse.Namespace) -> int:
         _fill_demo(settings, quiet_if_filled=True)
     if args.access_log:
         os.environ["TANDEM_ACCESS_LOG"] = "on"  # read by every worker's Settings.from_env
+    if args.lan:
+        from server import lan  # noqa: PLC0415 - not imported by a plain serve
+
+        lan.print_banner(os.environ["TANDEM_PUBLIC_URL"], sys.stdout)
     metrics_dir = None
     if settings.metrics and args.workers > 1:
         # Workers share their metrics through files (prometheus-client's multiprocess
@@ -67,6 +82,26 @@ def serve(args: argparse.Namespace) -> int:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+def _open_to_network(port: int) -> str:
+    """``--lan``: the address to listen on. Its origin becomes an allowed one and the origin
+    of join links (unless TANDEM_PUBLIC_URL names another, such as a DNS name), through the
+    environment every worker's settings are read from."""
+    from server import lan  # noqa: PLC0415 - not imported by a plain serve
+
+    address = lan.network_address()
+    if address is None:
+        raise SystemExit(
+            "tandem: --lan found no network address on this machine (only loopback): "
+            "connect to the Wi-Fi or network the class uses, or give --host"
+        )
+    origin = f"http://{address}:{port}"
+    os.environ.setdefault("TANDEM_PUBLIC_URL", origin)
+    origins = [o for o in os.environ.get("TANDEM_ALLOWED_ORIGINS", "").split(",") if o.strip()]
+    os.environ["TANDEM_ALLOWED_ORIGINS"] = ",".join([*origins, origin])
+    log.info("serving the network at %s", origin)
+    return address
 
 
 def _run_uvicorn(args: argparse.Namespace, settings: Settings) -> None:
@@ -109,16 +144,24 @@ def _fill_demo(settings: Settings, *, quiet_if_filled: bool) -> None:
 
     try:
         logins = asyncio.run(demo_data.fill(settings))
-    except demo_data.NotEmpty:
+    except demo_data.NotEmpty as exc:
+        if quiet_if_filled and exc.logins is not None:
+            # A restart with --demo: the logins again, so nobody has to scroll back for them.
+            print("The demo classroom is already here.", end=" ")
+            _print_logins(exc.logins)
+            return
         if quiet_if_filled:
             log.info("the database has accounts already: demo data not added")
             return
         raise SystemExit(
             "tandem: the database has accounts already; the demo fills an empty one"
         ) from None
-    print(
-        f"Demo classroom {logins.classroom!r} is ready. Sign in with password {logins.password!r}:"
-    )
+    print(f"Demo classroom {logins.classroom!r} is ready.", end=" ")
+    _print_logins(logins)
+
+
+def _print_logins(logins: DemoLogins) -> None:
+    print(f"Sign in with password {logins.password!r}:")
     for name, email in logins.teachers:
         print(f"  teacher  {email:<22} {name}")
     print(f"  learner  {logins.learner[1]:<22} {logins.learner[0]}")
@@ -178,14 +221,52 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tandem", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve_cmd = commands.add_parser("serve", help="serve HTTP and websockets")
-    serve_cmd.add_argument("--host", default="127.0.0.1")
-    serve_cmd.add_argument("--port", type=int, default=8000)
-    serve_cmd.add_argument("--workers", type=int, default=1)
-    serve_cmd.add_argument("--log-level", default="info")
-    serve_cmd.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=False)
+    serve_cmd = commands.add_parser(
+        "serve",
+        help="serve the web app, the API and live updates",
+        description="Serve the web app, the API and live updates (settings: TANDEM_* "
+        "variables or .env; see README). Stop with Ctrl+C.",
+    )
+    where = serve_cmd.add_mutually_exclusive_group()
+    where.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: %(default)s, this computer only; 0.0.0.0: "
+        "every network interface)",
+    )
+    where.add_argument(
+        "--lan",
+        action="store_true",
+        help="listen on this computer's network address so phones and tablets on the same "
+        "Wi-Fi can join; prints the address and a QR code of it",
+    )
     serve_cmd.add_argument(
-        "--demo", action="store_true", help="fill an empty database with demo data first"
+        "--port", type=int, default=8000, help="port to listen on (default: %(default)s)"
+    )
+    serve_cmd.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes sharing the port (default: %(default)s; above 1 needs "
+        "TANDEM_REDIS_URL)",
+    )
+    serve_cmd.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug", "trace"],
+        help="how much the server logs (default: %(default)s)",
+    )
+    serve_cmd.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="log one line per request (default: off)",
+    )
+    serve_cmd.add_argument(
+        "--demo",
+        action="store_true",
+        help="fill an empty database with a demo classroom first and print its logins "
+        "(printed again on later starts)",
     )
     serve_cmd.set_defaults(handler=serve)
 

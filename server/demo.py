@@ -27,6 +27,7 @@ from server.settings import Settings
 from storage.repositories import users
 
 PASSWORD = "tandem-demo"  # noqa: S105 - the demo's published password, printed at the end
+CLASSROOM = "Class 3B"
 TEACHERS = [("Maria Lopez", "maria@demo.tandem"), ("David Chen", "david@demo.tandem")]
 LEARNER = ("Sam Rivera", "sam@demo.tandem")
 STUDENTS = [
@@ -140,7 +141,24 @@ class DemoLogins:
 
 
 class NotEmpty(Exception):
-    """The database already has accounts; the demo only fills an empty one."""
+    """The database already has accounts; the demo only fills an empty one.
+
+    ``logins`` are the demo's when it was filled by an earlier run (its first teacher is
+    there), so ``tandem serve --demo`` can print them again after a restart.
+    """
+
+    def __init__(self, logins: DemoLogins | None) -> None:
+        super().__init__("the database has accounts already")
+        self.logins = logins
+
+
+def _logins() -> DemoLogins:
+    return DemoLogins(
+        teachers=[(name, email) for name, email in TEACHERS],
+        learner=LEARNER,
+        password=PASSWORD,
+        classroom=CLASSROOM,
+    )
 
 
 async def fill(settings: Settings, *, seed: int = 7) -> DemoLogins:
@@ -161,7 +179,8 @@ async def _fill(
     database, publish = offline.database, offline.publish
     async with database.reader() as session:
         if await users.any_exist(session):
-            raise NotEmpty()
+            earlier = await users.get_by_email(session, TEACHERS[0][1])
+            raise NotEmpty(_logins() if earlier is not None else None)
     auth = AuthService(
         database,
         secret_key=settings.secret_key,
@@ -189,7 +208,7 @@ async def _fill(
         for name, email in TEACHERS
     ]
     lead = teachers[0]
-    classroom = await classrooms.create(lead, "Class 3B")
+    classroom = await classrooms.create(lead, CLASSROOM)
     for other in teachers[1:]:
         await classrooms.join_as_teacher(other, classroom.teacher_join_code)
     learner_user = await auth.register(
@@ -226,9 +245,4 @@ async def _fill(
             for study in [rng.randint(1, 6)]
         ],
     )
-    return DemoLogins(
-        teachers=[(name, email) for name, email in TEACHERS],
-        learner=LEARNER,
-        password=PASSWORD,
-        classroom=classroom.name,
-    )
+    return _logins()

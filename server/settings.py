@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -22,6 +23,7 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./tandem.db"
 DEFAULT_RATE_LIMITS = "100/minute;20/10 seconds"
 DEFAULT_ANONYMOUS_RATE_LIMITS = "1000/minute;200/10 seconds"
 DEFAULT_METRICS_ALLOW = "127.0.0.1"
+_ORIGIN = re.compile(r"https?://[^/?#\s]+")
 _SWITCH = {"on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
 
 
@@ -54,6 +56,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 2_592_000
     allowed_origins: tuple[str, ...] = ()
+    # The address learners reach this server at, for join links and their QR codes
+    # (``tandem serve --lan`` sets it); unset: the origin each request came to.
+    public_url: str | None = None
     anonymous_rate_limits: tuple[Window, ...] = parse_windows(DEFAULT_ANONYMOUS_RATE_LIMITS)
     trusted_proxies: tuple[str, ...] = parse_trusted_proxies(DEFAULT_TRUSTED_PROXIES)
     metrics: bool = False
@@ -135,6 +140,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         origins = tuple(
             o.strip().rstrip("/") for o in (get("ALLOWED_ORIGINS") or "").split(",") if o.strip()
         )
+        public_url = get("PUBLIC_URL")
+        if public_url is not None:
+            public_url = public_url.rstrip("/")
+            if not _ORIGIN.fullmatch(public_url):
+                raise SettingsError(
+                    "TANDEM_PUBLIC_URL must be an origin like http://192.168.1.20:8000 "
+                    f"(scheme, host and port, no path), got {public_url!r}"
+                )
         return cls(
             database_url=get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             redis_url=get("REDIS_URL"),
@@ -149,6 +162,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             access_token_ttl_seconds=get_int("ACCESS_TOKEN_TTL_SECONDS", 900, 1),
             refresh_token_ttl_seconds=get_int("REFRESH_TOKEN_TTL_SECONDS", 2_592_000, 1),
             allowed_origins=origins,
+            public_url=public_url,
             metrics=get_switch("METRICS"),
             metrics_allow=metrics_allow,
             log_format=log_format,

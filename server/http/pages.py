@@ -1,5 +1,6 @@
-"""The browser UI: ``/`` (sign in / sign up), ``/board``, ``/classroom`` (a classroom's
-set-up: roster, lessons, assigning, codes and teachers) and ``/study``, from ``web/``.
+"""The browser UI: ``/`` and ``/join`` (sign in / sign up), ``/board``, ``/classroom`` (a
+classroom's set-up: roster, lessons, assigning, codes and teachers), ``/study`` and ``/help``
+(how Tandem works, for teachers), from ``web/``.
 
 Static files served by the app itself, no CDN: pages are plain HTML and ES modules. Their
 security headers (CSP, nosniff, referrer policy) are set for every HTML response in one
@@ -18,6 +19,8 @@ from litestar.static_files import create_static_files_router
 WEB = Path(__file__).resolve().parents[2] / "web"
 PAGES = {
     "/": "index.html",
+    # A join link (server/http/join_links.py): the sign-in page, which reads the code.
+    "/join": "index.html",
     "/board": "board.html",
     "/classroom": "classroom.html",
     "/study": "study.html",
@@ -25,7 +28,7 @@ PAGES = {
 
 
 def _page(path: str, filename: str) -> HTTPRouteHandler:
-    @get(path, include_in_schema=False, name=f"page:{filename}", sync_to_thread=False)
+    @get(path, include_in_schema=False, name=f"page:{path}", sync_to_thread=False)
     def page() -> File:
         return File(
             WEB / filename,
