@@ -69,7 +69,8 @@ def serve(args: argparse.Namespace) -> int:
     if args.lan:
         from server import lan  # noqa: PLC0415 - not imported by a plain serve
 
-        lan.print_banner(os.environ["TANDEM_PUBLIC_URL"], sys.stdout)
+        assert settings.public_url is not None  # set by _open_to_network
+        lan.print_banner(settings.public_url, sys.stdout)
     metrics_dir = None
     if settings.metrics and args.workers > 1:
         # Workers share their metrics through files (prometheus-client's multiprocess
@@ -97,9 +98,10 @@ def _open_to_network(port: int) -> str:
             "connect to the Wi-Fi or network the class uses, or give --host"
         )
     origin = f"http://{address}:{port}"
-    os.environ.setdefault("TANDEM_PUBLIC_URL", origin)
-    origins = [o for o in os.environ.get("TANDEM_ALLOWED_ORIGINS", "").split(",") if o.strip()]
-    os.environ["TANDEM_ALLOWED_ORIGINS"] = ",".join([*origins, origin])
+    settings = _settings()  # the environment over .env, as every worker will read it
+    if settings.public_url is None:
+        os.environ["TANDEM_PUBLIC_URL"] = origin
+    os.environ["TANDEM_ALLOWED_ORIGINS"] = ",".join([*settings.allowed_origins, origin])
     log.info("serving the network at %s", origin)
     return address
 

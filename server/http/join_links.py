@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import msgspec
 import segno
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
+from litestar.params import QueryParameter
 
 from server.http.envelope import Envelope, ok
 from server.http.errors import ValidationFailed
@@ -90,7 +91,9 @@ def join_origin(
 
 @get("/join/qr.svg", include_in_schema=False, sync_to_thread=False)
 def join_qr(
-    request: Request[Any, Any, Any], settings: NamedDependency[Settings], code: str
+    request: Request[Any, Any, Any],
+    settings: NamedDependency[Settings],
+    code: Annotated[str, QueryParameter(max_length=64)],
 ) -> Response[bytes]:
     link = join_url(public_origin(settings, request), _checked(code))
     return Response(

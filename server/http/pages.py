@@ -24,6 +24,7 @@ PAGES = {
     "/board": "board.html",
     "/classroom": "classroom.html",
     "/study": "study.html",
+    "/help": "help.html",
 }
 
 

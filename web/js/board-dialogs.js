@@ -3,6 +3,7 @@
 
 import { pairKey } from "./board-model.js";
 import { h, plural } from "./board-util.js";
+import { joinLink, joinOrigin, showQr } from "./join-links.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -266,9 +267,14 @@ export function setUpInviteDialog(app) {
       setTimeout(() => (button.textContent = "Copy"), 1600);
     });
   }
-  return (classroom) => {
+  return async (classroom) => {
     $("teacher-code").textContent = classroom.teacher_join_code;
     $("student-code").textContent = classroom.student_join_code;
+    // The learners' join link and its QR code (join-links.js).
+    const link = joinLink(await joinOrigin(app.api), classroom.student_join_code);
+    $("invite-link").href = link;
+    $("invite-link").textContent = link;
+    showQr($("invite-qr"), classroom.student_join_code);
     dialog.showModal();
   };
 }

@@ -3,6 +3,7 @@
 
 import { confirmDialog } from "./board-dialogs.js";
 import { h, plural } from "./board-util.js";
+import { joinLink, joinOrigin, showQr } from "./join-links.js";
 
 const $ = (id) => document.getElementById(id);
 const TEACHER = "/api/teacher";
@@ -90,9 +91,17 @@ export class Roster {
         this.add();
       }
     });
-    $("print-codes").addEventListener("click", () => {
+    $("print-codes").addEventListener("click", async () => {
       this.renderSheet();
+      // Print once every QR code is drawn, not a sheet of empty boxes.
+      await Promise.all(this.sheetImages.map(([img, code]) => showQr(img, code)));
       window.print();
+    });
+    this.joinBase = location.origin;
+    this.sheetImages = [];
+    joinOrigin(app.api).then((base) => {
+      this.joinBase = base;
+      this.renderSheet();
     });
   }
 
@@ -130,10 +139,24 @@ export class Roster {
   renderSheet() {
     const { classroom, students } = this.app;
     $("print-title").textContent = `${classroom?.name ?? ""} — join codes`;
+    // Each row: the name, the code to type, and the QR code of the student's join link.
+    this.sheetImages = [];
     $("print-rows").replaceChildren(
       ...students
         .filter((student) => student.join_code)
-        .map((student) => h("tr", {}, h("td", {}, student.name), h("td", {}, h("code", {}, student.join_code)))),
+        .map((student) => {
+          const link = joinLink(this.joinBase, student.join_code);
+          const img = h("img.sheet-qr", { alt: `QR code of ${student.name}'s join link`, width: "96", height: "96", "data-testid": "sheet-qr" });
+          this.sheetImages.push([img, student.join_code]);
+          showQr(img, student.join_code);
+          return h(
+            "tr",
+            {},
+            h("td", {}, student.name),
+            h("td", {}, h("code", {}, student.join_code), h("span.sheet-link", { "data-testid": "sheet-link" }, link)),
+            h("td", {}, img),
+          );
+        }),
     );
   }
 

@@ -1,5 +1,6 @@
-// The sign-in page (`/`): sign in, or create an account, then go to /board (teachers) or
-// /study (learners). Someone already signed in goes there at once.
+// The sign-in page (`/`, and `/join?code=…`): sign in, or create an account, then go to
+// /board (teachers) or /study (learners). Someone already signed in goes there at once. On a
+// join link the class code is filled in and used once signed in (study-classes.js joins).
 //
 // data-testid:
 //   signin-tab, signup-tab                 the two tabs
@@ -13,6 +14,7 @@
 //   signup-name-error, signup-email-error, signup-password-error, signup-role-error
 //   signup-error                           form-level message (email taken, rate limit, …)
 //   signin-redirect                        "Signed in as …, taking you to …" notice
+//   join-notice                            on a join link (/join?code=…): the code it joins with
 //   demo-note, demo-teacher, demo-learner  the demo logins (a click fills the sign-in form)
 
 import { api } from "./api.js";
@@ -52,7 +54,7 @@ function select(name, { focus = false } = {}) {
   }
   document.title = name === "signup" ? "Create an account · Tandem" : "Sign in · Tandem";
   if (focus) tabs[name].focus();
-  if (location.hash !== `#${name}`) history.replaceState(null, "", name === "signup" ? "#signup" : location.pathname);
+  if (location.hash !== `#${name}`) history.replaceState(null, "", `${location.pathname}${location.search}${name === "signup" ? "#signup" : ""}`);
 }
 
 for (const [name, tab] of Object.entries(tabs)) {
@@ -238,8 +240,11 @@ async function submit(form, { signup }) {
   try {
     // A class code given at sign-up is used by the study page once signed in (it shows the
     // outcome where "My classes" lives, and a wrong code can be fixed there).
+    // A join link's code waits there already (see "start"), for a sign-in as well; a sign-up
+    // says for itself whether it comes with one.
     const code = signup && values.role === "learner" ? String(data.get("join_code") ?? "").trim() : "";
     if (code) sessionStorage.setItem(JOIN_CODE_KEY, code);
+    else if (signup) sessionStorage.removeItem(JOIN_CODE_KEY);
     const user = signup
       ? await api.signUp({ name: values.name.trim(), email: values.email.trim(), password: values.password, role: values.role })
       : await api.signIn({ email: values.email.trim(), password: values.password });
@@ -305,8 +310,31 @@ for (const button of document.querySelectorAll("[data-demo-email]")) {
 
 // ---- start --------------------------------------------------------------------------------
 
+// A join link (`/join?code=…`, from a teacher's Invite dialog or printed sheet): the code
+// waits in sessionStorage for the study page, which joins with it once the learner is signed
+// in or up, and fills the sign-up form, which it opens.
+const joinCode = location.pathname === "/join" ? (new URLSearchParams(location.search).get("code") ?? "").trim() : "";
+if (joinCode) sessionStorage.setItem(JOIN_CODE_KEY, joinCode);
+
+function showJoin(code) {
+  fieldOf(panels.signup, "join_code").value = code;
+  panels.signup.querySelector('input[name="role"][value="learner"]').checked = true;
+  syncCodeField();
+  const notice = $("#join-notice");
+  const shown = document.createElement("code");
+  shown.textContent = code;
+  notice.replaceChildren("You are joining a class with the code ", shown, ". Create your account — or sign in if you have one — and you are in.");
+  notice.hidden = false;
+}
+
 if (api.user) {
   go(api.user);
+} else if (joinCode) {
+  showJoin(joinCode);
+  select(location.hash === "#signin" ? "signin" : "signup");
+  api.onChange((user) => {
+    if (user) go(user);
+  });
 } else {
   const reason = new URLSearchParams(location.search).get("signed_out");
   select(location.hash === "#signup" ? "signup" : "signin");
