@@ -11,12 +11,17 @@ from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
 from server.app import create_app
+from server.lan import network_address
 from server.settings import Settings
 from tests import browsers
 from tests.backends import SECRET_KEY, TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.databases import PostgresDatabases, SqliteDatabases
 
 Databases = PostgresDatabases | SqliteDatabases
+
+# The address ``tandem serve --lan`` would listen on (tests/server/test_lan.py); None on a
+# machine with only loopback.
+NETWORK_ADDRESS = network_address()
 
 
 def pytest_report_header() -> list[str]:
@@ -25,6 +30,12 @@ def pytest_report_header() -> list[str]:
         f"tandem redis: {TEST_REDIS_URL or 'none (in-process fan-out, memory counters)'}",
         "tandem browser tests: "
         + (str(browsers.CHROMIUM) if browsers.AVAILABLE else "deselected (no Chromium)"),
+        "tandem --lan tests: "
+        + (
+            f"on {NETWORK_ADDRESS}"
+            if NETWORK_ADDRESS
+            else "deselected (this machine has no network address, only loopback)"
+        ),
     ]
 
 
@@ -34,6 +45,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ``needs_redis`` and ``needs_postgres`` tests run in the PostgreSQL + Redis pass: the
     SQLite pass is the embedded default, which has neither by design, and ``.ci/run`` runs
     both passes.
+    ``needs_network_address`` tests serve on the machine's network address, which a
+    sandbox may lack; the header says when they are deselected.
     ``needs_browser`` tests need Chromium: a newcomer's machine may lack it, but under CI
     (which installs it) a missing browser is an error, never a silent skip.
     """
@@ -45,6 +58,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         "needs_redis": not TEST_REDIS_URL,
         "needs_postgres": not TEST_DATABASE_URL,
         "needs_browser": not browsers.AVAILABLE,
+        "needs_network_address": NETWORK_ADDRESS is None,
     }
 
     def runnable(item: pytest.Item) -> bool:
