@@ -275,6 +275,6 @@ export function setUpInviteDialog(app) {
     $("invite-link").href = link;
     $("invite-link").textContent = link;
     showQr($("invite-qr"), classroom.student_join_code);
-    dialog.showModal();
+    if (!dialog.open) dialog.showModal(); // a second click while the origin was asked for
   };
 }

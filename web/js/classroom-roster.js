@@ -140,10 +140,14 @@ export class Roster {
     const { classroom, students } = this.app;
     $("print-title").textContent = `${classroom?.name ?? ""} — join codes`;
     // Each row: the name, the code to type, and the QR code of the student's join link.
+    // Rebuilt only when one of those changed, so the images are not fetched again.
+    const holding = students.filter((student) => student.join_code);
+    const signature = JSON.stringify([this.joinBase, holding.map((student) => [student.name, student.join_code])]);
+    if (signature === this.sheetSignature) return;
+    this.sheetSignature = signature;
     this.sheetImages = [];
     $("print-rows").replaceChildren(
-      ...students
-        .filter((student) => student.join_code)
+      ...holding
         .map((student) => {
           const link = joinLink(this.joinBase, student.join_code);
           const img = h("img.sheet-qr", { alt: `QR code of ${student.name}'s join link`, width: "96", height: "96", "data-testid": "sheet-qr" });
