@@ -95,7 +95,7 @@ def _open_to_network(port: int) -> str:
     if address is None:
         raise SystemExit(
             "tandem: --lan found no network address on this machine (only loopback): "
-            "connect to the Wi-Fi or network the class uses, or give --host"
+            "connect to the Wi-Fi or network the class uses, or name an address with --host instead"
         )
     origin = f"http://{address}:{port}"
     settings = _settings()  # the environment over .env, as every worker will read it
