@@ -44,6 +44,7 @@ async def test_a_learner_joins_by_the_invite_dialogs_qr_code(
 
     board = await new_page(browser, address, console_errors, login=tokens)
     await board.goto(f"http://{address}/board")
+    await expect(board.get_by_test_id("connection")).to_have_attribute("data-status", "open")
     await board.get_by_test_id("invite").click()
     dialog = board.get_by_test_id("invite-dialog")
     await expect(dialog).to_be_visible()

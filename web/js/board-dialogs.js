@@ -270,11 +270,11 @@ export function setUpInviteDialog(app) {
   return async (classroom) => {
     $("teacher-code").textContent = classroom.teacher_join_code;
     $("student-code").textContent = classroom.student_join_code;
-    // The learners' join link and its QR code (join-links.js).
+    showQr($("invite-qr"), classroom.student_join_code);
+    dialog.showModal();
+    // The learners' join link (join-links.js): its origin is asked for once per page.
     const link = joinLink(await joinOrigin(app.api), classroom.student_join_code);
     $("invite-link").href = link;
     $("invite-link").textContent = link;
-    showQr($("invite-qr"), classroom.student_join_code);
-    if (!dialog.open) dialog.showModal(); // a second click while the origin was asked for
   };
 }
