@@ -54,7 +54,9 @@ function select(name, { focus = false } = {}) {
   }
   document.title = name === "signup" ? "Create an account · Tandem" : "Sign in · Tandem";
   if (focus) tabs[name].focus();
-  if (location.hash !== `#${name}`) history.replaceState(null, "", `${location.pathname}${location.search}${name === "signup" ? "#signup" : ""}`);
+  // A join link keeps its code in the address (a reload still joins); `/` drops its query.
+  const query = location.pathname === "/join" ? location.search : "";
+  if (location.hash !== `#${name}`) history.replaceState(null, "", `${location.pathname}${query}${name === "signup" ? "#signup" : ""}`);
 }
 
 for (const [name, tab] of Object.entries(tabs)) {
