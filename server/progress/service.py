@@ -12,6 +12,9 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.tokens import Principal
+from server.board import progress as board_progress
+from server.board.stamps import BoardStamps
+from server.board.transaction import BoardWork
 from server.http.envelope import ok
 from server.http.errors import NotFound, ValidationFailed, VersionConflict
 from server.progress.rules import (
@@ -31,8 +34,10 @@ from server.progress.schemas import ProgressList, ProgressOut, Stats, check_word
 from storage import events, offload
 from storage.base import utcnow
 from storage.database import Database
+from storage.dialects import dialect_of
+from storage.repositories import card_progress, classrooms
 from storage.repositories import progress as repository
-from storage.unit_of_work import unit_of_work
+from storage.unit_of_work import UnitOfWork, unit_of_work
 
 T = TypeVar("T")
 
@@ -119,9 +124,11 @@ def _counts_problem(update: Update) -> str | None:
 
 
 class ProgressService:
-    def __init__(self, database: Database, publish: events.Publish) -> None:
+    def __init__(self, database: Database, publish: events.Publish, stamps: BoardStamps) -> None:
         self._db = database
-        self._publish = publish
+        # A write may announce cards' progress on boards: their stamps go first (as every
+        # board transaction's, server/board/transaction.py), then the events.
+        self._publish = BoardWork(database, publish, stamps).announce
 
     async def list_body(self, principal: Principal, *, due: bool) -> bytes:
         """The user's records (or those due now) and the channel's seq, read in one
@@ -148,9 +155,13 @@ class ProgressService:
         if not self._db.is_sqlite:
             for _ in range(GUARDED_TRIES):
                 done = await self._put_guarded(principal, update)
+                if done is _STUDENT:
+                    break
                 if done is not None:
+                    assert not isinstance(done, _Student)
                     return done
         async with unit_of_work(self._db, self._publish) as work:
+            before = await _watch(work.session, principal.user_id, [update.word_id])
             outcome = await self._apply_one(work.session, principal.user_id, update, work.now)
             match outcome:
                 case Stale(current=current):
@@ -160,11 +171,12 @@ class ProgressService:
                 case Created(record=record) | Changed(record=record):
                     await repository.upsert(work.session, principal.user_id, [_row(record)])
                     work.emit(_updated_event(principal, ProgressOut.of(record)))
+                    await _settle(work, principal, before)
         return record, isinstance(outcome, Created)
 
     async def _put_guarded(
         self, principal: Principal, update: Update
-    ) -> tuple[WordProgress, bool] | None:
+    ) -> tuple[WordProgress, bool] | _Student | None:
         """PostgreSQL: read without a lock, then write the record and its event in one
         statement that applies only if the record is still as read
         (``repository.write_if_unchanged``). None when it changed meanwhile: the caller
@@ -172,9 +184,17 @@ class ProgressService:
 
         Not a unit of work (storage/unit_of_work.py): there is no transaction to hold the
         events, the one statement writes the record and numbers its event and commits on
-        its own, so the event it numbered is published here, after that statement."""
+        its own, so the event it numbered is published here, after that statement.
+
+        Only for a learner who is no classroom's student (:data:`_STUDENT` otherwise): a
+        student's write may change cards' progress, which is announced in the write's
+        transaction under the classrooms' locks (server/board/progress.py)."""
         async with self._db.autocommit() as session:
-            seen = await repository.get(session, principal.user_id, update.word_id)
+            seen, student = await repository.get_for_guarded_write(
+                session, principal.user_id, update.word_id
+            )
+            if student:
+                return _STUDENT
             now = utcnow()
             outcome = apply_update(None if seen is None else _record(seen), update, now)
             match outcome:
@@ -231,6 +251,7 @@ class ProgressService:
     ) -> list[ProgressOut]:
         async with unit_of_work(self._db, self._publish) as work:
             word_ids = [update.word_id for update in updates]
+            before = await _watch(work.session, principal.user_id, word_ids)
             rows = await repository.lock(work.session, principal.user_id, word_ids)
             plan = await offload.run(
                 _replay_cost_us(u.study_count for u in updates),
@@ -246,10 +267,13 @@ class ProgressService:
                 )
             await _write(work.session, principal.user_id, plan)
             work.emit(*plan.emitted)
+            if plan.changed:
+                await _settle(work, principal, before)
         return plan.results
 
     async def delete(self, principal: Principal, word_id: str) -> None:
         async with unit_of_work(self._db, self._publish) as work:
+            before = await _watch(work.session, principal.user_id, [word_id])
             if not await repository.remove(work.session, principal.user_id, word_id):
                 raise NotFound("No progress for this word")
             work.emit(
@@ -261,6 +285,7 @@ class ProgressService:
                     principal.name,
                 )
             )
+            await _settle(work, principal, before)
 
     async def stats(self, principal: Principal) -> Stats:
         now = utcnow()
@@ -291,9 +316,9 @@ class ProgressService:
         self, principal: Principal, entries: Sequence[tuple[Update, datetime | None]]
     ) -> tuple[int, int, int]:
         async with unit_of_work(self._db, self._publish) as work:
-            rows = await repository.lock(
-                work.session, principal.user_id, [u.word_id for u, _ in entries]
-            )
+            word_ids = [u.word_id for u, _ in entries]
+            before = await _watch(work.session, principal.user_id, word_ids)
+            rows = await repository.lock(work.session, principal.user_id, word_ids)
             plan = await offload.run(
                 _replay_cost_us(u.study_count for u, _ in entries),
                 _plan_merge,
@@ -304,6 +329,8 @@ class ProgressService:
             )
             await _write(work.session, principal.user_id, plan)
             work.emit(*plan.emitted)
+            if plan.changed:
+                await _settle(work, principal, before)
         return plan.imported, plan.merged, plan.unchanged
 
     def _check(self, update: Update) -> None:
@@ -322,6 +349,36 @@ class ProgressService:
         if (count_problem := _counts_problem(update)) is not None:
             found.append(("correctCount", count_problem))
         return found
+
+
+class _Student:
+    """The guarded PUT's answer for a learner who is some classroom's student."""
+
+
+_STUDENT = _Student()
+
+
+async def _watch(
+    session: AsyncSession, learner_id: uuid.UUID, word_ids: Sequence[str]
+) -> list[card_progress.CardSums]:
+    """The learner's cards a write on ``word_ids`` may change, with their progress now,
+    read under their classrooms' locks (taken here, before the write's own: the order
+    every progress write takes them in). None for a learner who is no student."""
+    if dialect_of(session) != "sqlite" and not await classrooms.lock_of_learner(
+        session, learner_id
+    ):
+        return []  # SQLite's writers are serialised already; PostgreSQL's took the locks
+    return await card_progress.of_learner_words(session, learner_id, word_ids)
+
+
+async def _settle(
+    work: UnitOfWork, principal: Principal, before: Sequence[card_progress.CardSums]
+) -> None:
+    """The write's ``card.progress`` events and auto-advance (server/board/progress.py),
+    by the learner, in the write's transaction."""
+    await board_progress.settle(
+        work.session, before, work.emit, (principal.user_id, principal.name), work.now
+    )
 
 
 def _stale_item(update: Update, stored: dict[str, repository.ProgressRow]) -> dict[str, Any]:
