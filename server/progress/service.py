@@ -24,12 +24,10 @@ from server.progress.rules import (
     Stale,
     Unchanged,
     Update,
-    WordProgress,
     apply_update,
     behind,
     merge_import,
 )
-from server.progress.scheduling import SchedulerState
 from server.progress.schemas import ProgressList, ProgressOut, Stats, check_word_id
 from storage import events, offload
 from storage.base import utcnow
@@ -42,28 +40,6 @@ from storage.unit_of_work import UnitOfWork, unit_of_work
 T = TypeVar("T")
 
 
-def _record(row: repository.ProgressRow) -> WordProgress:
-    return WordProgress(
-        word_id=row.word_id,
-        study_count=row.study_count,
-        correct_count=row.correct_count,
-        confidence=row.confidence,
-        mastered=row.mastered,
-        last_studied_at=row.last_studied_at,
-        next_review=row.next_review,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        schedule=SchedulerState(
-            state=row.fsrs_state,
-            step=row.fsrs_step,
-            stability=row.fsrs_stability,
-            difficulty=row.fsrs_difficulty,
-            due=row.next_review,
-            last_review=row.fsrs_last_review,
-        ),
-    )
-
-
 # Reading a stored row back, showing it and encoding it: about 8 µs a record (3 + 4.5 +
 # 0.4, measured on 20,000), so from about 250 records a list is built in a worker thread.
 LIST_ITEM_US = 8
@@ -71,31 +47,11 @@ _encoder = msgspec.json.Encoder()
 
 
 def _encoded_list(rows: Sequence[repository.ProgressRow], seq: int) -> bytes:
-    items = [ProgressOut.of(_record(row)) for row in rows]
+    items = [ProgressOut.of(row) for row in rows]
     return _encoder.encode(ok(ProgressList(items=items, seq=seq)))
 
 
-def _row(record: WordProgress) -> repository.ProgressRow:
-    schedule = record.schedule
-    return repository.ProgressRow(
-        record.word_id,
-        record.study_count,
-        record.correct_count,
-        record.confidence,
-        record.mastered,
-        record.last_studied_at,
-        record.next_review,
-        record.created_at,
-        record.updated_at,
-        schedule.state,
-        schedule.step,
-        schedule.stability,
-        schedule.difficulty,
-        schedule.last_review,
-    )
-
-
-def as_json(record: WordProgress) -> dict[str, Any]:
+def as_json(record: repository.ProgressRow) -> dict[str, Any]:
     data: dict[str, Any] = msgspec.to_builtins(ProgressOut.of(record))
     return data
 
@@ -142,14 +98,16 @@ class ProgressService:
             )
         return await offload.run(len(rows) * LIST_ITEM_US, _encoded_list, rows, seq)
 
-    async def get(self, principal: Principal, word_id: str) -> WordProgress:
+    async def get(self, principal: Principal, word_id: str) -> repository.ProgressRow:
         async with self._db.reader() as session:
             row = await repository.get(session, principal.user_id, word_id)
         if row is None:
             raise NotFound("No progress for this word")
-        return _record(row)
+        return row
 
-    async def put(self, principal: Principal, update: Update) -> tuple[WordProgress, bool]:
+    async def put(
+        self, principal: Principal, update: Update
+    ) -> tuple[repository.ProgressRow, bool]:
         """Apply one device's report; the record and whether it was created."""
         self._check(update)
         if not self._db.is_sqlite:
@@ -169,14 +127,14 @@ class ProgressService:
                 case Unchanged(record=record):
                     return record, False
                 case Created(record=record) | Changed(record=record):
-                    await repository.upsert(work.session, principal.user_id, [_row(record)])
+                    await repository.upsert(work.session, principal.user_id, [record])
                     work.emit(_updated_event(principal, ProgressOut.of(record)))
                     await _settle(work, principal, before)
         return record, isinstance(outcome, Created)
 
     async def _put_guarded(
         self, principal: Principal, update: Update
-    ) -> tuple[WordProgress, bool] | _Student | None:
+    ) -> tuple[repository.ProgressRow, bool] | _Student | None:
         """PostgreSQL: read without a lock, then write the record and its event in one
         statement that applies only if the record is still as read
         (``repository.write_if_unchanged``). None when it changed meanwhile: the caller
@@ -196,7 +154,7 @@ class ProgressService:
             if student:
                 return _STUDENT
             now = utcnow()
-            outcome = apply_update(None if seen is None else _record(seen), update, now)
+            outcome = apply_update(seen, update, now)
             match outcome:
                 case Stale(current=current):
                     raise _stale(current)
@@ -207,7 +165,7 @@ class ProgressService:
                     seq = await repository.write_if_unchanged(
                         session,
                         principal.user_id,
-                        _row(record),
+                        record,
                         seen=seen,
                         channel=event.channel,
                         event_name=event.name,
@@ -228,13 +186,13 @@ class ProgressService:
     ) -> Outcome:
         rows = await repository.lock(session, user_id, [update.word_id])
         current = rows.get(update.word_id)
-        outcome = apply_update(None if current is None else _record(current), update, now)
+        outcome = apply_update(current, update, now)
         if isinstance(outcome, Created):
-            created = await repository.insert_new(session, user_id, [_row(outcome.record)])
+            created = await repository.insert_new(session, user_id, [outcome.record])
             if not created:
                 # Another request created it meanwhile: it is an update of that record now.
                 rows = await repository.lock(session, user_id, [update.word_id])
-                outcome = apply_update(_record(rows[update.word_id]), update, now)
+                outcome = apply_update(rows[update.word_id], update, now)
                 if isinstance(outcome, Created):  # pragma: no cover - the row exists now
                     raise AssertionError("a locked existing row cannot be created again")
             else:
@@ -384,8 +342,7 @@ async def _settle(
 def _stale_item(update: Update, stored: dict[str, repository.ProgressRow]) -> dict[str, Any]:
     """Why a batch item is stale, and ``current``: the record as stored, never one an
     earlier item of the refused batch made (it was not saved); null when none is stored."""
-    row = stored.get(update.word_id)
-    record = None if row is None else _record(row)
+    record = stored.get(update.word_id)
     if record is not None and behind(update, record):
         message = "counts are lower than the stored ones"
     else:
@@ -397,7 +354,7 @@ def _stale_item(update: Update, stored: dict[str, repository.ProgressRow]) -> di
     }
 
 
-def _stale(current: WordProgress) -> VersionConflict:
+def _stale(current: repository.ProgressRow) -> VersionConflict:
     return VersionConflict(
         "Counts are lower than the stored ones: this device is behind",
         details={"current": as_json(current)},
@@ -447,7 +404,7 @@ class _Plan:
     """What a batch or an import writes, worked out without the database (pure, so it may
     run in a worker thread: see :mod:`server.offload`)."""
 
-    changed: dict[str, WordProgress] = field(default_factory=dict)
+    changed: dict[str, repository.ProgressRow] = field(default_factory=dict)
     emitted: list[events.NewEvent] = field(default_factory=list)
     new_rows: list[repository.ProgressRow] = field(default_factory=list)
     old_rows: list[repository.ProgressRow] = field(default_factory=list)
@@ -460,7 +417,7 @@ class _Plan:
     def settle(self, before: dict[str, repository.ProgressRow]) -> _Plan:
         """The rows to write: new words to insert, locked existing ones to overwrite."""
         for word_id, record in self.changed.items():
-            (self.old_rows if word_id in before else self.new_rows).append(_row(record))
+            (self.old_rows if word_id in before else self.new_rows).append(record)
         return self
 
 
@@ -471,7 +428,7 @@ def _plan_batch(
     now: datetime,
 ) -> _Plan:
     plan = _Plan()
-    state: dict[str, WordProgress] = {w: _record(row) for w, row in rows.items()}
+    state = dict(rows)
     for index, update in enumerate(updates):
         if invalid := ProgressService._problems(update):
             plan.problems.extend(
@@ -500,7 +457,7 @@ def _plan_merge(
     now: datetime,
 ) -> _Plan:
     plan = _Plan()
-    state: dict[str, WordProgress] = {w: _record(row) for w, row in rows.items()}
+    state = dict(rows)
     for update, last_studied in entries:
         outcome = merge_import(state.get(update.word_id), update, last_studied, now)
         match outcome:

@@ -42,7 +42,9 @@ from storage.models import Progress
 
 
 class ProgressRow(NamedTuple):
-    """One stored record of a user (the ``progress`` columns but ``user_id``)."""
+    """One stored record of a user (the ``progress`` columns but ``user_id``): the one
+    record type of progress. The rules (server/progress/rules.py) advance it as it is,
+    its FSRS columns being the word's schedule, and the API shows it (``ProgressOut.of``)."""
 
     word_id: str
     study_count: int
