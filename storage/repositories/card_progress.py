@@ -99,19 +99,38 @@ def aggregate_sql(dialect: str, scope: str, *, first: int = 1) -> str:
 
 @cache
 def _aggregate(condition: str) -> str:
+    """The cards of the scope (``sc``, the condition written once); the sums of each
+    (lesson, learner) pair over the records the learners have of the lessons' words
+    (``sums``: the records are found by learner, through the primary key, then joined to
+    the lessons' words, so only records count and never a word without one); and each
+    lesson's word count (``counts``). Summing per card over every (card, word) row instead
+    cost a 3,000-card board about twice the database time (docs/benchmarks.md)."""
     # Every piece of this statement is a constant of this module; values are all bound.
     return f"""
-SELECT c.id AS card_id, c.classroom_id AS classroom_id, s.learner_id AS learner,
-  count(lw.word_id) AS words, count(p.word_id) AS started,
-  coalesce(sum(CASE WHEN p.mastered THEN 1 ELSE 0 END), 0) AS mastered,
-  coalesce(sum(p.study_count), 0) AS studies, coalesce(sum(p.correct_count), 0) AS correct,
-  max(p.last_studied_at) AS last_studied_at
-FROM cards c
-LEFT JOIN students s ON s.id = c.student_id
-LEFT JOIN lesson_words lw ON lw.lesson_id = c.lesson_id AND s.learner_id IS NOT NULL
-LEFT JOIN progress p ON p.user_id = s.learner_id AND p.word_id = lw.word_id
-WHERE {condition}
-GROUP BY c.id, c.classroom_id, s.learner_id
+WITH sc AS (
+  SELECT c.id, c.classroom_id, c.lesson_id, s.learner_id
+  FROM cards c LEFT JOIN students s ON s.id = c.student_id
+  WHERE {condition}
+), sums AS (
+  SELECT lw.lesson_id, p.user_id, count(*) AS started,
+    sum(CASE WHEN p.mastered THEN 1 ELSE 0 END) AS mastered,
+    sum(p.study_count) AS studies, sum(p.correct_count) AS correct,
+    max(p.last_studied_at) AS last_studied_at
+  FROM progress p JOIN lesson_words lw ON lw.word_id = p.word_id
+  WHERE p.user_id IN (SELECT learner_id FROM sc) AND lw.lesson_id IN (SELECT lesson_id FROM sc)
+  GROUP BY lw.lesson_id, p.user_id
+), counts AS (
+  SELECT lesson_id, count(*) AS words FROM lesson_words
+  WHERE lesson_id IN (SELECT lesson_id FROM sc)
+  GROUP BY lesson_id
+)
+SELECT sc.id AS card_id, sc.classroom_id AS classroom_id, sc.learner_id AS learner,
+  coalesce(n.words, 0) AS words, coalesce(a.started, 0) AS started,
+  coalesce(a.mastered, 0) AS mastered, coalesce(a.studies, 0) AS studies,
+  coalesce(a.correct, 0) AS correct, a.last_studied_at AS last_studied_at
+FROM sc
+LEFT JOIN counts n ON n.lesson_id = sc.lesson_id
+LEFT JOIN sums a ON a.lesson_id = sc.lesson_id AND a.user_id = sc.learner_id
 """  # noqa: S608
 
 
