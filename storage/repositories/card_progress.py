@@ -68,8 +68,9 @@ _SCOPES = {
 def aggregate_sql(dialect: str, scope: str, *, first: int = 1) -> str:
     """Driver SQL: one row per card of ``scope`` — ``card_id``, ``classroom_id``,
     ``learner`` (null: no progress), ``words``, ``started``, ``mastered``, ``studies``,
-    ``correct``, ``last_studied_at``, and the card's ``created_at``. Parameters are numbered from ``first`` on PostgreSQL
-    (``$n``; a list is an array) and positional on SQLite (``?``; a list is JSON text).
+    ``correct``, ``last_studied_at``, and the card's ``created_at``. Parameters are
+    numbered from ``first`` on PostgreSQL (``$n``; a list is an array) and positional on
+    SQLite (``?``; a list is JSON text).
 
     Words join only for a student with a learner, so a template card or a learner-less
     student costs one row, not one per word. ``mastered`` is 0/1 on SQLite, a boolean on
