@@ -37,9 +37,12 @@ async def settle(
     emit: Emit,
     actor: tuple[uuid.UUID | None, str],
     now: datetime,
+    *,
+    can_move: bool = True,
 ) -> None:
     """Announce the cards of ``before`` whose progress changed since it was read, then
-    auto-advance them."""
+    auto-advance them (``can_move`` false: the caller holds the boards shared, and a card
+    that would move raises ``NeedsBoardLock``)."""
     if not before:
         return
     after = await card_progress.of_cards(session, [sums.card_id for sums in before])
@@ -62,7 +65,7 @@ async def settle(
     on = await classrooms.advancing(session, {sums.classroom_id for sums in judged})
     for sums in judged:
         if sums.classroom_id in on:
-            await advance(session, sums.card_id, emit, now)
+            await advance(session, sums.card_id, emit, now, can_move=can_move)
 
 
 def progress_json(card_id: uuid.UUID, progress: card_progress.CardProgress | None) -> object:

@@ -381,23 +381,34 @@ async def release_locks_of(tx: Tx, classroom_id: uuid.UUID, holder: uuid.UUID) -
 SYSTEM_ACTOR = "Tandem"  # the actor of auto-advance's moves: ``{"id": null, "name": "Tandem"}``
 
 
+class NeedsBoardLock(Exception):
+    """Auto-advance would move a card, and the caller holds its board only shared: it must
+    start again holding the board's lock (server/progress/service.py)."""
+
+
 async def advance(
     session: AsyncSession,
     card_id: uuid.UUID,
     emit: Callable[[events.NewEvent], None],
     now: datetime,
+    *,
+    can_move: bool = True,
 ) -> None:
     """Auto-advance a card whose progress just changed (``rules.advances``): each move to
     the end of its column, with a new version, as a ``card.moved`` of the system actor. A
     card a teacher holds locked is skipped (the next change judges it again). The caller
-    holds the board's lock."""
+    holds the board's lock, or (``can_move`` false) holds it shared: then a card that
+    would move raises :class:`NeedsBoardLock`."""
     card = await cards.view(session, card_id, lock=True)
     if card is None or card.progress is None or rules.lock_held(card.lock_expires_at, now):
         return
     progress = card.progress
-    for status in rules.advances(
+    moves = rules.advances(
         card.status, started=progress.started, words=progress.words, mastered=progress.mastered
-    ):
+    )
+    if moves and not can_move:
+        raise NeedsBoardLock()
+    for status in moves:
         found = await cards.view_for_move(
             session, card_id, card.classroom_id, status, cards.LAST_INDEX
         )

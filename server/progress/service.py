@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.tokens import Principal
 from server.board import progress as board_progress
+from server.board.service import NeedsBoardLock
 from server.board.stamps import BoardStamps
 from server.board.transaction import BoardWork
 from server.http.envelope import ok
@@ -118,8 +119,13 @@ class ProgressService:
                 if done is not None:
                     assert not isinstance(done, _Student)
                     return done
+        return await _boarded(lambda exclusive: self._put_once(principal, update, exclusive))
+
+    async def _put_once(
+        self, principal: Principal, update: Update, exclusive: bool
+    ) -> tuple[repository.ProgressRow, bool]:
         async with unit_of_work(self._db, self._publish) as work:
-            before = await _watch(work.session, principal.user_id, [update.word_id])
+            before = await _watch(work.session, principal.user_id, [update.word_id], exclusive)
             outcome = await self._apply_one(work.session, principal.user_id, update, work.now)
             match outcome:
                 case Stale(current=current):
@@ -129,7 +135,7 @@ class ProgressService:
                 case Created(record=record) | Changed(record=record):
                     await repository.upsert(work.session, principal.user_id, [record])
                     work.emit(_updated_event(principal, ProgressOut.of(record)))
-                    await _settle(work, principal, before)
+                    await _settle(work, principal, before, exclusive)
         return record, isinstance(outcome, Created)
 
     async def _put_guarded(
@@ -202,14 +208,16 @@ class ProgressService:
     async def batch(self, principal: Principal, updates: Sequence[Update]) -> list[ProgressOut]:
         """All or nothing; every bad item is named in ``details.items``, whether it is
         invalid on its own or stale against the stored record (contract §6)."""
-        return await _retrying(lambda: self._batch_once(principal, updates))
+        return await _boarded(
+            lambda exclusive: _retrying(lambda: self._batch_once(principal, updates, exclusive))
+        )
 
     async def _batch_once(
-        self, principal: Principal, updates: Sequence[Update]
+        self, principal: Principal, updates: Sequence[Update], exclusive: bool
     ) -> list[ProgressOut]:
         async with unit_of_work(self._db, self._publish) as work:
             word_ids = [update.word_id for update in updates]
-            before = await _watch(work.session, principal.user_id, word_ids)
+            before = await _watch(work.session, principal.user_id, word_ids, exclusive)
             rows = await repository.lock(work.session, principal.user_id, word_ids)
             plan = await offload.run(
                 _replay_cost_us(u.study_count for u in updates),
@@ -226,12 +234,15 @@ class ProgressService:
             await _write(work.session, principal.user_id, plan)
             work.emit(*plan.emitted)
             if plan.changed:
-                await _settle(work, principal, before)
+                await _settle(work, principal, before, exclusive)
         return plan.results
 
     async def delete(self, principal: Principal, word_id: str) -> None:
+        await _boarded(lambda exclusive: self._delete_once(principal, word_id, exclusive))
+
+    async def _delete_once(self, principal: Principal, word_id: str, exclusive: bool) -> None:
         async with unit_of_work(self._db, self._publish) as work:
-            before = await _watch(work.session, principal.user_id, [word_id])
+            before = await _watch(work.session, principal.user_id, [word_id], exclusive)
             if not await repository.remove(work.session, principal.user_id, word_id):
                 raise NotFound("No progress for this word")
             work.emit(
@@ -243,7 +254,7 @@ class ProgressService:
                     principal.name,
                 )
             )
-            await _settle(work, principal, before)
+            await _settle(work, principal, before, exclusive)
 
     async def stats(self, principal: Principal) -> Stats:
         now = utcnow()
@@ -268,14 +279,19 @@ class ProgressService:
         self, principal: Principal, entries: Sequence[tuple[Update, datetime | None]]
     ) -> tuple[int, int, int]:
         """Merge imported records; (imported, merged, unchanged) counts."""
-        return await _retrying(lambda: self._merge_once(principal, entries))
+        return await _boarded(
+            lambda exclusive: _retrying(lambda: self._merge_once(principal, entries, exclusive))
+        )
 
     async def _merge_once(
-        self, principal: Principal, entries: Sequence[tuple[Update, datetime | None]]
+        self,
+        principal: Principal,
+        entries: Sequence[tuple[Update, datetime | None]],
+        exclusive: bool,
     ) -> tuple[int, int, int]:
         async with unit_of_work(self._db, self._publish) as work:
             word_ids = [u.word_id for u, _ in entries]
-            before = await _watch(work.session, principal.user_id, word_ids)
+            before = await _watch(work.session, principal.user_id, word_ids, exclusive)
             rows = await repository.lock(work.session, principal.user_id, word_ids)
             plan = await offload.run(
                 _replay_cost_us(u.study_count for u, _ in entries),
@@ -288,7 +304,7 @@ class ProgressService:
             await _write(work.session, principal.user_id, plan)
             work.emit(*plan.emitted)
             if plan.changed:
-                await _settle(work, principal, before)
+                await _settle(work, principal, before, exclusive)
         return plan.imported, plan.merged, plan.unchanged
 
     def _check(self, update: Update) -> None:
@@ -317,26 +333,45 @@ _STUDENT = _Student()
 
 
 async def _watch(
-    session: AsyncSession, learner_id: uuid.UUID, word_ids: Sequence[str]
+    session: AsyncSession, learner_id: uuid.UUID, word_ids: Sequence[str], exclusive: bool
 ) -> list[card_progress.CardSums]:
     """The learner's cards a write on ``word_ids`` may change, with their progress now,
-    read under their classrooms' locks (taken here, before the write's own: the order
-    every progress write takes them in). None for a learner who is no student."""
-    if dialect_of(session) != "sqlite" and not await classrooms.lock_of_learner(
-        session, learner_id
-    ):
-        return []  # SQLite's writers are serialised already; PostgreSQL's took the locks
+    read under the locks of the learner's classrooms (taken here, before the write's own
+    row locks: the order every progress write takes them in, storage/repositories/
+    classrooms.lock_of_learner). None for a learner who is no student."""
+    if not await classrooms.lock_of_learner(session, learner_id, exclusive=exclusive):
+        return []
     return await card_progress.of_learner_words(session, learner_id, word_ids)
 
 
 async def _settle(
-    work: UnitOfWork, principal: Principal, before: Sequence[card_progress.CardSums]
+    work: UnitOfWork,
+    principal: Principal,
+    before: Sequence[card_progress.CardSums],
+    exclusive: bool,
 ) -> None:
     """The write's ``card.progress`` events and auto-advance (server/board/progress.py),
-    by the learner, in the write's transaction."""
+    by the learner, in the write's transaction. Holding the boards shared, a card that
+    must move raises ``NeedsBoardLock`` (:func:`_boarded` starts again)."""
     await board_progress.settle(
-        work.session, before, work.emit, (principal.user_id, principal.name), work.now
+        work.session,
+        before,
+        work.emit,
+        (principal.user_id, principal.name),
+        work.now,
+        can_move=exclusive or dialect_of(work.session) == "sqlite",
     )
+
+
+async def _boarded(attempt: Callable[[bool], Awaitable[T]]) -> T:
+    """Run a progress write holding its learner's boards shared, so that learners of one
+    classroom do not queue behind each other; the rare write that auto-advances a card
+    (a lesson's first study, its last word mastered) is rolled back and made again holding
+    them exclusively, as a move needs. Upgrading in place could deadlock two learners."""
+    try:
+        return await attempt(False)
+    except NeedsBoardLock:
+        return await attempt(True)
 
 
 def _stale_item(update: Update, stored: dict[str, repository.ProgressRow]) -> dict[str, Any]:
