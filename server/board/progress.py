@@ -22,6 +22,7 @@ from datetime import datetime
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.board import rules
 from server.board.schemas import ProgressOut
 from server.board.service import advance
 from storage import events
@@ -61,11 +62,28 @@ async def settle(
                 *actor,
             )
         )
-    judged = [sums for sums in changed if sums.progress is not None]
+    # Judged first on what the sums' statement read with them (the card's column and
+    # lease, under the caller's lock on its board): most changes move nothing, and then
+    # cost no statement more. ``advance`` reads the card again under its row lock.
+    judged = [sums for sums in changed if _may_advance(sums, now)]
     on = await classrooms.advancing(session, {sums.classroom_id for sums in judged})
     for sums in judged:
         if sums.classroom_id in on:
             await advance(session, sums.card_id, emit, now, can_move=can_move)
+
+
+def _may_advance(sums: CardSums, now: datetime) -> bool:
+    progress = sums.progress
+    if progress is None or rules.lock_held(sums.lock_expires_at, now):
+        return False
+    return bool(
+        rules.advances(
+            sums.status,
+            started=progress.started,
+            words=progress.words,
+            mastered=progress.mastered,
+        )
+    )
 
 
 def progress_json(card_id: uuid.UUID, progress: card_progress.CardProgress | None) -> object:

@@ -48,6 +48,8 @@ class CardSums(NamedTuple):
     classroom_id: uuid.UUID
     progress: CardProgress | None
     order: tuple[Any, str] = (None, "")
+    status: str = ""
+    lock_expires_at: datetime | None = None  # a lease counts while it has not expired
 
 
 # The scopes a caller picks cards by: the condition on ``c`` (cards) or ``s`` (students),
@@ -68,7 +70,8 @@ _SCOPES = {
 def aggregate_sql(dialect: str, scope: str, *, first: int = 1) -> str:
     """Driver SQL: one row per card of ``scope`` — ``card_id``, ``classroom_id``,
     ``learner`` (null: no progress), ``words``, ``started``, ``mastered``, ``studies``,
-    ``correct``, ``last_studied_at``, and the card's ``created_at``. Parameters are
+    ``correct``, ``last_studied_at``, and the card's ``created_at``, ``status`` and
+    ``lock_expires_at`` (what auto-advance judges). Parameters are
     numbered from ``first`` on PostgreSQL (``$n``; a list is an array) and positional on
     SQLite (``?``; a list is JSON text).
 
@@ -108,7 +111,8 @@ def _aggregate(condition: str) -> str:
     # Every piece of this statement is a constant of this module; values are all bound.
     return f"""
 WITH sc AS (
-  SELECT c.id, c.classroom_id, c.lesson_id, c.created_at, s.learner_id
+  SELECT c.id, c.classroom_id, c.lesson_id, c.created_at, c.status, c.lock_expires_at,
+    s.learner_id
   FROM cards c LEFT JOIN students s ON s.id = c.student_id
   WHERE {condition}
 ), sums AS (
@@ -128,7 +132,7 @@ SELECT sc.id AS card_id, sc.classroom_id AS classroom_id, sc.learner_id AS learn
   coalesce(n.words, 0) AS words, coalesce(a.started, 0) AS started,
   coalesce(a.mastered, 0) AS mastered, coalesce(a.studies, 0) AS studies,
   coalesce(a.correct, 0) AS correct, a.last_studied_at AS last_studied_at,
-  sc.created_at AS created_at
+  sc.created_at AS created_at, sc.status AS status, sc.lock_expires_at AS lock_expires_at
 FROM sc
 LEFT JOIN counts n ON n.lesson_id = sc.lesson_id
 LEFT JOIN sums a ON a.lesson_id = sc.lesson_id AND a.user_id = sc.learner_id
@@ -163,12 +167,14 @@ async def _sums(session: AsyncSession, scope: str, *parameters: Any) -> list[Car
     result = await connection.exec_driver_sql(aggregate_sql(dialect, scope), tuple(bound))
     found = []
     for row in result:
-        card_id, classroom_id, *rest, created = tuple(row)
+        card_id, classroom_id, *rest, created, status, expires = tuple(row)
         if sqlite:
             card_id, classroom_id = uuid.UUID(hex=card_id), uuid.UUID(hex=classroom_id)
+            expires = None if expires is None else from_sqlite_text(expires)
         progress = progress_of(rest, sqlite=sqlite)
         # SQLite's instants are text in time order: compared as they are, within one run.
-        found.append(CardSums(card_id, classroom_id, progress, (created, str(card_id))))
+        order = (created, str(card_id))
+        found.append(CardSums(card_id, classroom_id, progress, order, status, expires))
     return found
 
 
