@@ -20,6 +20,7 @@ import gc
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any, cast
 
 import msgspec
@@ -48,6 +49,7 @@ class _Frame(msgspec.Struct):
     seq: int = 0
     data: _Data | None = None
     code: str | None = None
+    at: datetime | None = None  # an event's time: its transaction's, before the commit
 
 
 _decode = msgspec.json.Decoder(_Frame).decode
@@ -65,10 +67,13 @@ class Client:
     not get; the measurement is the servers' delivery, not the client's overhead.
     """
 
-    def __init__(self, url: str, token: str, *, since: int | None = None) -> None:
+    def __init__(
+        self, url: str, token: str, *, since: int | None = None, channel: str = "progress"
+    ) -> None:
         self.url = url
         self.token = token
         self.since = since
+        self.channel = channel
         self.subscribed_seq: int | None = None
         self.seqs: list[int] = []
         self.latencies: list[float] = []  # seconds, one per entry of ``seqs``
@@ -99,7 +104,7 @@ class Client:
         """Connect, authenticate and subscribe (pipelined), then read as frames arrive."""
         uri = parse_uri(self.url)
         loop = asyncio.get_running_loop()
-        subscribe: dict[str, Any] = {"type": "subscribe", "channel": "progress"}
+        subscribe: dict[str, Any] = {"type": "subscribe", "channel": self.channel}
         if self.since is not None:
             subscribe["since"] = self.since
         first = [_encode({"type": "auth", "token": self.token}), _encode(subscribe)]
@@ -130,7 +135,15 @@ class Client:
         match frame.type:
             case "event":
                 self.seqs.append(frame.seq)
-                self.latencies.append(now - frame.data.t if frame.data else float("nan"))
+                # From the writer's stamp in the data, else from the event's own time (a
+                # server's events: ``at`` is taken when their transaction starts, so this
+                # is commit to socket plus the transaction's own time, an upper bound).
+                if frame.data is not None and frame.data.t:
+                    self.latencies.append(now - frame.data.t)
+                elif frame.at is not None:
+                    self.latencies.append(now - frame.at.timestamp())
+                else:
+                    self.latencies.append(float("nan"))
                 if frame.seq >= self.target:
                     self._reach(now)
             case "subscribed":
@@ -300,7 +313,7 @@ class ClientWorker:
         match command["op"]:
             case "connect":
                 added = [
-                    Client(url, command["token"])
+                    Client(url, command["token"], channel=command.get("channel", "progress"))
                     for url, count in command["targets"]
                     for _ in range(count)
                 ]
@@ -323,13 +336,16 @@ class ClientWorker:
         raise ValueError(f"unknown command {command['op']!r}")
 
 
-def connect_commands(token: str, urls: Sequence[str], sockets: int, workers: int) -> list[Command]:
+def connect_commands(
+    token: str, urls: Sequence[str], sockets: int, workers: int, channel: str = "progress"
+) -> list[Command]:
     """``connect`` commands spreading ``sockets`` evenly over servers, then over workers."""
     per_server = [split(share, workers) for share in split(sockets, len(urls))]
     return [
         {
             "op": "connect",
             "token": token,
+            "channel": channel,
             "targets": [[url, per_server[i][w]] for i, url in enumerate(urls) if per_server[i][w]],
         }
         for w in range(workers)

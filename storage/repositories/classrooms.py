@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import Uuid, bindparam, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -228,3 +229,48 @@ async def board_stamp(
         return None
     seq, students_count, lessons_count, epoch = row
     return BoardStamp(int(seq or 0), int(students_count), int(lessons_count), int(epoch))
+
+
+async def lock_of_learner(
+    session: AsyncSession, learner_id: uuid.UUID, *, exclusive: bool = False
+) -> list[uuid.UUID]:
+    """Lock every classroom ``learner_id`` is a student of, in id order (one order for
+    everyone: no deadlocks), and the learner's own row; return the classrooms' ids.
+
+    A learner's progress write takes them before it reads which cards its words are on:
+    the lesson edits, claims and card creations that change that mapping hold the
+    classroom's row lock (``FOR UPDATE``, as every board write), so the write sees them
+    committed or they see the write committed. A write takes the classrooms ``FOR SHARE``,
+    so learners of one classroom do not queue behind each other, and its learner's row, so
+    one learner's writes do (each reads the sums the one before left). A write that must
+    move a card (auto-advance) needs the board's own lock: ``exclusive`` takes the
+    classrooms ``FOR UPDATE`` instead (server/progress/service.py retries with it)."""
+    if dialect_of(session) == "sqlite":  # its writers are serialised already
+        entries = select(Student.classroom_id).where(Student.learner_id == learner_id)
+        found = await session.execute(select(Classroom.id).where(Classroom.id.in_(entries)))
+        return sorted(found.scalars())
+    result = await session.execute(_learner_lock(exclusive=exclusive), {"learner": learner_id})
+    return list(result.scalars())
+
+
+@cache
+def _learner_lock(*, exclusive: bool) -> Any:
+    # Two locking strengths in one statement: SQLAlchemy's select() takes one ``FOR``.
+    mode = "UPDATE" if exclusive else "SHARE"
+    return text(
+        "SELECT c.id FROM classrooms c, users u WHERE u.id = :learner AND c.id IN "  # noqa: S608
+        "(SELECT classroom_id FROM students WHERE learner_id = :learner) "
+        f"ORDER BY c.id FOR {mode} OF c FOR NO KEY UPDATE OF u"
+    ).bindparams(bindparam("learner", type_=Uuid()))
+
+
+async def advancing(session: AsyncSession, classroom_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of the classrooms have ``auto_advance`` on (contract §9)."""
+    if not classroom_ids:
+        return set()
+    result = await session.execute(
+        select(Classroom.id).where(
+            Classroom.id.in_(classroom_ids), Classroom.auto_advance.is_(True)
+        )
+    )
+    return set(result.scalars())
