@@ -1,6 +1,6 @@
 """The browser UI: ``/`` (sign in / sign up), ``/board``, ``/classroom`` (a classroom's
 set-up: roster, lessons, assigning, codes and teachers), ``/overview`` (a classroom's
-students × lessons, coloured by mastery) and ``/study``, from ``web/``.
+students by lessons, coloured by mastery) and ``/study``, from ``web/``.
 
 Static files served by the app itself, no CDN: pages are plain HTML and ES modules. Their
 security headers (CSP, nosniff, referrer policy) are set for every HTML response in one

@@ -253,7 +253,11 @@ async def test_a_learners_progress_updates_the_card_and_nothing_else(model: Modu
     frames = [
         event(11, "card.progress", {"id": "a1", "progress": PROGRESS}, actor="Ana"),
         {
-            **event(12, "card.moved", {"card": advanced, "from_status": "not_started", "from_position": 0}),
+            **event(
+                12,
+                "card.moved",
+                {"card": advanced, "from_status": "not_started", "from_position": 0},
+            ),
             "actor": {"id": None, "name": "Tandem"},
         },
         event(13, "card.progress", {"id": "zz", "progress": PROGRESS}),  # not on this board

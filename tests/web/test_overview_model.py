@@ -124,7 +124,7 @@ async def test_colour_bands(model: Module) -> None:
     )
     assert result == [
         ["none", ""],
-        ["waiting", "–"],
+        ["waiting", "\N{EN DASH}"],
         ["unstarted", "0/4"],
         ["started", "0/4"],
         ["some", "1/4"],

@@ -150,7 +150,8 @@ async def test_answers_given_offline_are_sent_once_when_back(
     answered: list[str] = []
     for _ in range(3):
         word = await card.get_attribute("data-word-id")
-        assert word and word not in answered  # a word waiting to be sent isn't asked again
+        assert word
+        assert word not in answered  # a word waiting to be sent isn't asked again
         answered.append(word)
         await page.get_by_test_id("flip").click()
         await page.get_by_test_id("knew").click()
@@ -182,9 +183,10 @@ async def test_answers_given_offline_are_sent_once_when_back(
         answered[2]: 1,
     }
     assert items[answered[1]]["correctCount"] == 2
-    assert await page.evaluate(
-        f"localStorage.getItem('tandem-outbox:{session['user']['id']}')"
-    ) is None
+    assert (
+        await page.evaluate(f"localStorage.getItem('tandem-outbox:{session['user']['id']}')")
+        is None
+    )
     await expect(page.get_by_test_id("message-box")).not_to_have_attribute("data-kind", "error")
     await expect(page.get_by_test_id("stats-studies")).to_have_text("5")
 
