@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, Route, ViewportSize, expect
 
-from tests.board_helpers import data_of
+from tests.board_helpers import add_lesson, create_card, data_of, room, user
 from tests.helpers import PASSWORD, bearer, login, register
 from tests.web.conftest import ConsoleErrors
 from tests.web.pages import new_page, open_page, screenshot, unprovoked
@@ -377,10 +377,21 @@ STUDIED = {
 async def test_a_realistic_study_page_on_desktop_and_phone(
     browser: Browser, address: str, api: httpx.AsyncClient, console_errors: ConsoleErrors
 ) -> None:
-    """A learner some way into the deck, the answer showing: no console error, and the
-    screenshots of docs/screenshots."""
+    """A learner some way into the deck, in a class with two lessons assigned, the answer
+    showing: no console error, and the screenshots of docs/screenshots."""
     account = await register(api, role="learner", name="Sam Rivera")
     setup = await login(api, account["email"])
+    maria = await user(api, name="Maria Lopez")
+    place = await room(api, teacher=maria, name="Class 4A", students=("Sam Rivera",), lessons=())
+    for title, words in (
+        ("Greetings", ["es:hola", "es:adios", "es:gracias", "es:por-favor"]),
+        ("Numbers", ["es:uno", "es:dos", "es:tres"]),
+    ):
+        lesson = await add_lesson(api, maria, place.id, title, "Vocabulary", words)
+        await create_card(api, maria, lesson["id"], place.students[0]["id"])
+    join = {"join_code": place.students[0]["join_code"]}
+    headers = bearer(setup["access_token"])
+    data_of(await api.post("/api/v1/classrooms/join", json=join, headers=headers))
     for word_id, (studies, correct, confidence, mastered) in STUDIED.items():
         body = {"studyCount": studies, "correctCount": correct, "confidence": confidence}
         if mastered:
@@ -410,6 +421,10 @@ async def test_a_realistic_study_page_on_desktop_and_phone(
         )
         await expect(page.get_by_test_id("stats-studies")).to_have_text("20")
         await expect(page.get_by_test_id("queue-mastered")).to_have_text("2")
+        await expect(page.get_by_test_id("lesson-list").locator("li")).to_have_count(3)
+        await expect(page.get_by_test_id("card-lesson")).to_have_text(
+            re.compile("^(Greetings|Numbers)$")
+        )
         await page.get_by_test_id("flip").click()
         await expect(page.get_by_test_id("card")).to_have_attribute("data-flipped", "true")
         await page.get_by_test_id("confidence-4").click()
