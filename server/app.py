@@ -48,6 +48,8 @@ from server.http.openapi import COMPONENTS, BearerSecurity, ClosedStructs, Error
 from server.http.pages import web_router
 from server.http.security_headers import SecurityHeaders
 from server.http.strict_input import strict_input
+from server.loop.routes import Assignments, Overview
+from server.loop.service import LoopService
 from server.metrics import PrometheusMetrics, metrics_route
 from server.progress.routes import ProgressController
 from server.progress.service import ProgressService
@@ -132,6 +134,7 @@ def create_app(settings: Settings) -> Litestar:
     roster_service = RosterService(database, realtime.hub.publish, stamps)
     learner_service = LearnerService(database, realtime.hub.publish, stamps)
     word_service = WordService(database)
+    loop_service = LoopService(database)
     board_service = BoardService(
         database, realtime.hub.publish, stamps, lock_ttl=settings.lock_ttl_seconds
     )
@@ -174,6 +177,8 @@ def create_app(settings: Settings) -> Litestar:
             Students,
             Lessons,
             LearnerClassrooms,
+            Assignments,
+            Overview,
             Decks,
             TeacherWords,
             ProgressBoard,
@@ -192,6 +197,7 @@ def create_app(settings: Settings) -> Litestar:
             "roster_service": _provide(roster_service),
             "learner_service": _provide(learner_service),
             "word_service": _provide(word_service),
+            "loop_service": _provide(loop_service),
             "board_service": _provide(board_service),
             "board_reads": _provide(board_reads),
         },

@@ -167,6 +167,7 @@ class Student(Base):
     __tablename__ = "students"
     __table_args__ = (
         Index("ix_students_classroom_id", "classroom_id"),
+        Index("ix_students_learner_id", "learner_id"),
         UniqueConstraint("classroom_id", "learner_id"),
         # An index, not a constraint: SQLite adds one without rebuilding the table.
         Index("uq_students_join_code", "join_code", unique=True),
@@ -242,6 +243,7 @@ class Card(Base):
         ),
         Index("ix_cards_classroom_id_status_sort_key", "classroom_id", "status", "sort_key"),
         Index("ix_cards_lock_expires_at", "lock_expires_at"),
+        Index("ix_cards_student_id", "student_id"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

@@ -56,3 +56,25 @@ def lock_held(expires_at: datetime | None, now: datetime) -> TypeGuard[datetime]
     the PL/pgSQL move, which gets no say in what a card shows, is pinned to it by
     tests/storage/test_differential.py)."""
     return expires_at is not None and expires_at > now
+
+
+# -- the learning loop (contract §9) ----------------------------------------------------------
+
+
+def all_mastered(words: int, mastered: int) -> bool:
+    """Every word of a lesson mastered; a lesson with no words never is."""
+    return words >= 1 and mastered == words
+
+
+def advances(status: str, *, started: int, words: int, mastered: int) -> list[str]:
+    """Auto-advance: the columns a card moves on to, in order, after its progress changed.
+    A ``not_started`` card that has a started word goes to ``in_progress``; an
+    ``in_progress`` card (one that just moved there too) whose every word is mastered goes
+    on to ``needs_review``. Never backward, never further."""
+    moves = []
+    if status == "not_started" and started >= 1:
+        status = "in_progress"
+        moves.append(status)
+    if status == "in_progress" and all_mastered(words, mastered):
+        moves.append("needs_review")
+    return moves

@@ -13,6 +13,7 @@ from server.board import rules
 from server.http import validation
 from server.http.envelope import Timestamp
 from storage.base import isoformats
+from storage.repositories.card_progress import CardProgress
 from storage.repositories.cards import CardView
 
 Status = Literal["not_started", "in_progress", "needs_review", "mastered"]
@@ -52,6 +53,36 @@ class BatchMoveIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     moves: Annotated[list[BatchMoveItem], msgspec.Meta(min_length=1, max_length=MAX_BATCH_MOVES)]
 
 
+class ProgressOut(msgspec.Struct, kw_only=True):
+    """A card's learner progress (contract §9): sums over the lesson's words."""
+
+    words: int
+    started: int
+    mastered: int
+    studies: int
+    correct: int
+    last_studied_at: Timestamp | None
+
+    @classmethod
+    def of(cls, progress: CardProgress | None) -> ProgressOut | None:
+        """One card's progress as :meth:`CardOut.many` shows it (``card.progress``)."""
+        if progress is None:
+            return None
+        [last] = isoformats([progress.last_studied_at])
+        return cls._made(progress, last)
+
+    @classmethod
+    def _made(cls, progress: CardProgress, last: str | None) -> ProgressOut:
+        return cls(
+            words=progress.words,
+            started=progress.started,
+            mastered=progress.mastered,
+            studies=progress.studies,
+            correct=progress.correct,
+            last_studied_at=last,
+        )
+
+
 class CardOut(msgspec.Struct, kw_only=True):
     id: str
     lesson_id: str
@@ -67,6 +98,7 @@ class CardOut(msgspec.Struct, kw_only=True):
     lock_expires_at: Timestamp | None
     created_at: Timestamp
     updated_at: Timestamp
+    progress: ProgressOut | None
 
     @classmethod
     def of(cls, card: CardView, now: datetime) -> CardOut:
@@ -88,10 +120,13 @@ class CardOut(msgspec.Struct, kw_only=True):
                 if holds
                 else (card.created_at, card.updated_at, None, None)
             )
+            progress = card.progress
+            instants.append(None if progress is None else progress.last_studied_at)
         texts = isoformats(instants)
         shown = []
         for index, card in enumerate(cards):
-            created, updated, locked_at, expires_at = texts[4 * index : 4 * index + 4]
+            created, updated, locked_at, expires_at, last = texts[5 * index : 5 * index + 5]
+            progress = card.progress
             holder = card.locked_by if held[index] else None
             student = card.student_id
             shown.append(
@@ -110,6 +145,7 @@ class CardOut(msgspec.Struct, kw_only=True):
                     lock_expires_at=expires_at,
                     created_at=created,  # type: ignore[arg-type]
                     updated_at=updated,  # type: ignore[arg-type]
+                    progress=None if progress is None else ProgressOut._made(progress, last),
                 )
             )
         return shown

@@ -31,7 +31,7 @@ from sqlalchemy import BigInteger, TextClause, Uuid, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import UTCDateTime
-from storage.repositories.cards import GAP, LAST_INDEX, CardView
+from storage.repositories.cards import GAP, LAST_INDEX, CardView, with_progress
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,4 +94,5 @@ async def move_card(
     outcome, *columns, position = row
     if outcome == "not_found":
         return MoveResult(outcome, None, None)
-    return MoveResult(outcome, CardView(*columns), None if position is None else int(position))
+    [card] = await with_progress(session, [CardView(*columns)])
+    return MoveResult(outcome, card, None if position is None else int(position))

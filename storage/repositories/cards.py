@@ -24,6 +24,8 @@ from sqlalchemy.orm import aliased
 from storage.base import from_sqlite_text
 from storage.dialects import dialect_of, uuid_binder
 from storage.models import Card, ClassroomTeacher, Lesson, Student, User
+from storage.repositories import card_progress
+from storage.repositories.card_progress import CardProgress
 
 _Holder = aliased(User)
 _Other = aliased(Card)
@@ -61,6 +63,16 @@ class CardView(NamedTuple):
     lock_expires_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # The learner's progress on the lesson's words (storage/repositories/card_progress.py);
+    # None for a template card or a student with no learner. Every function here that
+    # returns cards fills it (:func:`with_progress`).
+    progress: CardProgress | None = None
+
+
+async def with_progress(session: AsyncSession, views: Sequence[CardView]) -> list[CardView]:
+    """``views`` with their progress read (one aggregate statement for them all)."""
+    found = await card_progress.of_cards(session, [view.id for view in views])
+    return [view._replace(progress=found.get(view.id)) for view in views]
 
 
 def _view(position: Any = _POSITION) -> Select[*tuple[Any, ...]]:
@@ -112,6 +124,9 @@ def _board_sql(dialect: str, *, student: bool, category: bool, status: bool) -> 
             number += 1
             where.append(f"AND {column} = {'?' if dialect == 'sqlite' else f'${number}'}")
     classroom = "?" if dialect == "sqlite" else "$1"
+    # The progress sums of every card of the classroom, by the one aggregate (SQLite binds
+    # the classroom a second time for it).
+    progress = card_progress.aggregate_sql(dialect, "classroom")
     # Every piece of this statement is a constant of this module; values are all bound.
     return f"""
 WITH c AS (
@@ -122,11 +137,13 @@ WITH c AS (
 )
 SELECT c.id, c.classroom_id, c.lesson_id, l.title, l.category, c.student_id, s.name,
   c.status, c.position, c.locked_by, h.name, c.locked_at, c.lock_expires_at,
-  c.created_at, c.updated_at
+  c.created_at, c.updated_at, pr.learner, pr.words, pr.started, pr.mastered, pr.studies,
+  pr.correct, pr.last_studied_at
 FROM c
 JOIN lessons l ON l.id = c.lesson_id
 LEFT JOIN students s ON s.id = c.student_id
 LEFT JOIN users h ON h.id = c.locked_by
+LEFT JOIN ({progress}) pr ON pr.card_id = c.id
 WHERE true {" ".join(where)}
 ORDER BY c.position
 """  # noqa: S608
@@ -140,7 +157,7 @@ def _uuid_of_hex(value: str) -> uuid.UUID:
 def _from_sqlite(row: Sequence[Any]) -> CardView:
     """SQLite keeps UUIDs as 32 hex digits and instants as :func:`sqlite_text` text."""
     (id_, classroom, lesson, title, category, student, student_name, status, position,
-     holder, holder_name, locked_at, expires, created, updated) = row  # fmt: skip
+     holder, holder_name, locked_at, expires, created, updated) = row[:15]  # fmt: skip
     return CardView(
         uuid.UUID(hex=id_),
         _uuid_of_hex(classroom),
@@ -157,7 +174,13 @@ def _from_sqlite(row: Sequence[Any]) -> CardView:
         None if expires is None else from_sqlite_text(expires),
         from_sqlite_text(created),
         from_sqlite_text(updated),
+        card_progress.progress_of(row[15:], sqlite=True),
     )
+
+
+def _from_postgres(row: Sequence[Any]) -> CardView:
+    # asyncpg gives UUIDs (a uuid.UUID subclass) and aware UTC datetimes already.
+    return CardView._make((*row[:15], card_progress.progress_of(row[15:], sqlite=False)))
 
 
 async def board(
@@ -180,6 +203,8 @@ async def board(
         status=status is not None,
     )
     parameters: list[Any] = [bind_uuid(classroom_id)]
+    if dialect == "sqlite":
+        parameters.append(parameters[0])  # the progress aggregate's own placeholder
     if student_id is not None:
         parameters.append(bind_uuid(student_id))
     if category is not None:
@@ -188,10 +213,8 @@ async def board(
         parameters.append(status)
     connection = await session.connection()
     result = await connection.exec_driver_sql(sql, tuple(parameters))
-    if dialect == "sqlite":
-        return [_from_sqlite(row) for row in result]
-    # asyncpg gives UUIDs (a uuid.UUID subclass) and aware UTC datetimes already.
-    return [CardView._make(row) for row in result]
+    read = _from_sqlite if dialect == "sqlite" else _from_postgres
+    return [read(row) for row in result]
 
 
 # The statements of a single move are built once and reused with bound values: a move
@@ -209,7 +232,10 @@ async def view(session: AsyncSession, card_id: uuid.UUID, *, lock: bool = False)
     """One card as the board shows it; ``lock`` takes its row lock (PostgreSQL), so the
     lock sweeper cannot release and announce the same lease meanwhile."""
     row = (await session.execute(_view_statement(lock=lock), {"card_id": card_id})).first()
-    return None if row is None else CardView(*row)
+    if row is None:
+        return None
+    [shown] = await with_progress(session, [CardView(*row)])
+    return shown
 
 
 @cache
@@ -303,7 +329,8 @@ async def view_for_move(
     if row is None:
         return None
     *shown, size, before, after = row
-    return CardView(*shown), Slot(min(max(index, 0), int(size)), before, after)
+    [card] = await with_progress(session, [CardView(*shown)])
+    return card, Slot(min(max(index, 0), int(size)), before, after)
 
 
 async def key_for(session: AsyncSession, card: CardView, status: str, slot: Slot) -> int:
@@ -451,7 +478,7 @@ async def of_lesson_or_student(
     if student_id is not None:
         statement = statement.where(Card.student_id == student_id)
     result = await session.execute(statement.with_for_update(of=Card))
-    return [CardView(*row) for row in result.all()]
+    return await with_progress(session, [CardView(*row) for row in result.all()])
 
 
 async def remove_many(session: AsyncSession, card_ids: list[uuid.UUID]) -> None:

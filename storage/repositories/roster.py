@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import utcnow
 from storage.dialects import bytewise, dialect_of
-from storage.models import Classroom, ClassroomTeacher, Lesson, LessonWord, Student
+from storage.models import Card, Classroom, ClassroomTeacher, Lesson, LessonWord, Student
 from storage.repositories.classroom_rows import of_classroom
 
 # -- students ---------------------------------------------------------------------------
@@ -164,3 +164,32 @@ async def classroom_of(
 
 async def remove(session: AsyncSession, model: type[Entry], entry_id: uuid.UUID) -> None:
     await session.execute(delete(model).where(model.id == entry_id))
+
+
+# -- a learner's assignments (contract §9) -------------------------------------------------
+
+
+async def assigned(
+    session: AsyncSession, learner_id: uuid.UUID
+) -> list[tuple[uuid.UUID, Lesson, Classroom, str]]:
+    """The cards of the learner's student entries, as (card id, lesson, classroom, status),
+    in the order the learner joined the classrooms, then the lessons' order."""
+    result = await session.execute(
+        select(Card.id, Lesson, Classroom, Card.status)
+        .join(Student, Student.id == Card.student_id)
+        .join(Lesson, Lesson.id == Card.lesson_id)
+        .join(Classroom, Classroom.id == Card.classroom_id)
+        .where(Student.learner_id == learner_id)
+        .order_by(Student.created_at, Classroom.id, Lesson.created_at, Lesson.id)
+    )
+    return [(card_id, lesson, classroom, status) for card_id, lesson, classroom, status in result]
+
+
+async def cards_of(
+    session: AsyncSession, classroom_id: uuid.UUID
+) -> list[tuple[uuid.UUID, uuid.UUID, uuid.UUID | None]]:
+    """The classroom's cards as (card id, lesson id, student id)."""
+    result = await session.execute(
+        select(Card.id, Card.lesson_id, Card.student_id).where(Card.classroom_id == classroom_id)
+    )
+    return [(card_id, lesson_id, student_id) for card_id, lesson_id, student_id in result]

@@ -85,3 +85,11 @@ async def change(
         return
     word.term, word.translation, word.topic, word.updated_at = term, translation, topic, now
     await session.flush()
+
+
+async def by_ids(session: AsyncSession, word_ids: Collection[str]) -> list[ClassroomWord]:
+    """The classrooms' words among ``word_ids`` (deck ids are simply not found)."""
+    if not word_ids:
+        return []
+    result = await session.execute(select(ClassroomWord).where(ClassroomWord.id.in_(word_ids)))
+    return list(result.scalars())
