@@ -94,7 +94,7 @@ async def test_a_learner_studies_and_the_board_and_overview_follow_live(
         "Class 4A · 0 of 2 words mastered"
     )
     await expect(study.get_by_test_id("card")).to_have_attribute("data-word-id", WORDS[0])
-    await expect(study.get_by_test_id("card-lesson")).to_have_text("Greetings")
+    await expect(study.get_by_test_id("card-lesson")).to_have_text("Lesson · Greetings")
 
     # Choosing the lesson keeps it first (it already is: the card stays).
     choice = study.get_by_test_id(f"lesson-{lesson['id']}")

@@ -173,7 +173,7 @@ async def test_first_day_of_a_new_classroom(
     ana_card = board.locator(".card", has_text="Ana García")
     lesson_choice = learner.get_by_test_id("lesson-list").locator("button", has_text="Saying hello")
     await expect(lesson_choice).to_contain_text("Class 4A · 0 of 3 words mastered")
-    await expect(learner.get_by_test_id("card-lesson")).to_have_text("Saying hello")
+    await expect(learner.get_by_test_id("card-lesson")).to_have_text("Lesson · Saying hello")
     studied = [await master_the_card(learner)]
     await expect(ana_card).to_have_attribute("data-status", "in_progress")
     await expect(ana_card.get_by_test_id("card-progress")).to_have_attribute("data-mastered", "1")

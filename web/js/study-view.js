@@ -137,7 +137,7 @@ export class StudyView {
     const lesson = model.lessonOf(word.id);
     const lessonPill = byTestId("card-lesson");
     lessonPill.hidden = !lesson;
-    lessonPill.textContent = lesson ? lesson.title : "";
+    lessonPill.textContent = lesson ? `Lesson · ${lesson.title}` : "";
     this.renderFlipped(model.flipped);
     this.renderMastered(record);
     byTestId("card-info").textContent = infoLine(record);
