@@ -128,8 +128,8 @@ def create_app(settings: Settings) -> Litestar:
         else None
     )
     realtime = build_realtime(settings, database, redis, meters=metrics)
-    progress_service = ProgressService(database, realtime.hub.publish)
     stamps = board_stamps(redis)
+    progress_service = ProgressService(database, realtime.hub.publish, stamps)
     classroom_service = ClassroomService(database, realtime.hub.publish, stamps)
     roster_service = RosterService(database, realtime.hub.publish, stamps)
     learner_service = LearnerService(database, realtime.hub.publish, stamps)

@@ -175,7 +175,7 @@ async def _fill(
     board = BoardService(
         database, publish, offline.board_stamps, lock_ttl=settings.lock_ttl_seconds
     )
-    progress = ProgressService(database, publish)
+    progress = ProgressService(database, publish, offline.board_stamps)
 
     def principal(user_id: uuid.UUID, role: str, name: str) -> Principal:
         return Principal(user_id, role, name, datetime.now(UTC))

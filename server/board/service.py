@@ -5,12 +5,13 @@ moves of one card with the same version exactly one wins. Events go out after co
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.tokens import Principal
 from server.board import rules
@@ -223,18 +224,8 @@ class BoardService:
         """The card written at ``target`` of ``status`` with its next version, and its
         ``card.moved`` event. The key puts it there and nothing else shown changed: no
         need to read it back."""
-        moved = card._replace(
-            status=status, position=target, updated_at=rules.next_version(previous, tx.now)
-        )
-        tx.emit(
-            card.classroom_id,
-            "card.moved",
-            {
-                "card": card_json(moved, tx.now),
-                "from_status": card.status,
-                "from_position": card.position,
-            },
-        )
+        moved, data = _moved_json(card, status, target, previous, tx.now)
+        tx.emit(card.classroom_id, "card.moved", data)
         return moved
 
     async def delete(self, principal: Principal, card_id: uuid.UUID) -> None:
@@ -383,6 +374,61 @@ async def release_locks_of(tx: Tx, classroom_id: uuid.UUID, holder: uuid.UUID) -
     ``released``): a teacher removed from the classroom keeps none."""
     for card_id in await cards.release_held(tx.session, classroom_id, holder, tx.now):
         tx.emit(classroom_id, "card.unlocked", {"id": str(card_id), "reason": "released"})
+
+
+# -- auto-advance (contract §9): the board's move rule, by the system actor -----------------
+
+SYSTEM_ACTOR = "Tandem"  # the actor of auto-advance's moves: ``{"id": null, "name": "Tandem"}``
+
+
+async def advance(
+    session: AsyncSession,
+    card_id: uuid.UUID,
+    emit: Callable[[events.NewEvent], None],
+    now: datetime,
+) -> None:
+    """Auto-advance a card whose progress just changed (``rules.advances``): each move to
+    the end of its column, with a new version, as a ``card.moved`` of the system actor. A
+    card a teacher holds locked is skipped (the next change judges it again). The caller
+    holds the board's lock."""
+    card = await cards.view(session, card_id, lock=True)
+    if card is None or card.progress is None or rules.lock_held(card.lock_expires_at, now):
+        return
+    progress = card.progress
+    for status in rules.advances(
+        card.status, started=progress.started, words=progress.words, mastered=progress.mastered
+    ):
+        found = await cards.view_for_move(
+            session, card_id, card.classroom_id, status, cards.LAST_INDEX
+        )
+        assert found is not None  # locked above
+        card, slot = found
+        key = await cards.key_for(session, card, status, slot)
+        version = rules.next_version(card.updated_at, now)
+        await cards.place(session, card_id, status=status, sort_key=key, updated_at=version)
+        card, data = _moved_json(card, status, slot.index, card.updated_at, now)
+        emit(
+            events.NewEvent(
+                events.board_channel(card.classroom_id), "card.moved", data, None, SYSTEM_ACTOR
+            )
+        )
+
+
+def _moved_json(
+    card: cards.CardView, status: str, target: int, previous: datetime, now: datetime
+) -> tuple[cards.CardView, dict[str, Any]]:
+    """The card written at ``target`` of ``status`` with its next version, and its
+    ``card.moved`` event's data. The key puts it there and nothing else shown changed: no
+    need to read it back."""
+    moved = card._replace(
+        status=status, position=target, updated_at=rules.next_version(previous, now)
+    )
+    data = {
+        "card": card_json(moved, now),
+        "from_status": card.status,
+        "from_position": card.position,
+    }
+    return moved, data
 
 
 def _deleted_json(card: cards.CardView) -> dict[str, Any]:

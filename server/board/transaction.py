@@ -38,7 +38,7 @@ class Tx:
         classroom_id: uuid.UUID,
         name: str,
         data: Any,
-        actor: tuple[uuid.UUID, str] | None = None,
+        actor: tuple[uuid.UUID | None, str] | None = None,
     ) -> None:
         """Queue event ``name`` on the classroom's board; the caller is its actor unless
         ``actor`` says otherwise."""

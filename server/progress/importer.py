@@ -33,7 +33,7 @@ async def import_file(
         if user is None:
             raise UnknownUser(email)
         principal = Principal(user.id, user.role, user.name, datetime.now(UTC))
-        service = ProgressService(database, offline.publish)
+        service = ProgressService(database, offline.publish, offline.board_stamps)
         imported, merged, unchanged = await service.merge(principal, parsed.entries)
     return ImportReport(
         imported=imported,

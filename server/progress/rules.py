@@ -3,6 +3,9 @@
 A record only moves forward: counts lower than the stored ones are a stale device, an
 update equal to the stored values changes nothing (not even ``updatedAt``), and an import
 merges rather than overwrites (the larger counts win).
+
+The record is storage's :class:`~storage.repositories.progress.ProgressRow` itself, as read
+and as written: its FSRS columns are the word's schedule (:func:`schedule_of`).
 """
 
 from __future__ import annotations
@@ -11,24 +14,23 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from server.progress.scheduling import SchedulerState, review
+from storage.repositories.progress import ProgressRow
 
 # Counts are whole numbers 0..MAX_COUNT wherever they come from: PUT, batch, import (§6).
 # Well inside a 32-bit database integer, so no count reaches the store that it cannot hold.
 MAX_COUNT = 1_000_000_000
 
 
-@dataclass(frozen=True, slots=True)
-class WordProgress:
-    word_id: str
-    study_count: int
-    correct_count: int
-    confidence: int
-    mastered: bool
-    last_studied_at: datetime | None
-    next_review: datetime
-    created_at: datetime
-    updated_at: datetime
-    schedule: SchedulerState
+def schedule_of(record: ProgressRow) -> SchedulerState:
+    """The FSRS card stored in ``record``'s columns (its due time is ``next_review``)."""
+    return SchedulerState(
+        record.fsrs_state,
+        record.fsrs_step,
+        record.fsrs_stability,
+        record.fsrs_difficulty,
+        record.next_review,
+        record.fsrs_last_review,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,40 +46,55 @@ class Update:
 
 @dataclass(frozen=True, slots=True)
 class Created:
-    record: WordProgress
+    record: ProgressRow
 
 
 @dataclass(frozen=True, slots=True)
 class Changed:
-    record: WordProgress
+    record: ProgressRow
 
 
 @dataclass(frozen=True, slots=True)
 class Unchanged:
-    record: WordProgress
+    record: ProgressRow
 
 
 @dataclass(frozen=True, slots=True)
 class Stale:
     """The device's counts are below the stored ones."""
 
-    current: WordProgress
+    current: ProgressRow
 
 
 Outcome = Created | Changed | Unchanged | Stale
 
 
-def new_record(word_id: str, now: datetime) -> WordProgress:
-    schedule = SchedulerState.new(now)
-    return WordProgress(word_id, 0, 0, 0, False, None, schedule.due, now, now, schedule)
+def new_record(word_id: str, now: datetime) -> ProgressRow:
+    s = SchedulerState.new(now)
+    return ProgressRow(
+        word_id,
+        0,
+        0,
+        0,
+        False,
+        None,
+        s.due,
+        now,
+        now,
+        s.state,
+        s.step,
+        s.stability,
+        s.difficulty,
+        s.last_review,
+    )
 
 
-def behind(update: Update, record: WordProgress) -> bool:
+def behind(update: Update, record: ProgressRow) -> bool:
     """Whether ``update``'s counts are lower than ``record``'s: a stale device."""
     return update.study_count < record.study_count or update.correct_count < record.correct_count
 
 
-def apply_update(current: WordProgress | None, update: Update, now: datetime) -> Outcome:
+def apply_update(current: ProgressRow | None, update: Update, now: datetime) -> Outcome:
     """The outcome of ``update`` on ``current`` (None: no record yet) at ``now``."""
     base = current or new_record(update.word_id, now)
     if current is not None and behind(update, current):
@@ -103,7 +120,7 @@ def apply_update(current: WordProgress | None, update: Update, now: datetime) ->
 
 
 def merge_import(
-    current: WordProgress | None,
+    current: ProgressRow | None,
     imported: Update,
     last_studied: datetime | None,
     now: datetime,
@@ -143,7 +160,7 @@ def merge_import(
 
 
 def _advance(
-    base: WordProgress,
+    base: ProgressRow,
     *,
     study_count: int,
     correct_count: int,
@@ -151,10 +168,10 @@ def _advance(
     mastered: bool,
     reviewed_at: datetime,
     now: datetime,
-) -> WordProgress:
+) -> ProgressRow:
     studies = study_count - base.study_count
     schedule = review(
-        base.schedule,
+        schedule_of(base),
         studies=studies,
         correct=correct_count - base.correct_count,
         confidence=confidence,
@@ -163,8 +180,8 @@ def _advance(
     last_studied_at = base.last_studied_at
     if studies > 0:
         last_studied_at = max(reviewed_at, base.last_studied_at or reviewed_at)
-    # Built whole: ``dataclasses.replace`` costs three times as much, a thousand times a batch.
-    return WordProgress(
+    # Built whole: ``_replace`` goes through a dict, a thousand times a batch.
+    return ProgressRow(
         word_id=base.word_id,
         study_count=study_count,
         correct_count=correct_count,
@@ -174,5 +191,9 @@ def _advance(
         next_review=schedule.due,
         created_at=base.created_at,
         updated_at=max(now, base.updated_at),
-        schedule=schedule,
+        fsrs_state=schedule.state,
+        fsrs_step=schedule.step,
+        fsrs_stability=schedule.stability,
+        fsrs_difficulty=schedule.difficulty,
+        fsrs_last_review=schedule.last_review,
     )

@@ -8,7 +8,8 @@ from typing import Annotated
 import msgspec
 
 from server.http.envelope import Timestamp, timestamp
-from server.progress.rules import MAX_COUNT, WordProgress
+from server.progress.rules import MAX_COUNT
+from storage.repositories.progress import ProgressRow
 
 # The one definition of a wordId's characters (§6). msgspec checks a pattern with re.search,
 # where "$" also matches before a final newline ("nl2\n" would pass, and such a record could
@@ -77,7 +78,7 @@ class ProgressOut(msgspec.Struct, kw_only=True, rename="camel"):
     updated_at: Timestamp
 
     @classmethod
-    def of(cls, record: WordProgress) -> ProgressOut:
+    def of(cls, record: ProgressRow) -> ProgressOut:
         return cls(
             word_id=record.word_id,
             study_count=record.study_count,

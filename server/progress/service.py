@@ -12,6 +12,9 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.tokens import Principal
+from server.board import progress as board_progress
+from server.board.stamps import BoardStamps
+from server.board.transaction import BoardWork
 from server.http.envelope import ok
 from server.http.errors import NotFound, ValidationFailed, VersionConflict
 from server.progress.rules import (
@@ -21,42 +24,20 @@ from server.progress.rules import (
     Stale,
     Unchanged,
     Update,
-    WordProgress,
     apply_update,
     behind,
     merge_import,
 )
-from server.progress.scheduling import SchedulerState
 from server.progress.schemas import ProgressList, ProgressOut, Stats, check_word_id
 from storage import events, offload
 from storage.base import utcnow
 from storage.database import Database
+from storage.dialects import dialect_of
+from storage.repositories import card_progress, classrooms
 from storage.repositories import progress as repository
-from storage.unit_of_work import unit_of_work
+from storage.unit_of_work import UnitOfWork, unit_of_work
 
 T = TypeVar("T")
-
-
-def _record(row: repository.ProgressRow) -> WordProgress:
-    return WordProgress(
-        word_id=row.word_id,
-        study_count=row.study_count,
-        correct_count=row.correct_count,
-        confidence=row.confidence,
-        mastered=row.mastered,
-        last_studied_at=row.last_studied_at,
-        next_review=row.next_review,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        schedule=SchedulerState(
-            state=row.fsrs_state,
-            step=row.fsrs_step,
-            stability=row.fsrs_stability,
-            difficulty=row.fsrs_difficulty,
-            due=row.next_review,
-            last_review=row.fsrs_last_review,
-        ),
-    )
 
 
 # Reading a stored row back, showing it and encoding it: about 8 µs a record (3 + 4.5 +
@@ -66,31 +47,11 @@ _encoder = msgspec.json.Encoder()
 
 
 def _encoded_list(rows: Sequence[repository.ProgressRow], seq: int) -> bytes:
-    items = [ProgressOut.of(_record(row)) for row in rows]
+    items = [ProgressOut.of(row) for row in rows]
     return _encoder.encode(ok(ProgressList(items=items, seq=seq)))
 
 
-def _row(record: WordProgress) -> repository.ProgressRow:
-    schedule = record.schedule
-    return repository.ProgressRow(
-        record.word_id,
-        record.study_count,
-        record.correct_count,
-        record.confidence,
-        record.mastered,
-        record.last_studied_at,
-        record.next_review,
-        record.created_at,
-        record.updated_at,
-        schedule.state,
-        schedule.step,
-        schedule.stability,
-        schedule.difficulty,
-        schedule.last_review,
-    )
-
-
-def as_json(record: WordProgress) -> dict[str, Any]:
+def as_json(record: repository.ProgressRow) -> dict[str, Any]:
     data: dict[str, Any] = msgspec.to_builtins(ProgressOut.of(record))
     return data
 
@@ -119,9 +80,11 @@ def _counts_problem(update: Update) -> str | None:
 
 
 class ProgressService:
-    def __init__(self, database: Database, publish: events.Publish) -> None:
+    def __init__(self, database: Database, publish: events.Publish, stamps: BoardStamps) -> None:
         self._db = database
-        self._publish = publish
+        # A write may announce cards' progress on boards: their stamps go first (as every
+        # board transaction's, server/board/transaction.py), then the events.
+        self._publish = BoardWork(database, publish, stamps).announce
 
     async def list_body(self, principal: Principal, *, due: bool) -> bytes:
         """The user's records (or those due now) and the channel's seq, read in one
@@ -135,22 +98,28 @@ class ProgressService:
             )
         return await offload.run(len(rows) * LIST_ITEM_US, _encoded_list, rows, seq)
 
-    async def get(self, principal: Principal, word_id: str) -> WordProgress:
+    async def get(self, principal: Principal, word_id: str) -> repository.ProgressRow:
         async with self._db.reader() as session:
             row = await repository.get(session, principal.user_id, word_id)
         if row is None:
             raise NotFound("No progress for this word")
-        return _record(row)
+        return row
 
-    async def put(self, principal: Principal, update: Update) -> tuple[WordProgress, bool]:
+    async def put(
+        self, principal: Principal, update: Update
+    ) -> tuple[repository.ProgressRow, bool]:
         """Apply one device's report; the record and whether it was created."""
         self._check(update)
         if not self._db.is_sqlite:
             for _ in range(GUARDED_TRIES):
                 done = await self._put_guarded(principal, update)
+                if done is _STUDENT:
+                    break
                 if done is not None:
+                    assert not isinstance(done, _Student)
                     return done
         async with unit_of_work(self._db, self._publish) as work:
+            before = await _watch(work.session, principal.user_id, [update.word_id])
             outcome = await self._apply_one(work.session, principal.user_id, update, work.now)
             match outcome:
                 case Stale(current=current):
@@ -158,13 +127,14 @@ class ProgressService:
                 case Unchanged(record=record):
                     return record, False
                 case Created(record=record) | Changed(record=record):
-                    await repository.upsert(work.session, principal.user_id, [_row(record)])
+                    await repository.upsert(work.session, principal.user_id, [record])
                     work.emit(_updated_event(principal, ProgressOut.of(record)))
+                    await _settle(work, principal, before)
         return record, isinstance(outcome, Created)
 
     async def _put_guarded(
         self, principal: Principal, update: Update
-    ) -> tuple[WordProgress, bool] | None:
+    ) -> tuple[repository.ProgressRow, bool] | _Student | None:
         """PostgreSQL: read without a lock, then write the record and its event in one
         statement that applies only if the record is still as read
         (``repository.write_if_unchanged``). None when it changed meanwhile: the caller
@@ -172,11 +142,19 @@ class ProgressService:
 
         Not a unit of work (storage/unit_of_work.py): there is no transaction to hold the
         events, the one statement writes the record and numbers its event and commits on
-        its own, so the event it numbered is published here, after that statement."""
+        its own, so the event it numbered is published here, after that statement.
+
+        Only for a learner who is no classroom's student (:data:`_STUDENT` otherwise): a
+        student's write may change cards' progress, which is announced in the write's
+        transaction under the classrooms' locks (server/board/progress.py)."""
         async with self._db.autocommit() as session:
-            seen = await repository.get(session, principal.user_id, update.word_id)
+            seen, student = await repository.get_for_guarded_write(
+                session, principal.user_id, update.word_id
+            )
+            if student:
+                return _STUDENT
             now = utcnow()
-            outcome = apply_update(None if seen is None else _record(seen), update, now)
+            outcome = apply_update(seen, update, now)
             match outcome:
                 case Stale(current=current):
                     raise _stale(current)
@@ -187,7 +165,7 @@ class ProgressService:
                     seq = await repository.write_if_unchanged(
                         session,
                         principal.user_id,
-                        _row(record),
+                        record,
                         seen=seen,
                         channel=event.channel,
                         event_name=event.name,
@@ -208,13 +186,13 @@ class ProgressService:
     ) -> Outcome:
         rows = await repository.lock(session, user_id, [update.word_id])
         current = rows.get(update.word_id)
-        outcome = apply_update(None if current is None else _record(current), update, now)
+        outcome = apply_update(current, update, now)
         if isinstance(outcome, Created):
-            created = await repository.insert_new(session, user_id, [_row(outcome.record)])
+            created = await repository.insert_new(session, user_id, [outcome.record])
             if not created:
                 # Another request created it meanwhile: it is an update of that record now.
                 rows = await repository.lock(session, user_id, [update.word_id])
-                outcome = apply_update(_record(rows[update.word_id]), update, now)
+                outcome = apply_update(rows[update.word_id], update, now)
                 if isinstance(outcome, Created):  # pragma: no cover - the row exists now
                     raise AssertionError("a locked existing row cannot be created again")
             else:
@@ -231,6 +209,7 @@ class ProgressService:
     ) -> list[ProgressOut]:
         async with unit_of_work(self._db, self._publish) as work:
             word_ids = [update.word_id for update in updates]
+            before = await _watch(work.session, principal.user_id, word_ids)
             rows = await repository.lock(work.session, principal.user_id, word_ids)
             plan = await offload.run(
                 _replay_cost_us(u.study_count for u in updates),
@@ -246,10 +225,13 @@ class ProgressService:
                 )
             await _write(work.session, principal.user_id, plan)
             work.emit(*plan.emitted)
+            if plan.changed:
+                await _settle(work, principal, before)
         return plan.results
 
     async def delete(self, principal: Principal, word_id: str) -> None:
         async with unit_of_work(self._db, self._publish) as work:
+            before = await _watch(work.session, principal.user_id, [word_id])
             if not await repository.remove(work.session, principal.user_id, word_id):
                 raise NotFound("No progress for this word")
             work.emit(
@@ -261,6 +243,7 @@ class ProgressService:
                     principal.name,
                 )
             )
+            await _settle(work, principal, before)
 
     async def stats(self, principal: Principal) -> Stats:
         now = utcnow()
@@ -291,9 +274,9 @@ class ProgressService:
         self, principal: Principal, entries: Sequence[tuple[Update, datetime | None]]
     ) -> tuple[int, int, int]:
         async with unit_of_work(self._db, self._publish) as work:
-            rows = await repository.lock(
-                work.session, principal.user_id, [u.word_id for u, _ in entries]
-            )
+            word_ids = [u.word_id for u, _ in entries]
+            before = await _watch(work.session, principal.user_id, word_ids)
+            rows = await repository.lock(work.session, principal.user_id, word_ids)
             plan = await offload.run(
                 _replay_cost_us(u.study_count for u, _ in entries),
                 _plan_merge,
@@ -304,6 +287,8 @@ class ProgressService:
             )
             await _write(work.session, principal.user_id, plan)
             work.emit(*plan.emitted)
+            if plan.changed:
+                await _settle(work, principal, before)
         return plan.imported, plan.merged, plan.unchanged
 
     def _check(self, update: Update) -> None:
@@ -324,11 +309,40 @@ class ProgressService:
         return found
 
 
+class _Student:
+    """The guarded PUT's answer for a learner who is some classroom's student."""
+
+
+_STUDENT = _Student()
+
+
+async def _watch(
+    session: AsyncSession, learner_id: uuid.UUID, word_ids: Sequence[str]
+) -> list[card_progress.CardSums]:
+    """The learner's cards a write on ``word_ids`` may change, with their progress now,
+    read under their classrooms' locks (taken here, before the write's own: the order
+    every progress write takes them in). None for a learner who is no student."""
+    if dialect_of(session) != "sqlite" and not await classrooms.lock_of_learner(
+        session, learner_id
+    ):
+        return []  # SQLite's writers are serialised already; PostgreSQL's took the locks
+    return await card_progress.of_learner_words(session, learner_id, word_ids)
+
+
+async def _settle(
+    work: UnitOfWork, principal: Principal, before: Sequence[card_progress.CardSums]
+) -> None:
+    """The write's ``card.progress`` events and auto-advance (server/board/progress.py),
+    by the learner, in the write's transaction."""
+    await board_progress.settle(
+        work.session, before, work.emit, (principal.user_id, principal.name), work.now
+    )
+
+
 def _stale_item(update: Update, stored: dict[str, repository.ProgressRow]) -> dict[str, Any]:
     """Why a batch item is stale, and ``current``: the record as stored, never one an
     earlier item of the refused batch made (it was not saved); null when none is stored."""
-    row = stored.get(update.word_id)
-    record = None if row is None else _record(row)
+    record = stored.get(update.word_id)
     if record is not None and behind(update, record):
         message = "counts are lower than the stored ones"
     else:
@@ -340,7 +354,7 @@ def _stale_item(update: Update, stored: dict[str, repository.ProgressRow]) -> di
     }
 
 
-def _stale(current: WordProgress) -> VersionConflict:
+def _stale(current: repository.ProgressRow) -> VersionConflict:
     return VersionConflict(
         "Counts are lower than the stored ones: this device is behind",
         details={"current": as_json(current)},
@@ -390,7 +404,7 @@ class _Plan:
     """What a batch or an import writes, worked out without the database (pure, so it may
     run in a worker thread: see :mod:`server.offload`)."""
 
-    changed: dict[str, WordProgress] = field(default_factory=dict)
+    changed: dict[str, repository.ProgressRow] = field(default_factory=dict)
     emitted: list[events.NewEvent] = field(default_factory=list)
     new_rows: list[repository.ProgressRow] = field(default_factory=list)
     old_rows: list[repository.ProgressRow] = field(default_factory=list)
@@ -403,7 +417,7 @@ class _Plan:
     def settle(self, before: dict[str, repository.ProgressRow]) -> _Plan:
         """The rows to write: new words to insert, locked existing ones to overwrite."""
         for word_id, record in self.changed.items():
-            (self.old_rows if word_id in before else self.new_rows).append(_row(record))
+            (self.old_rows if word_id in before else self.new_rows).append(record)
         return self
 
 
@@ -414,7 +428,7 @@ def _plan_batch(
     now: datetime,
 ) -> _Plan:
     plan = _Plan()
-    state: dict[str, WordProgress] = {w: _record(row) for w, row in rows.items()}
+    state = dict(rows)
     for index, update in enumerate(updates):
         if invalid := ProgressService._problems(update):
             plan.problems.extend(
@@ -443,7 +457,7 @@ def _plan_merge(
     now: datetime,
 ) -> _Plan:
     plan = _Plan()
-    state: dict[str, WordProgress] = {w: _record(row) for w, row in rows.items()}
+    state = dict(rows)
     for update, last_studied in entries:
         outcome = merge_import(state.get(update.word_id), update, last_studied, now)
         match outcome:

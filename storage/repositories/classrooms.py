@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -228,3 +229,34 @@ async def board_stamp(
         return None
     seq, students_count, lessons_count, epoch = row
     return BoardStamp(int(seq or 0), int(students_count), int(lessons_count), int(epoch))
+
+
+async def lock_of_learner(session: AsyncSession, learner_id: uuid.UUID) -> list[uuid.UUID]:
+    """Take the row lock of every classroom ``learner_id`` is a student of, in id order (one
+    order for everyone: no deadlocks), and return their ids.
+
+    A learner's progress write takes them before it reads which cards its words are on:
+    the lesson edits, claims and card creations that change that mapping hold the same
+    lock, so the write sees them committed or they see the write committed, and a card's
+    progress is never announced from a stale mapping (contract §9)."""
+    result = await session.execute(
+        select(Classroom.id)
+        .where(
+            Classroom.id.in_(select(Student.classroom_id).where(Student.learner_id == learner_id))
+        )
+        .order_by(Classroom.id)
+        .with_for_update()
+    )
+    return list(result.scalars())
+
+
+async def advancing(session: AsyncSession, classroom_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of the classrooms have ``auto_advance`` on (contract §9)."""
+    if not classroom_ids:
+        return set()
+    result = await session.execute(
+        select(Classroom.id).where(
+            Classroom.id.in_(classroom_ids), Classroom.auto_advance.is_(True)
+        )
+    )
+    return set(result.scalars())

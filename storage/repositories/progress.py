@@ -42,7 +42,9 @@ from storage.models import Progress
 
 
 class ProgressRow(NamedTuple):
-    """One stored record of a user (the ``progress`` columns but ``user_id``)."""
+    """One stored record of a user (the ``progress`` columns but ``user_id``): the one
+    record type of progress. The rules (server/progress/rules.py) advance it as it is,
+    its FSRS columns being the word's schedule, and the API shows it (``ProgressOut.of``)."""
 
     word_id: str
     study_count: int
@@ -292,6 +294,33 @@ async def write_if_unchanged(
     result = await session.execute(_guarded_write_statement(), parameters)
     seq = result.scalar_one_or_none()
     return None if seq is None else int(seq)
+
+
+@cache
+def _guarded_read_statement() -> TextClause:
+    """PostgreSQL: the user's record of ``:word_id`` and whether the user is a student of
+    any classroom, in one round trip (the record's columns NULL when it has none)."""
+    columns = ", ".join(f"p.{name}" for name in COLUMNS)
+    # Every piece of this statement is a constant of this module; values are all bound.
+    sql = (
+        "SELECT EXISTS (SELECT 1 FROM students WHERE learner_id = :user_id) AS student, "  # noqa: S608
+        f"{columns} FROM (SELECT 1) AS one LEFT JOIN progress AS p "
+        "ON p.user_id = :user_id AND p.word_id = :word_id"
+    )
+    return text(sql).bindparams(_USER)
+
+
+async def get_for_guarded_write(
+    session: AsyncSession, user_id: uuid.UUID, word_id: str
+) -> tuple[ProgressRow | None, bool]:
+    """PostgreSQL: the user's record of ``word_id`` (None if none) and whether the user is
+    a student anywhere: a student's cards may show the record, so a student's writes take
+    the transactional path instead of :func:`write_if_unchanged` (server/progress/service.py)."""
+    row = (
+        await session.execute(_guarded_read_statement(), {"user_id": user_id, "word_id": word_id})
+    ).one()
+    student, *columns = row
+    return (None if columns[0] is None else _from_postgres(columns)), bool(student)
 
 
 async def get(session: AsyncSession, user_id: uuid.UUID, word_id: str) -> ProgressRow | None:

@@ -1,11 +1,15 @@
-"""The board's pure rules (contract §5): columns, transitions, versions and leases."""
+"""The board's pure rules (contract §5, §9): columns, transitions, versions, leases and
+auto-advance."""
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from server.board import rules
 
@@ -102,3 +106,29 @@ def test_versions_strictly_increase_whatever_the_clock_says() -> None:
 )
 def test_lock_held(expires_at: datetime | None, held: bool) -> None:
     assert rules.lock_held(expires_at, NOW) is held
+
+
+@given(
+    status=st.sampled_from(rules.STATUSES),
+    words=st.integers(0, 50),
+    data=st.data(),
+)
+def test_auto_advance_moves_forward_one_column_at_a_time_never_backward(
+    status: str, words: int, data: st.DataObject
+) -> None:
+    """Contract §9: not_started with a started word goes to in_progress; in_progress
+    (also just reached) with every word mastered goes on to needs_review; nothing else."""
+    started = data.draw(st.integers(0, words))
+    mastered = data.draw(st.integers(0, started))
+    moves = rules.advances(status, started=started, words=words, mastered=mastered)
+    path = [status, *moves]
+    for here, there in itertools.pairwise(path):
+        assert rules.STATUSES.index(there) == rules.STATUSES.index(here) + 1
+    assert set(moves) <= {"in_progress", "needs_review"}
+    every = words >= 1 and mastered == words
+    expected = []
+    if status == "not_started" and started >= 1:
+        expected.append("in_progress")
+    if (status == "in_progress" or expected) and every:
+        expected.append("needs_review")
+    assert moves == expected

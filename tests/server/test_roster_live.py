@@ -36,6 +36,7 @@ from tests.board_helpers import (
 )
 from tests.helpers import error_of
 from tests.live import frame_where, subscribe, websocket
+from tests.server.loop_helpers import sums
 from tests.server.test_board_live import (
     board_seq,
     check_event,
@@ -102,10 +103,15 @@ async def test_roster_changes_reach_a_co_teacher(app: Litestar) -> None:
             data = check_event(await next_event(socket), place, lin, "student.updated")
             assert data == {**renamed, "learner_id": lin.id, "join_code": None}
             assert joined["student"]["id"] == ann["id"]
+            # Then a card.progress for each of the entry's cards (§8): the learner's now.
+            data = check_event(await next_event(socket), place, lin, "card.progress")
+            assert data == {"id": kept["id"], "progress": sums(0)}
             response = await http.post(f"/api/v1/classrooms/{place.id}/leave", headers=lin.headers)
             data_of(response)
             data = check_event(await next_event(socket), place, lin, "student.updated")
             assert (data["id"], data["learner_id"]) == (ann["id"], None)
+            data = check_event(await next_event(socket), place, lin, "card.progress")
+            assert data == {"id": kept["id"], "progress": None}
 
             response = await http.delete(f"{STUDENTS}/{ann['id']}", headers=grace.headers)
             data_of(response)

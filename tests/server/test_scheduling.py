@@ -23,11 +23,12 @@ from server.progress.rules import (
     Stale,
     Unchanged,
     Update,
-    WordProgress,
     apply_update,
     merge_import,
+    schedule_of,
 )
 from server.progress.scheduling import SchedulerState, rating_for, review
+from storage.repositories.progress import ProgressRow
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 EASY, GOOD, HARD = 5, 4, 1  # confidences that map to each rating
@@ -52,7 +53,7 @@ def _reviewed(times: int) -> SchedulerState:
     return state
 
 
-def _record(outcome: Outcome) -> WordProgress:
+def _record(outcome: Outcome) -> ProgressRow:
     assert not isinstance(outcome, Stale), outcome
     return outcome.record
 
@@ -287,7 +288,7 @@ def test_the_scheduler_refuses_fuzzing() -> None:
 # --- apply_update: what a PUT does ------------------------------------------------------------
 
 
-def _created(update: Update, at: datetime = T0) -> WordProgress:
+def _created(update: Update, at: datetime = T0) -> ProgressRow:
     outcome = apply_update(None, update, at)
     assert isinstance(outcome, Created)
     return outcome.record
@@ -304,7 +305,7 @@ def test_an_update_of_a_missing_word_creates_it() -> None:
     assert record.mastered is False
     assert record.created_at == record.updated_at == record.last_studied_at == T0
     expected = review(SchedulerState.new(T0), studies=3, correct=2, confidence=4, at=T0)
-    assert record.schedule == expected
+    assert schedule_of(record) == expected
     assert record.next_review == expected.due > T0
 
 
@@ -324,7 +325,9 @@ def test_higher_counts_change_the_record_and_schedule_new_reviews() -> None:
     assert (record.study_count, record.correct_count, record.confidence) == (3, 2, 5)
     assert record.created_at == T0
     assert record.updated_at == record.last_studied_at == later
-    assert record.schedule == review(first.schedule, studies=2, correct=1, confidence=5, at=later)
+    assert schedule_of(record) == review(
+        schedule_of(first), studies=2, correct=1, confidence=5, at=later
+    )
 
 
 def test_an_identical_update_is_unchanged_even_later() -> None:
@@ -348,7 +351,7 @@ def test_a_confidence_or_mastered_change_alone_adds_no_review() -> None:
     for update in (Update("hund", 2, 2, 5), Update("hund", 2, 2, 3, mastered=True)):
         outcome = apply_update(first, update, later)
         assert isinstance(outcome, Changed)
-        assert outcome.record.schedule == first.schedule
+        assert schedule_of(outcome.record) == schedule_of(first)
         assert outcome.record.next_review == first.next_review
         assert outcome.record.last_studied_at == T0
         assert outcome.record.updated_at == later
@@ -372,7 +375,7 @@ def test_an_imported_new_word_is_scheduled_at_its_last_study() -> None:
     assert record.mastered is False
     assert record.last_studied_at == studied
     assert record.created_at == record.updated_at == T0
-    assert record.schedule == review(
+    assert schedule_of(record) == review(
         SchedulerState.new(T0), studies=6, correct=5, confidence=5, at=studied
     )
     # Long unstudied: due now, though the same answers given today would not be.
@@ -382,7 +385,7 @@ def test_an_imported_new_word_is_scheduled_at_its_last_study() -> None:
     assert fresh.next_review > T0
 
 
-def _stored(study: int, correct: int, confidence: int, *, mastered: bool = False) -> WordProgress:
+def _stored(study: int, correct: int, confidence: int, *, mastered: bool = False) -> ProgressRow:
     return _created(Update("hund", study, correct, confidence, mastered=mastered))
 
 
@@ -392,7 +395,9 @@ def test_import_larger_counts_win_with_the_confidence_of_the_side_that_studied_m
     more = _record(merge_import(stored, Update("hund", 8, 2, 5), None, now))
     assert (more.study_count, more.correct_count, more.confidence) == (8, 3, 5)
     assert more.created_at == T0
-    assert more.schedule == review(stored.schedule, studies=3, correct=0, confidence=5, at=now)
+    assert schedule_of(more) == review(
+        schedule_of(stored), studies=3, correct=0, confidence=5, at=now
+    )
     fewer = merge_import(stored, Update("hund", 4, 4, 5), None, now)
     assert isinstance(fewer, Changed)
     assert (fewer.record.study_count, fewer.record.correct_count) == (5, 4)
@@ -406,7 +411,7 @@ def test_import_mastered_if_either_side_says_so() -> None:
     flagged = merge_import(stored, Update("hund", 1, 1, 0, mastered=True), None, T0)
     assert isinstance(flagged, Changed)
     assert flagged.record.mastered is True
-    assert flagged.record.schedule == stored.schedule
+    assert schedule_of(flagged.record) == schedule_of(stored)
     kept = merge_import(_stored(5, 3, 2, mastered=True), Update("hund", 9, 3, 2, False), None, T0)
     assert _record(kept).mastered is True
 
@@ -429,6 +434,6 @@ def test_import_reviews_never_run_before_the_stored_last_review() -> None:
     stored = _stored(2, 2, 4)
     raised = _record(merge_import(stored, Update("hund", 4, 4, 4), T0 - timedelta(days=90), T0))
     assert raised.last_studied_at == T0
-    assert stored.schedule.last_review is not None
-    assert raised.schedule.last_review is not None
-    assert raised.schedule.last_review >= stored.schedule.last_review
+    assert stored.fsrs_last_review is not None
+    assert raised.fsrs_last_review is not None
+    assert raised.fsrs_last_review >= stored.fsrs_last_review

@@ -1,0 +1,364 @@
+"""Live progress on the board (contract §9), read from the event store as a subscriber
+with ``since`` gets it: ``card.progress`` per changed card, none when nothing changed, no
+version change, and auto-advance each way; on either backend."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from server.settings import Settings
+from storage import events
+from storage.database import Database
+from tests.board_helpers import (
+    CLASSROOMS,
+    LESSONS,
+    add_lesson,
+    create_card,
+    data_of,
+    get_board,
+    move,
+    room,
+    user,
+)
+from tests.server.loop_helpers import (
+    PROGRESS,
+    WORDS,
+    Loop,
+    board_card,
+    body,
+    join,
+    loop,
+    put,
+    sums,
+)
+
+Client = AsyncTestClient[Litestar]
+SYSTEM = (None, "Tandem")
+
+
+async def stored(settings: Settings, channel: str, after: int) -> list[events.StoredEvent]:
+    database = Database(settings.database_url, pool_size=1, max_overflow=0)
+    try:
+        async with database.reader() as session:
+            return await events.read_since(session, channel, after)
+    finally:
+        await database.dispose()
+
+
+class Board:
+    """A board channel's events since a moment: what a subscriber with ``since`` gets."""
+
+    def __init__(self, client: Client, settings: Settings, setup: Loop) -> None:
+        self.client, self.settings, self.setup = client, settings, setup
+        self.seq = 0
+
+    async def mark(self) -> None:
+        board = await get_board(
+            self.client, self.setup.place.teacher, classroom_id=self.setup.place.id
+        )
+        self.seq = board["seq"]
+
+    async def since(self) -> list[tuple[str, Any, tuple[Any, str | None]]]:
+        """The events after the mark, as (name, data, (actor id, actor name)); moves the mark."""
+        found = await stored(self.settings, self.setup.place.channel, self.seq)
+        if found:
+            self.seq = found[-1].seq
+        return [
+            (e.name, e.data, (None if e.actor_id is None else str(e.actor_id), e.actor_name))
+            for e in found
+        ]
+
+
+async def watched(client: Client, settings: Settings, **options: Any) -> tuple[Loop, Board]:
+    setup = await loop(client, **options)
+    board = Board(client, settings, setup)
+    await board.mark()
+    return setup, board
+
+
+def learner_actor(setup: Loop) -> tuple[str, str]:
+    return (setup.learner.id, setup.learner.name)
+
+
+async def set_auto_advance(client: Client, setup: Loop, on: bool) -> None:
+    data_of(
+        await client.patch(
+            f"{CLASSROOMS}/{setup.place.id}",
+            json={"auto_advance": on},
+            headers=setup.place.teacher.headers,
+        )
+    )
+
+
+async def last_of(client: Client, setup: Loop, word_id: str) -> str:
+    found = data_of(await client.get(f"{PROGRESS}/{word_id}", headers=setup.learner.headers))
+    last: str = found["lastStudiedAt"]
+    return last
+
+
+async def test_a_write_announces_each_changed_card_once_without_a_new_version(
+    client: Client, settings: Settings
+) -> None:
+    setup, board = await watched(client, settings)
+    await set_auto_advance(client, setup, False)
+    await board.since()
+    teacher = setup.place.teacher
+    # A second lesson holding two of the words, in the same classroom: two cards change.
+    other = await add_lesson(client, teacher, setup.place.id, "Bye", "Spanish", WORDS[:2])
+    second = await create_card(client, teacher, other["id"], setup.student["id"])
+    await board.since()
+    # A batch of two words of both lessons: one event per card, not one per word.
+    response = await client.post(
+        f"{PROGRESS}/batch",
+        json={"updates": [{"wordId": WORDS[0], **body(2, 1)}, {"wordId": WORDS[1], **body(1, 1)}]},
+        headers=setup.learner.headers,
+    )
+    data_of(response)
+    last = await last_of(client, setup, WORDS[1])
+    got = await board.since()
+    assert got == [
+        (
+            "card.progress",
+            {"id": card_id, "progress": sums(words, started=2, studies=3, correct=2, last=last)},
+            learner_actor(setup),
+        )
+        for card_id, words in sorted([(setup.card["id"], 3), (second["id"], 2)])
+    ]
+    # No version change: the teacher's copies still move.
+    for card in (setup.card, second):
+        shown = await board_card(client, teacher, card["id"])
+        assert shown["updated_at"] == card["updated_at"]
+    data_of(await move(client, teacher, setup.card, "in_progress", 0))
+
+
+async def test_nothing_is_announced_when_no_cards_progress_changed(
+    client: Client, settings: Settings
+) -> None:
+    setup, board = await watched(client, settings)
+    data_of(await put(client, setup.learner, WORDS[0], 1, 1, confidence=2), 201)
+    assert [name for name, _, _ in await board.since()] == ["card.progress", "card.moved"]
+    # The confidence alone, the same values again, a word in no lesson: no event at all.
+    data_of(await put(client, setup.learner, WORDS[0], 1, 1, confidence=5))
+    data_of(await put(client, setup.learner, WORDS[0], 1, 1, confidence=5))
+    data_of(await put(client, setup.learner, "es:perro", 3, 1), 201)
+    response = await client.post(
+        f"{PROGRESS}/import",
+        json={"es:gato": {"studyCount": 2, "correctCount": 1, "confidence": 3}},
+        headers=setup.learner.headers,
+    )
+    data_of(response)
+    assert await board.since() == []
+
+
+async def test_delete_and_import_announce_the_change(client: Client, settings: Settings) -> None:
+    setup, board = await watched(client, settings)
+    response = await client.post(
+        f"{PROGRESS}/import",
+        json={WORDS[2]: {"studyCount": 4, "correctCount": 4, "confidence": 5, "mastered": True}},
+        headers=setup.learner.headers,
+    )
+    assert data_of(response)["imported"] == 1
+    last = await last_of(client, setup, WORDS[2])
+    got = await board.since()
+    assert got[0] == (
+        "card.progress",
+        {"id": setup.card["id"], "progress": sums(3, 1, 1, 4, 4, last)},
+        learner_actor(setup),
+    )
+    assert [name for name, _, _ in got] == ["card.progress", "card.moved"]
+    data_of(await client.delete(f"{PROGRESS}/{WORDS[2]}", headers=setup.learner.headers))
+    assert await board.since() == [
+        ("card.progress", {"id": setup.card["id"], "progress": sums(3)}, learner_actor(setup))
+    ]
+    # Never backward: the card stays in progress with nothing started.
+    assert (await board_card(client, setup.place.teacher, setup.card["id"]))["status"] == (
+        "in_progress"
+    )
+
+
+async def test_auto_advance_moves_on_first_study_and_when_every_word_is_mastered(
+    client: Client, settings: Settings
+) -> None:
+    setup, board = await watched(client, settings)
+    teacher = setup.place.teacher
+    # Another card already in progress: the advanced card goes to the end of the column.
+    other = await add_lesson(client, teacher, setup.place.id, "Other", "Spanish", ["es:perro"])
+    waiting = await create_card(client, teacher, other["id"], setup.student["id"], "in_progress")
+    await board.since()
+    data_of(await put(client, setup.learner, WORDS[0], 1, 1, mastered=True), 201)
+    (progress, _, by), (moved, data, system) = await board.since()
+    assert (progress, by, moved, system) == (
+        "card.progress",
+        learner_actor(setup),
+        "card.moved",
+        SYSTEM,
+    )
+    assert (data["from_status"], data["from_position"]) == ("not_started", 0)
+    card = data["card"]
+    assert (card["status"], card["position"]) == ("in_progress", 1)
+    assert card["updated_at"] > setup.card["updated_at"]
+    assert card["progress"]["started"] == 1
+    assert await board_card(client, teacher, setup.card["id"]) == card
+    # Mastering the other two words: the last write moves it on to needs_review.
+    data_of(await put(client, setup.learner, WORDS[1], 1, 1, mastered=True), 201)
+    assert [name for name, _, _ in await board.since()] == ["card.progress"]
+    data_of(await put(client, setup.learner, WORDS[2], 2, 2, mastered=True), 201)
+    (progress, _, _), (moved, data, system) = await board.since()
+    assert (progress, moved, system) == ("card.progress", "card.moved", SYSTEM)
+    assert (data["from_status"], data["card"]["status"]) == ("in_progress", "needs_review")
+    assert data["card"]["progress"]["mastered"] == 3
+    # The other card is untouched; nothing moves a card backward or past needs_review.
+    assert (await board_card(client, teacher, waiting["id"]))["status"] == "in_progress"
+    data_of(await put(client, setup.learner, WORDS[2], 3, 2, mastered=False))
+    assert [name for name, _, _ in await board.since()] == ["card.progress"]
+    assert (await board_card(client, teacher, setup.card["id"]))["status"] == "needs_review"
+
+
+async def test_one_write_can_move_a_card_two_columns(client: Client, settings: Settings) -> None:
+    setup, board = await watched(client, settings, words=WORDS[:1])
+    data_of(await put(client, setup.learner, WORDS[0], 1, 1, mastered=True), 201)
+    got = await board.since()
+    assert [(name, actor) for name, _, actor in got] == [
+        ("card.progress", learner_actor(setup)),
+        ("card.moved", SYSTEM),
+        ("card.moved", SYSTEM),
+    ]
+    assert [data["card"]["status"] for _, data, _ in got[1:]] == ["in_progress", "needs_review"]
+    assert got[1][2] == SYSTEM
+
+
+async def test_a_locked_card_is_skipped_and_judged_again_later(
+    client: Client, settings: Settings
+) -> None:
+    setup, board = await watched(client, settings)
+    teacher = setup.place.teacher
+    lock_url = f"/api/teacher/progress-board/cards/{setup.card['id']}/lock"
+    data_of(await client.post(lock_url, headers=teacher.headers))
+    await board.since()
+    data_of(await put(client, setup.learner, WORDS[0], 1, 1), 201)
+    assert [name for name, _, _ in await board.since()] == ["card.progress"]
+    data_of(await client.delete(lock_url, headers=teacher.headers))
+    await board.since()
+    data_of(await put(client, setup.learner, WORDS[0], 2, 2))
+    assert [name for name, _, _ in await board.since()] == ["card.progress", "card.moved"]
+
+
+async def test_with_auto_advance_off_nothing_moves(client: Client, settings: Settings) -> None:
+    setup, board = await watched(client, settings, words=WORDS[:1])
+    await set_auto_advance(client, setup, False)
+    await board.since()
+    data_of(await put(client, setup.learner, WORDS[0], 1, 1, mastered=True), 201)
+    assert [name for name, _, _ in await board.since()] == ["card.progress"]
+    assert (await board_card(client, setup.place.teacher, setup.card["id"]))["status"] == (
+        "not_started"
+    )
+
+
+async def test_a_lesson_word_edit_announces_and_advances(
+    client: Client, settings: Settings
+) -> None:
+    setup, board = await watched(client, settings, status="in_progress")
+    teacher = setup.place.teacher
+    data_of(await put(client, setup.learner, WORDS[0], 1, 1, mastered=True), 201)
+    await board.since()
+    url = f"{LESSONS}/{setup.lesson['id']}"
+    # A title alone changes no card's progress.
+    data_of(await client.patch(url, json={"title": "Hi"}, headers=teacher.headers))
+    assert [name for name, _, _ in await board.since()] == ["lesson.updated"]
+    # Only the mastered word left: the card's progress changes and it moves on, by the
+    # teacher's edit (the card.progress actor) and the system (the move).
+    data_of(await client.patch(url, json={"word_ids": [WORDS[0]]}, headers=teacher.headers))
+    last = await last_of(client, setup, WORDS[0])
+    got = await board.since()
+    teacher_actor = (teacher.id, teacher.name)
+    assert got[:2] == [
+        ("lesson.updated", got[0][1], teacher_actor),
+        (
+            "card.progress",
+            {"id": setup.card["id"], "progress": sums(1, 1, 1, 1, 1, last)},
+            teacher_actor,
+        ),
+    ]
+    assert [(name, actor) for name, _, actor in got[2:]] == [("card.moved", SYSTEM)]
+    # The same words again: nothing changes but the lesson's event.
+    data_of(await client.patch(url, json={"word_ids": [WORDS[0]]}, headers=teacher.headers))
+    assert [name for name, _, _ in await board.since()] == ["lesson.updated"]
+
+
+async def test_claiming_and_leaving_announce_each_card_of_the_entry(
+    client: Client, settings: Settings
+) -> None:
+    place = await room(client, students=("Ann",), lessons=())
+    teacher = place.teacher
+    lesson = await add_lesson(client, teacher, place.id, "Greetings", "Spanish", WORDS)
+    empty = await add_lesson(client, teacher, place.id, "Empty", "Spanish", [])
+    ann = place.students[0]
+    cards = [await create_card(client, teacher, x["id"], ann["id"]) for x in (lesson, empty)]
+    assert [card["progress"] for card in cards] == [None, None]
+    start = (await get_board(client, teacher, classroom_id=place.id))["seq"]
+    learner = await _learner_with(client, WORDS[0])
+    await join(client, learner, ann["join_code"])
+    found = await stored(settings, place.channel, start)
+    assert [e.name for e in found[:3]] == ["student.updated", "card.progress", "card.progress"]
+    progress = {e.data["id"]: e.data["progress"] for e in found[1:3]}
+    assert progress[cards[1]["id"]] == sums(0)
+    assert progress[cards[0]["id"]]["started"] == 1
+    # The first study is on record: the card with it advances (§9) after the announcements.
+    assert [e.name for e in found[3:]] == ["card.moved"]
+    assert all(str(e.actor_id) == learner.id for e in found[:3])
+    response = await client.post(f"/api/v1/classrooms/{place.id}/leave", headers=learner.headers)
+    data_of(response)
+    left = await stored(settings, place.channel, found[-1].seq)
+    assert [e.name for e in left] == ["student.updated", "card.progress", "card.progress"]
+    assert {e.data["id"]: e.data["progress"] for e in left[1:]} == {c["id"]: None for c in cards}
+
+
+async def _learner_with(client: Client, word_id: str) -> Any:
+    learner = await user(client, role="learner", name="Lou")
+    data_of(await put(client, learner, word_id, 1, 1), 201)
+    return learner
+
+
+@pytest.mark.parametrize("seed", range(4))
+async def test_the_events_replayed_equal_the_board(
+    client: Client, settings: Settings, seed: int
+) -> None:
+    """Whatever the writes (raises, confidence alone, mastered on and off, deletions, a
+    word in no lesson, in a seeded random plan): the card as the first read showed it,
+    with each ``card.progress`` and ``card.moved`` applied, equals the card the board
+    reads after every write, and a card's progress event came only with a change."""
+    chooser = random.Random(seed)
+    setup, board = await watched(client, settings)
+    teacher = setup.place.teacher
+    card = await board_card(client, teacher, setup.card["id"])
+    counts: dict[str, int] = {}
+    for _ in range(8):
+        word_id = chooser.choice([*WORDS, "es:perro"])
+        if word_id in counts and chooser.random() < 0.2:
+            data_of(await client.delete(f"{PROGRESS}/{word_id}", headers=setup.learner.headers))
+            del counts[word_id]
+        else:
+            counts[word_id] = counts.get(word_id, 0) + chooser.randrange(3)
+            response = await put(
+                client,
+                setup.learner,
+                word_id,
+                counts[word_id],
+                0,
+                chooser.randrange(6),
+                chooser.random() < 0.5,
+            )
+            assert response.status_code in {200, 201}, response.text
+        for name, data, _ in await board.since():
+            if name == "card.progress":
+                assert data["progress"] != card["progress"]
+                card = {**card, "progress": data["progress"]}
+            else:
+                assert name == "card.moved"
+                card = data["card"]
+        assert await board_card(client, teacher, setup.card["id"]) == card
