@@ -170,7 +170,7 @@ async def test_first_day_of_a_new_classroom(
     # The loop closes (contract §9): Ana studies her lesson, first on her study page, and
     # Maria's board moves her card by itself: "In Progress" at her first answer, "Needs
     # Review" once every word is mastered.
-    ana_card = board.locator(".card", has_text="Ana García")
+    ana_card = board.locator(".card:not(.card-flying)", has_text="Ana García")
     lesson_choice = learner.get_by_test_id("lesson-list").locator("button", has_text="Saying hello")
     await expect(lesson_choice).to_contain_text("Class 4A · 0 of 3 words mastered")
     await expect(learner.get_by_test_id("card-lesson")).to_have_text("Lesson · Saying hello")

@@ -423,7 +423,7 @@ async def test_a_realistic_study_page_on_desktop_and_phone(
         await expect(page.get_by_test_id("queue-mastered")).to_have_text("2")
         await expect(page.get_by_test_id("lesson-list").locator("li")).to_have_count(3)
         await expect(page.get_by_test_id("card-lesson")).to_have_text(
-            re.compile("^(Greetings|Numbers)$")
+            re.compile("^Lesson · (Greetings|Numbers)$")
         )
         await page.get_by_test_id("flip").click()
         await expect(page.get_by_test_id("card")).to_have_attribute("data-flipped", "true")
