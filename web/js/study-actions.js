@@ -142,6 +142,8 @@ export class StudyActions {
    * writes). Stops at the first that cannot reach the server and tries again when the
    * browser is back online, the live channel reconnects, or a few seconds later. */
   flush() {
+    // Counts are built on the server's records: none are sent before they are read.
+    if (!this.model.loaded) return Promise.resolve();
     if (this.sending) {
       this.sending.again = true;
       return this.sending.promise;
