@@ -76,7 +76,14 @@ async def test_a_learner_studies_and_the_board_and_overview_follow_live(
 
     teacher_again = await login(api, world["tokens"]["user"]["email"])
     overview = await new_page(browser, address, console_errors, login=teacher_again)
-    await overview.goto(f"http://{address}/overview?classroom={place.id}")
+    # The overview is a link away from the set-up page and from the board.
+    await expect(board.get_by_test_id("overview-link")).to_have_attribute(
+        "href", f"/overview?classroom={place.id}"
+    )
+    await overview.goto(f"http://{address}/classroom?id={place.id}")
+    await overview.get_by_test_id("overview-link").click()
+    await expect(overview).to_have_url(re.compile(rf"/overview\?classroom={place.id}$"))
+    await expect(overview.get_by_test_id("overview-title")).to_have_text("Class 4A")
     await expect(overview.get_by_test_id("connection")).to_have_attribute("data-status", "open")
     cell = overview.get_by_test_id(f"cell-{ana['id']}-{lesson['id']}")
     await expect(cell).to_have_attribute("data-shade", "unstarted")
