@@ -3,8 +3,11 @@
 No HTTP, cache or Redis: a fresh database (PostgreSQL by default, ``--backend sqlite`` for
 a file) gets a classroom of ``--students`` x ``--lessons`` cards written straight into its
 tables (statuses and keys shuffled, a tenth of the cards locked, half of those leases
-expired), then the encoded board is built ``--runs`` times in a snapshot session, as a
-cache miss builds it. Printed per read: wall time, this process's CPU time and, on
+expired), each lesson ``--words`` words of a 300-word pool, each student a learner with
+records on ``--studied`` of the words (so every card shows progress, contract §9; ``--words
+0`` and ``--studied 0`` for the board of before), then the encoded board is built
+``--runs`` times in a snapshot session, as a cache miss builds it. Printed per read: wall
+time, this process's CPU time and, on
 PostgreSQL when its server runs on this machine, the backend's CPU time (from
 ``/proc/<pid>/stat``), medians over the runs.
 
@@ -24,7 +27,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +38,16 @@ from server.board import reads
 from storage import migrate
 from storage.base import utcnow
 from storage.database import Database
-from storage.models import Card, Classroom, ClassroomTeacher, Lesson, Student, User
+from storage.models import (
+    Card,
+    Classroom,
+    ClassroomTeacher,
+    Lesson,
+    LessonWord,
+    Progress,
+    Student,
+    User,
+)
 
 STATUSES = ("not_started", "in_progress", "needs_review", "mastered")
 CATEGORIES = ("grammar", "vocabulary", "listening", "reading", "speaking")
@@ -47,6 +59,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--students", type=int, default=30)
     parser.add_argument("--lessons", type=int, default=100)
     parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--words", type=int, default=10, help="words per lesson")
+    parser.add_argument(
+        "--studied", type=float, default=0.6, help="share of the words each learner has a record of"
+    )
     parser.add_argument("--admin-url", default=common.ADMIN_URL)
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     return parser.parse_args()
@@ -62,13 +78,25 @@ async def database_url(args: argparse.Namespace) -> AsyncIterator[str]:
         yield f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
 
 
-async def fill(database: Database, students: int, lessons: int) -> uuid.UUID:
-    """One classroom, its teachers (one holds the locks), students, lessons and cards."""
+WORD_POOL = [f"es:w{n}" for n in range(300)]
+
+
+async def fill(
+    database: Database, students: int, lessons: int, words: int = 0, studied: float = 0.0
+) -> uuid.UUID:
+    """One classroom, its teachers (one holds the locks), students with learners, lessons
+    with words, the learners' records on those words, and cards."""
     rng = random.Random(7)
     now = utcnow()
     teacher, holder, classroom = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     student_ids = [uuid.uuid4() for _ in range(students)]
+    learner_ids = [uuid.uuid4() for _ in range(students)] if words else []
     lesson_ids = [uuid.uuid4() for _ in range(lessons)]
+    lesson_words = {lesson: rng.sample(WORD_POOL, words) for lesson in lesson_ids}
+    used = sorted({w for chosen in lesson_words.values() for w in chosen})
+    records = [
+        (learner, word) for learner in learner_ids for word in used if rng.random() < studied
+    ]
     cards: list[dict[str, Any]] = []
     for lesson in lesson_ids:
         for student in student_ids:
@@ -90,16 +118,21 @@ async def fill(database: Database, students: int, lessons: int) -> uuid.UUID:
                 }
             )
     async with database.transaction() as session:
-        for user, name in ((teacher, "Teacher"), (holder, "Holder O'Hara")):
-            await session.execute(
-                insert(User).values(
-                    id=user,
-                    email=f"{user}@x.org",
-                    name=name,
-                    role="teacher",
-                    password_hash="!",  # noqa: S106
-                )
-            )
+        people = [(teacher, "Teacher", "teacher"), (holder, "Holder O'Hara", "teacher")]
+        people += [(learner, f"Learner {n}", "learner") for n, learner in enumerate(learner_ids)]
+        await session.execute(
+            insert(User),
+            [
+                {
+                    "id": user,
+                    "email": f"{user}@x.org",
+                    "name": name,
+                    "role": role,
+                    "password_hash": "!",
+                }
+                for user, name, role in people
+            ],
+        )
         await session.execute(
             insert(Classroom).values(
                 id=classroom, name="7C", teacher_join_code="T1", student_join_code="S1"
@@ -112,7 +145,12 @@ async def fill(database: Database, students: int, lessons: int) -> uuid.UUID:
         await session.execute(
             insert(Student),
             [
-                {"id": s, "classroom_id": classroom, "name": f"Student {n}"}
+                {
+                    "id": s,
+                    "classroom_id": classroom,
+                    "name": f"Student {n}",
+                    "learner_id": learner_ids[n] if learner_ids else None,
+                }
                 for n, s in enumerate(student_ids)
             ],
         )
@@ -124,13 +162,45 @@ async def fill(database: Database, students: int, lessons: int) -> uuid.UUID:
                     "classroom_id": classroom,
                     "title": f"Lesson {n}",
                     "category": CATEGORIES[n % len(CATEGORIES)],
-                    "word_ids": [],
                 }
                 for n, lesson in enumerate(lesson_ids)
             ],
         )
+        if words:
+            await session.execute(
+                insert(LessonWord),
+                [
+                    {"lesson_id": lesson, "word_id": word, "position": place}
+                    for lesson, chosen in lesson_words.items()
+                    for place, word in enumerate(chosen)
+                ],
+            )
+        if records:
+            await session.execute(insert(Progress), [_record(rng, u, w, now) for u, w in records])
         await session.execute(insert(Card), cards)
     return classroom
+
+
+def _record(rng: random.Random, user: uuid.UUID, word: str, now: datetime) -> dict[str, Any]:
+    studies = rng.randrange(1, 20)
+    studied_at = now - timedelta(minutes=rng.randrange(100_000))
+    return {
+        "user_id": user,
+        "word_id": word,
+        "study_count": studies,
+        "correct_count": rng.randrange(studies + 1),
+        "confidence": rng.randrange(6),
+        "mastered": rng.random() < 0.3,
+        "last_studied_at": studied_at,
+        "next_review": studied_at + timedelta(days=rng.randrange(1, 30)),
+        "created_at": studied_at,
+        "updated_at": studied_at,
+        "fsrs_state": 2,
+        "fsrs_step": None,
+        "fsrs_stability": 3.0,
+        "fsrs_difficulty": 5.0,
+        "fsrs_last_review": studied_at,
+    }
 
 
 def backend_cpu(pid: int | None) -> float:
@@ -149,7 +219,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         await migrate.upgrade(url)
         database = Database(url)
         try:
-            classroom = await fill(database, args.students, args.lessons)
+            classroom = await fill(database, args.students, args.lessons, args.words, args.studied)
             query = reads.BoardQuery(classroom)
             walls: list[float] = []
             cpus: list[float] = []
@@ -175,6 +245,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "backend": args.backend,
         "cards": args.students * args.lessons,
+        "words_per_lesson": args.words,
+        "studied": args.studied,
         "body_bytes": size,
         "runs": args.runs,
         "wall_ms": round(1000 * statistics.median(walls), 2),
@@ -187,7 +259,8 @@ def run() -> None:
     args = parse_args()
     figures = asyncio.run(measure(args))
     print(
-        f"{args.backend}: {figures['cards']} cards, {figures['body_bytes']} bytes; per read "
+        f"{args.backend}: {figures['cards']} cards ({args.words} words a lesson, "
+        f"{args.studied:.0%} studied), {figures['body_bytes']} bytes; per read "
         f"wall {figures['wall_ms']} ms, Python CPU {figures['python_cpu_ms']} ms, "
         f"database backend CPU {figures['backend_cpu_ms']} ms (mean)"
     )

@@ -44,8 +44,9 @@ async def settle(
         return
     after = await card_progress.of_cards(session, [sums.card_id for sums in before])
     changed = [
-        CardSums(sums.card_id, sums.classroom_id, after[sums.card_id])
-        for sums in sorted(before, key=lambda s: (str(s.classroom_id), str(s.card_id)))
+        sums._replace(progress=after[sums.card_id])
+        # Each board's cards in the order they were made: the same order on every backend.
+        for sums in sorted(before, key=lambda s: s.order)
         if sums.card_id in after and after[sums.card_id] != sums.progress
     ]
     for sums in changed:

@@ -41,11 +41,13 @@ class CardProgress(NamedTuple):
 
 class CardSums(NamedTuple):
     """A card's progress (None: template card or no learner) with what a write needs to
-    know of the card to announce it."""
+    know of the card to announce it. ``order`` sorts a board's cards by creation (then
+    id): the order a write announces them in, the same on every backend."""
 
     card_id: uuid.UUID
     classroom_id: uuid.UUID
     progress: CardProgress | None
+    order: tuple[Any, str] = (None, "")
 
 
 # The scopes a caller picks cards by: the condition on ``c`` (cards) or ``s`` (students),
@@ -62,15 +64,13 @@ _SCOPES = {
     "(SELECT lesson_id FROM lesson_words WHERE word_id IN ({list2}))",
 }
 
-# The number of columns the aggregate gives after the card's id and classroom.
-PROGRESS_COLUMNS = 7
-
 
 def aggregate_sql(dialect: str, scope: str, *, first: int = 1) -> str:
     """Driver SQL: one row per card of ``scope`` — ``card_id``, ``classroom_id``,
     ``learner`` (null: no progress), ``words``, ``started``, ``mastered``, ``studies``,
-    ``correct``, ``last_studied_at``. Parameters are numbered from ``first`` on PostgreSQL
-    (``$n``; a list is an array) and positional on SQLite (``?``; a list is JSON text).
+    ``correct``, ``last_studied_at``, and the card's ``created_at``. Parameters are
+    numbered from ``first`` on PostgreSQL (``$n``; a list is an array) and positional on
+    SQLite (``?``; a list is JSON text).
 
     Words join only for a student with a learner, so a template card or a learner-less
     student costs one row, not one per word. ``mastered`` is 0/1 on SQLite, a boolean on
@@ -99,19 +99,39 @@ def aggregate_sql(dialect: str, scope: str, *, first: int = 1) -> str:
 
 @cache
 def _aggregate(condition: str) -> str:
+    """The cards of the scope (``sc``, the condition written once); the sums of each
+    (lesson, learner) pair over the records the learners have of the lessons' words
+    (``sums``: the records are found by learner, through the primary key, then joined to
+    the lessons' words, so only records count and never a word without one); and each
+    lesson's word count (``counts``). Summing per card over every (card, word) row instead
+    cost a 3,000-card board about twice the database time (docs/benchmarks.md)."""
     # Every piece of this statement is a constant of this module; values are all bound.
     return f"""
-SELECT c.id AS card_id, c.classroom_id AS classroom_id, s.learner_id AS learner,
-  count(lw.word_id) AS words, count(p.word_id) AS started,
-  coalesce(sum(CASE WHEN p.mastered THEN 1 ELSE 0 END), 0) AS mastered,
-  coalesce(sum(p.study_count), 0) AS studies, coalesce(sum(p.correct_count), 0) AS correct,
-  max(p.last_studied_at) AS last_studied_at
-FROM cards c
-LEFT JOIN students s ON s.id = c.student_id
-LEFT JOIN lesson_words lw ON lw.lesson_id = c.lesson_id AND s.learner_id IS NOT NULL
-LEFT JOIN progress p ON p.user_id = s.learner_id AND p.word_id = lw.word_id
-WHERE {condition}
-GROUP BY c.id, c.classroom_id, s.learner_id
+WITH sc AS (
+  SELECT c.id, c.classroom_id, c.lesson_id, c.created_at, s.learner_id
+  FROM cards c LEFT JOIN students s ON s.id = c.student_id
+  WHERE {condition}
+), sums AS (
+  SELECT lw.lesson_id, p.user_id, count(*) AS started,
+    sum(CASE WHEN p.mastered THEN 1 ELSE 0 END) AS mastered,
+    sum(p.study_count) AS studies, sum(p.correct_count) AS correct,
+    max(p.last_studied_at) AS last_studied_at
+  FROM progress p JOIN lesson_words lw ON lw.word_id = p.word_id
+  WHERE p.user_id IN (SELECT learner_id FROM sc) AND lw.lesson_id IN (SELECT lesson_id FROM sc)
+  GROUP BY lw.lesson_id, p.user_id
+), counts AS (
+  SELECT lesson_id, count(*) AS words FROM lesson_words
+  WHERE lesson_id IN (SELECT lesson_id FROM sc)
+  GROUP BY lesson_id
+)
+SELECT sc.id AS card_id, sc.classroom_id AS classroom_id, sc.learner_id AS learner,
+  coalesce(n.words, 0) AS words, coalesce(a.started, 0) AS started,
+  coalesce(a.mastered, 0) AS mastered, coalesce(a.studies, 0) AS studies,
+  coalesce(a.correct, 0) AS correct, a.last_studied_at AS last_studied_at,
+  sc.created_at AS created_at
+FROM sc
+LEFT JOIN counts n ON n.lesson_id = sc.lesson_id
+LEFT JOIN sums a ON a.lesson_id = sc.lesson_id AND a.user_id = sc.learner_id
 """  # noqa: S608
 
 
@@ -143,10 +163,12 @@ async def _sums(session: AsyncSession, scope: str, *parameters: Any) -> list[Car
     result = await connection.exec_driver_sql(aggregate_sql(dialect, scope), tuple(bound))
     found = []
     for row in result:
-        card_id, classroom_id, *rest = tuple(row)
+        card_id, classroom_id, *rest, created = tuple(row)
         if sqlite:
             card_id, classroom_id = uuid.UUID(hex=card_id), uuid.UUID(hex=classroom_id)
-        found.append(CardSums(card_id, classroom_id, progress_of(rest, sqlite=sqlite)))
+        progress = progress_of(rest, sqlite=sqlite)
+        # SQLite's instants are text in time order: compared as they are, within one run.
+        found.append(CardSums(card_id, classroom_id, progress, (created, str(card_id))))
     return found
 
 

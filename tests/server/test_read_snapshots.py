@@ -2,7 +2,8 @@
 
 A board read's ``seq`` says which events its cards already hold: exactly those up to ``seq``,
 so that a client that subscribes with ``since`` = ``seq`` applies every later event once and
-no event twice. The same holds for ``GET /api/v1/progress`` (``{items, seq}``).
+no event twice, learners' progress on the cards included (§9). The same holds for
+``GET /api/v1/progress`` (``{items, seq}``).
 
 Each test writes a fixed number of times through a really served app (on PostgreSQL each
 request has its own connection, so reads and commits truly interleave) while other clients
@@ -27,7 +28,18 @@ from litestar import Litestar
 from server.settings import Settings
 from storage import events
 from storage.database import Database
-from tests.board_helpers import BOARD, STATUSES, columns, data_of, get_board, move, post_card, room
+from tests.board_helpers import (
+    BOARD,
+    LEARNER_JOIN,
+    LESSONS,
+    STATUSES,
+    columns,
+    data_of,
+    get_board,
+    move,
+    post_card,
+    room,
+)
 from tests.helpers import bearer, signed_in
 from tests.live import live
 
@@ -74,6 +86,13 @@ def _apply_board_event(board: Columns, name: str, data: dict[str, Any]) -> None:
         assert source[data["from_position"]]["id"] == card["id"], (name, data)
         del source[data["from_position"]]
         board[card["status"]].insert(card["position"], card)
+    elif name == "card.progress":
+        for cards in board.values():
+            for index, card in enumerate(cards):
+                if card["id"] == data["id"]:
+                    cards[index] = card | {"progress": data["progress"]}
+                    return
+        raise AssertionError(f"card.progress for a card not on the board: {data}")
     else:
         raise AssertionError(f"the test wrote no {name} event")
 
@@ -149,6 +168,96 @@ async def test_every_board_read_holds_exactly_the_events_up_to_its_seq(
         replayed[event.seq] = _positioned(board)
     final = await get_board(http, teacher, classroom_id=place.id)
     assert final["seq"] == max(replayed)
+    assert columns(final) == replayed[final["seq"]]
+    assert len({seq for seq, _ in reads}) >= MIN_SEQS_READ
+    wrong = _mismatches(reads, replayed)
+    assert not wrong, (
+        f"{len(wrong)} of {len(reads)} reads do not hold exactly the events up to their seq; "
+        f"the first at seq {wrong[0][0]}"
+    )
+
+
+async def test_every_board_read_holds_exactly_the_progress_up_to_its_seq(
+    http: httpx.AsyncClient, settings: Settings
+) -> None:
+    """Contract §9: learners' answers change their cards' ``progress`` (and auto-advance
+    moves them) while a teacher moves cards and readers read: each read's cards, progress
+    included, are exactly the replay of the events up to its ``seq``."""
+    place = await room(http, students=(), lessons=[(f"L{n}", "Spanish") for n in range(3)])
+    teacher = place.teacher
+    words = ["es:hola", "es:adios", "es:gracias", "es:gato"]
+    for index, lesson in enumerate(place.lessons):
+        body = {"word_ids": words[index : index + 2]}
+        data_of(await http.patch(f"{LESSONS}/{lesson['id']}", json=body, headers=teacher.headers))
+    learners = []
+    for n in range(WRITERS):
+        login = await signed_in(http, name=f"Learner {n}")
+        headers = bearer(login["access_token"])
+        code = {"join_code": place.classroom["student_join_code"]}
+        student = data_of(await http.post(LEARNER_JOIN, json=code, headers=headers))["student"]
+        learners.append(headers)
+        for lesson in place.lessons:
+            data_of(await post_card(http, teacher, lesson["id"], student["id"]), 201)
+    start = await get_board(http, teacher, classroom_id=place.id)
+    writing = WRITERS + 1
+    reads: list[tuple[int, Columns]] = []
+
+    async def learner(number: int) -> None:
+        nonlocal writing
+        chooser = random.Random(number)
+        counts: dict[str, int] = {}
+        for _ in range(WRITES_EACH):
+            word = chooser.choice(words)
+            if counts.get(word) and chooser.random() < 0.1:
+                data_of(await http.delete(f"/api/v1/progress/{word}", headers=learners[number]))
+                counts[word] = 0
+                continue
+            counts[word] = counts.get(word, 0) + 1
+            body = {
+                "studyCount": counts[word],
+                "correctCount": 0,
+                "confidence": chooser.randrange(6),
+                "mastered": chooser.random() < 0.6,
+            }
+            response = await http.put(
+                f"/api/v1/progress/{word}", json=body, headers=learners[number]
+            )
+            assert response.status_code in {200, 201}, response.text
+        writing -= 1
+
+    async def mover() -> None:
+        nonlocal writing
+        chooser = random.Random(99)
+        for _ in range(WRITES_EACH // 2):
+            board = await get_board(http, teacher, classroom_id=place.id)
+            card = chooser.choice([c for cards in columns(board).values() for c in cards])
+            # A move back to not_started: auto-advance moves it on again at the next answer.
+            response = await move(http, teacher, card, "not_started", chooser.randrange(4))
+            assert response.status_code in {200, 409}, response.text  # 409: auto-advanced
+        writing -= 1
+
+    async def reader() -> None:
+        while writing:
+            response = await http.get(
+                BOARD, params={"classroom_id": place.id}, headers=teacher.headers
+            )
+            board = data_of(response)
+            reads.append((board["seq"], columns(board)))
+
+    await asyncio.gather(
+        *(learner(n) for n in range(WRITERS)), mover(), *(reader() for _ in range(READERS))
+    )
+
+    replayed: dict[int, Columns] = {start["seq"]: columns(start)}
+    board = {status: list(cards) for status, cards in columns(start).items()}
+    names = set()
+    for event in await _stored_events(settings, place.channel, start["seq"]):
+        _apply_board_event(board, event.name, event.data)
+        names.add((event.name, event.actor_name))
+        replayed[event.seq] = _positioned(board)
+    assert ("card.moved", "Tandem") in names
+    assert any(name == "card.progress" for name, _ in names)
+    final = await get_board(http, teacher, classroom_id=place.id)
     assert columns(final) == replayed[final["seq"]]
     assert len({seq for seq, _ in reads}) >= MIN_SEQS_READ
     wrong = _mismatches(reads, replayed)

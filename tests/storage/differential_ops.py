@@ -110,6 +110,15 @@ async def _add(run: Run, a: dict[str, Any]) -> Answer:
     return _json(response)
 
 
+async def _lesson_words(run: Run, a: dict[str, Any]) -> Answer:
+    response = await run.client.patch(
+        f"/api/teacher/lessons/{run.lessons[a['lesson']]}",
+        json={"word_ids": a["word_ids"]},
+        headers=_headers(run, a["teacher"]),
+    )
+    return _json(response)
+
+
 async def _list_roster(run: Run, a: dict[str, Any]) -> Answer:
     path = f"/api/teacher/{a['what']}"
     params = {} if a["what"] == "classrooms" else {"classroom_id": run.classrooms[a["room"]]["id"]}
@@ -239,6 +248,7 @@ PERFORM: dict[str, Callable[[Run, dict[str, Any]], Awaitable[Answer]]] = {
     "join_learner": _join_learner,
     "add": _add,
     "list": _list_roster,
+    "lesson_words": _lesson_words,
     "create_card": _create_card,
     "move": _move,
     "batch_move": _batch_move,

@@ -86,6 +86,14 @@ def setup(seed: int) -> list[Op]:
             Op("add", {"teacher": 2 * room, "room": room, "what": "lessons", "fields": fields})
         )
     ops.append(Op("join_learner", {"learner": 3, "room": 0}))
+    ops.append(Op("join_learner", {"learner": 4, "room": 1}))
+    # Cards of the learners' student entries (handles 8 and 9): their progress shows on
+    # them, and progress writes announce it and auto-advance them (contract §9).
+    ops += [
+        Op("create_card", {"teacher": 0, "lesson": lesson, "student": 8, "status": None})
+        for lesson in range(4)
+    ]
+    ops.append(Op("create_card", {"teacher": 2, "lesson": 4, "student": 9, "status": None}))
     # A board to start with: every lesson of classroom 0 for three students, and templates.
     for lesson in range(4):
         for student in (0, 1, 2, None):
@@ -128,6 +136,7 @@ class Plan:
             (self.progress_import, 3),
             (self.progress_read, 6),
             (self.roster, 3),
+            (self.lesson_words, 3),
             (self.start_burst, 1),
         ]
         choose = self.rng.choices([k for k, _ in kinds], weights=[w for _, w in kinds])[0]
@@ -375,6 +384,16 @@ class Plan:
         if method == "PUT":
             args["json"] = {"studyCount": 1, "correctCount": 1, "confidence": 3}
         return Op("progress", args)
+
+    def lesson_words(self) -> Op:
+        """A lesson's words replaced: its cards' progress may change (contract §9)."""
+        lesson = self.rng.randrange(len(self.model.lessons))
+        room = self.model.room_of[self.model.lessons[lesson]]
+        words = self.rng.sample(LESSON_WORDS, self.rng.randint(0, 4))
+        return Op(
+            "lesson_words",
+            {"teacher": self._teacher(room), "lesson": lesson, "word_ids": words},
+        )
 
     def roster(self) -> Op:
         room = self.rng.randrange(len(self.model.classrooms))

@@ -4,6 +4,8 @@ Several rules have a second implementation on PostgreSQL: a single move's lock c
 check order and key are a PL/pgSQL function (migration 0008) where SQLite and batches move
 in Python, the board read is SQL in two dialects, the event append and the progress PUT
 have PostgreSQL-only paths, and text is ordered by bytes by a collation on PostgreSQL.
+The learning loop's sums (storage/repositories/card_progress.py) are one SQL statement run
+by both, and the order a write announces cards in must not depend on their ids.
 This runs the same seeded random operations through the real app on a fresh SQLite
 database and a fresh PostgreSQL one, side by side, and requires after every operation the
 same status and body and the same new events on every channel, read from each event
@@ -12,6 +14,7 @@ store (tests/storage/differential.py says how ids and instants are made comparab
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -23,12 +26,15 @@ import asyncpg
 import pytest
 from argon2 import PasswordHasher
 from litestar.testing import AsyncTestClient
+from sqlalchemy import select
 
 from server.app import create_app
 from server.auth import passwords
+from server.board.service import SYSTEM_ACTOR
 from server.settings import Settings
 from storage import migrate
 from storage.database import Database
+from storage.models import Event
 from tests.backends import SECRET_KEY, TEST_DATABASE_URL
 from tests.databases import PostgresDatabases, SqliteDatabases
 from tests.storage.differential import Run, report
@@ -37,7 +43,10 @@ from tests.storage.differential_plan import Plan, finale, setup
 
 pytestmark = pytest.mark.needs_postgres
 
-SEEDS = (1, 2, 3)
+# Seeds whose plans reach every outcome of ``wanted`` below (since the plan has lesson word
+# edits, seeds 1, 5 and 7 miss one of them, while agreeing all along); more with
+# TANDEM_DIFFERENTIAL_SEEDS="1 2 3 …".
+SEEDS = tuple(int(s) for s in os.environ.get("TANDEM_DIFFERENTIAL_SEEDS", "2 3 4").split())
 OPERATIONS = 200
 Stored = dict[str, list[dict[str, Any]]]
 
@@ -155,6 +164,7 @@ async def test_sqlite_and_postgresql_answer_alike(
                 )
             history.append((index, str(op)))
             seen[(op.kind, done.status, _code(done.body))] += 1
+        seen.update(await _loop_events(runs[0]))
     # The generator reaches the outcomes that matter, so agreeing means something.
     wanted = {
         ("move", 200, None),
@@ -168,8 +178,31 @@ async def test_sqlite_and_postgresql_answer_alike(
         ("progress", 201, None),
         ("progress", 200, None),
         ("progress", 409, "VERSION_CONFLICT"),
+        ("lesson_words", 200, None),
+        # The learning loop's events (contract §9): progress on cards, auto-advance's moves.
+        ("event", 0, "card.progress"),
+        ("event", 0, "card.moved by Tandem"),
     }
     assert wanted <= seen.keys(), (wanted - seen.keys(), seen)
+
+
+async def _loop_events(run: Run) -> Counter[tuple[str, int, str | None]]:
+    """How many ``card.progress`` events and auto-advance moves the run stored."""
+    async with run.database.reader() as session:
+        rows = (
+            await session.execute(
+                select(Event.name, Event.actor_name).where(
+                    Event.name.in_(("card.progress", "card.moved"))
+                )
+            )
+        ).all()
+    found: Counter[tuple[str, int, str | None]] = Counter()
+    for name, actor in rows:
+        if name == "card.progress":
+            found[("event", 0, name)] += 1
+        elif actor == SYSTEM_ACTOR:
+            found[("event", 0, "card.moved by Tandem")] += 1
+    return found
 
 
 def _register(role: str, n: int) -> Op:
