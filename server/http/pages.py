@@ -1,6 +1,7 @@
 """The browser UI: ``/`` and ``/join`` (sign in / sign up), ``/board``, ``/classroom`` (a
-classroom's set-up: roster, lessons, assigning, codes and teachers), ``/study`` and ``/help``
-(how Tandem works, for teachers), from ``web/``.
+classroom's set-up: roster, lessons, assigning, codes and teachers), ``/overview`` (a
+classroom's students by lessons, coloured by mastery), ``/study`` and ``/help`` (how Tandem
+works, for teachers), from ``web/``.
 
 Static files served by the app itself, no CDN: pages are plain HTML and ES modules. Their
 security headers (CSP, nosniff, referrer policy) are set for every HTML response in one
@@ -23,6 +24,7 @@ PAGES = {
     "/join": "index.html",
     "/board": "board.html",
     "/classroom": "classroom.html",
+    "/overview": "overview.html",
     "/study": "study.html",
     "/help": "help.html",
 }

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, Page, StorageState, ViewportSize
+from playwright.async_api import Browser, Page, StorageState, ViewportSize, expect
 
 from tests.helpers import Client, login
 from tests.web.conftest import ConsoleErrors
@@ -154,3 +154,17 @@ async def open_module(browser: Browser, address: str, errors: ConsoleErrors, pat
     await page.route(blank, lambda route: route.fulfill(content_type="text/html", body=BLANK))
     await page.goto(blank)
     return Module(page, path)
+
+
+async def master_the_card(page: Page) -> str:
+    """On /study: turn the card, mark its word mastered, answer "Knew it"; the word's id."""
+    card = page.get_by_test_id("card")
+    word = await card.get_attribute("data-word-id")
+    assert word
+    await page.get_by_test_id("flip").click()
+    toggle = page.get_by_test_id("mastered-toggle")
+    await toggle.click()
+    await expect(toggle).to_have_attribute("aria-pressed", "true")
+    await page.get_by_test_id("knew").click()
+    await expect(card).not_to_have_attribute("data-word-id", word)
+    return word

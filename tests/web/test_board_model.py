@@ -234,3 +234,58 @@ async def test_statuses_names_and_transitions_are_the_servers(model: Module) -> 
     assert copy["moves"] == [
         [a, b, rules.transition_allowed(a, b)] for a in rules.STATUSES for b in rules.STATUSES
     ]
+
+
+PROGRESS = {
+    "words": 3,
+    "started": 2,
+    "mastered": 1,
+    "studies": 5,
+    "correct": 4,
+    "last_studied_at": "2025-06-01T11:00:00.000000Z",
+}
+
+
+async def test_a_learners_progress_updates_the_card_and_nothing_else(model: Module) -> None:
+    """card.progress (contract §9): the card's `progress` changes, its version and place
+    don't; an auto-advance is the card.moved that follows, by Tandem."""
+    advanced = {**CARDS[0], "status": "in_progress", "position": 2, "progress": PROGRESS}
+    frames = [
+        event(11, "card.progress", {"id": "a1", "progress": PROGRESS}, actor="Ana"),
+        {
+            **event(
+                12,
+                "card.moved",
+                {"card": advanced, "from_status": "not_started", "from_position": 0},
+            ),
+            "actor": {"id": None, "name": "Tandem"},
+        },
+        event(13, "card.progress", {"id": "zz", "progress": PROGRESS}),  # not on this board
+    ]
+    result = await apply(model, frames)
+    assert result["results"] == [
+        {"id": "a1", "kind": "progress"},
+        {"id": "a1", "kind": "moved"},
+        {"id": "zz", "kind": "progress"},
+    ]
+    a1 = result["cards"]["a1"]
+    assert (a1["progress"], a1["updated_at"]) == (PROGRESS, CARDS[0]["updated_at"])
+    assert result["columns"]["in_progress"] == ["b1@0", "b2@1", "a1@2"]
+    assert result["columns"]["not_started"] == ["a2@0", "a3@1", "a4@2"]
+    assert "zz" not in result["cards"]
+
+
+async def test_the_mastery_bar_reads_the_cards_progress(model: Module) -> None:
+    result = await model.run(
+        "(m, arg) => [m.mastery(null), m.mastery(arg.progress), m.mastery({ ...arg.progress, words: 0, mastered: 0 })]",
+        {"progress": PROGRESS},
+    )
+    assert result[0] is None  # a template card, or a student with no learner
+    assert result[1] == {
+        "share": 1 / 3,
+        "words": 3,
+        "mastered": 1,
+        "started": 2,
+        "lastStudiedAt": PROGRESS["last_studied_at"],
+    }
+    assert result[2]["share"] == 0

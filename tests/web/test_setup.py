@@ -1,7 +1,8 @@
-"""A classroom's first day in the browser (contract §8): a new teacher sets a class up on
+"""A classroom's first day in the browser (contract §8, §9): a new teacher sets a class up on
 /classroom (students pasted, a lesson from the deck, assigned to all), a learner joins with
-their own code, a co-teacher joins and is removed; renames and deletions reach other
-teachers' boards live."""
+their own code, a co-teacher joins and is removed, and the learner studies the lesson while
+the teacher's board moves her card to "Needs Review" by itself; renames and deletions reach
+other teachers' boards live."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from playwright.async_api import Browser, Page, expect
 from tests.board_helpers import User, data_of, get_board, room
 from tests.helpers import PASSWORD, signed_in, unique_email
 from tests.web.conftest import ConsoleErrors
-from tests.web.pages import new_page, screenshot, screenshot_devices, unprovoked
+from tests.web.pages import master_the_card, new_page, screenshot, screenshot_devices, unprovoked
 
 pytestmark = pytest.mark.needs_browser
 
@@ -165,6 +166,30 @@ async def test_first_day_of_a_new_classroom(
         await api.get(f"/api/teacher/classrooms/{classroom_id}/teachers", headers=headers)
     )
     assert [teacher["role"] for teacher in teachers] == ["owner"]
+
+    # The loop closes (contract §9): Ana studies her lesson, first on her study page, and
+    # Maria's board moves her card by itself: "In Progress" at her first answer, "Needs
+    # Review" once every word is mastered.
+    ana_card = board.locator(".card:not(.card-flying)", has_text="Ana García")
+    lesson_choice = learner.get_by_test_id("lesson-list").locator("button", has_text="Saying hello")
+    await expect(lesson_choice).to_contain_text("Class 4A · 0 of 3 words mastered")
+    await expect(learner.get_by_test_id("card-lesson")).to_have_text("Lesson · Saying hello")
+    studied = [await master_the_card(learner)]
+    await expect(ana_card).to_have_attribute("data-status", "in_progress")
+    await expect(ana_card.get_by_test_id("card-progress")).to_have_attribute("data-mastered", "1")
+    studied.append(await master_the_card(learner))
+    assert sorted(studied) == ["es:adios", "es:hola"]  # the lesson's words come first
+    await expect(learner.get_by_test_id("card-word")).to_have_text("la pizarra")  # her own word
+    await master_the_card(learner)
+    await expect(lesson_choice).to_contain_text("3 of 3 words mastered")
+    await expect(ana_card).to_have_attribute("data-status", "needs_review")
+    await expect(ana_card.get_by_test_id("card-progress-text")).to_have_text(
+        re.compile(r"^3/3 mastered · studied just now$")
+    )
+    await expect(board.get_by_test_id("column-cards-needs_review").locator(".card")).to_have_count(
+        1
+    )
+    await expect(board.get_by_test_id("column-cards-not_started").locator(".card")).to_have_count(2)
     assert unprovoked(console_errors) == []
 
 

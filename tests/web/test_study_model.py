@@ -118,9 +118,9 @@ async def test_events_apply_in_seq_order_and_only_once(model: Module) -> None:
     )
     assert result["changes"] == [
         None,
-        {"wordId": "es:dos", "kind": "updated"},
+        {"wordId": "es:dos", "kind": "updated", "answered": True},
         None,
-        {"wordId": "es:uno", "kind": "deleted"},
+        {"wordId": "es:uno", "kind": "deleted", "answered": False},
         None,
         None,
         None,
@@ -145,7 +145,7 @@ async def test_our_own_echo_and_an_older_record_change_nothing(model: Module) ->
         frames=[updated(2, ours), updated(3, older), updated(4, newer)],
     )
     assert result == {
-        "changes": [None, None, {"wordId": "es:uno", "kind": "updated"}],
+        "changes": [None, None, {"wordId": "es:uno", "kind": "updated", "answered": True}],
         "studies": 3,
         "seq": 4,
     }
@@ -299,10 +299,12 @@ async def test_answering_moves_on_and_says_what_to_save(model: Module) -> None:
         model.confidence = 2;
         const chosen = model.answer(true, now);
         model.adopt(arg.saved);  // the PUT's answer: es:uno is due tomorrow
+        const unseen = model.answer(false, now);  // es:dos is not turned yet: no answer
+        model.flipped = true;
         const byDefault = model.answer(false, now);
         return {
           chosen: { word: chosen.word.id, knew: chosen.knew, confidence: chosen.confidence, next: chosen.next.id },
-          byDefault: { word: byDefault.word.id, confidence: byDefault.confidence },
+          byDefault: { word: byDefault.word.id, confidence: byDefault.confidence }, unseen,
           current: model.current.id, flipped: model.flipped, confidence: model.confidence,
           answers: model.sessionAnswers, none: new m.StudyModel(arg.words).answer(true, now),
         };
@@ -311,6 +313,7 @@ async def test_answering_moves_on_and_says_what_to_save(model: Module) -> None:
     )
     assert result["chosen"] == {"word": "es:uno", "knew": True, "confidence": 2, "next": "es:dos"}
     assert result["byDefault"] == {"word": "es:dos", "confidence": 1}
+    assert result["unseen"] is None  # an answer is a judgement of the answer seen
     assert (result["current"], result["flipped"], result["confidence"]) == ("es:tres", False, None)
     assert result["answers"] == 2
     assert result["none"] is None
@@ -371,7 +374,7 @@ async def test_a_rest_read_replaces_everything(model: Module) -> None:
     )
     assert result["held"] == ["es:tres", "es:azul"]
     assert result["stale"] is None  # the REST read at seq 9 already reflects it
-    assert result["next"] == {"wordId": "es:tres", "kind": "deleted"}
+    assert result["next"] == {"wordId": "es:tres", "kind": "deleted", "answered": False}
     assert (result["seq"], result["loaded"], result["mastered"]) == (10, True, 1)
 
 
@@ -388,3 +391,156 @@ async def test_the_old_apps_progress_is_counted(model: Module) -> None:
         {"raw": "[1, 2]", "count": None},
         {"raw": "not json", "count": None},
     ]
+
+
+async def test_an_answer_from_elsewhere_is_told_from_a_mastered_change(model: Module) -> None:
+    """`answered` says a study count rose (another device answered: move on), not a
+    mastered toggle nor a confidence change."""
+    base = record("es:uno", studies=2, updated="2025-06-01T10:00:00.000000Z")
+    mastered = {**base, "mastered": True, "updatedAt": "2025-06-01T10:01:00.000000Z"}
+    answered = {**mastered, "studyCount": 3, "updatedAt": "2025-06-01T10:02:00.000000Z"}
+    result = await run(
+        model,
+        "const model = make(m, arg); return arg.frames.map((frame) => model.apply(frame));",
+        items=[base],
+        seq=1,
+        frames=[updated(2, mastered), updated(3, answered)],
+    )
+    assert [change["answered"] for change in result] == [False, True]
+
+
+# Two lessons as GET /api/v1/assignments lists them (contract §9): one of deck words, one
+# with a teacher's own word the deck doesn't have.
+LESSONS = [
+    {
+        "lesson_id": "l-colours",
+        "classroom": {"id": "c1", "name": "Class 4A"},
+        "title": "Colours",
+        "category": "Vocabulary",
+        "status": "not_started",
+        "words": [WORDS[4], WORDS[3]],
+        "progress": None,
+    },
+    {
+        "lesson_id": "l-class",
+        "classroom": {"id": "c1", "name": "Class 4A"},
+        "title": "In class",
+        "category": "Vocabulary",
+        "status": "in_progress",
+        "words": [
+            {"id": "w:pizarra", "term": "la pizarra", "translation": "the board", "topic": None},
+            WORDS[2],
+        ],
+        "progress": None,
+    },
+]
+
+
+async def test_your_lessons_come_first_then_everything_due_then_the_deck(model: Module) -> None:
+    items = [
+        record("es:uno", next_review="2025-05-20T00:00:00.000Z"),  # due, in no lesson
+        record("es:rojo", next_review="2025-06-09T00:00:00.000Z"),  # a lesson's, later
+        record("es:tres", next_review="2025-05-30T00:00:00.000Z", mastered=True),
+    ]
+    result = await run(
+        model,
+        """
+        const model = make(m, arg);
+        model.setLessons(arg.lessons);
+        const all = model.studyOrder(now).map((word) => word.id);
+        model.choose("l-class");
+        const chosen = model.studyOrder(now).map((word) => word.id);
+        const lessonOfRojo = model.lessonOf("es:rojo").title;
+        const progress = arg.lessons.map((lesson) => model.lessonProgress(lesson));
+        const own = model.word("w:pizarra").term;
+        model.setLessons(arg.lessons.slice(0, 1));  // left the class of the chosen lesson
+        return { all, chosen, lessonOfRojo, progress, after: model.chosen, own,
+                 deck: model.deck.length, known: model.words.length, none: model.lessonOf("es:dos") };
+        """,
+        items=items,
+        lessons=LESSONS,
+    )
+    # Colours: azul (new; rojo is later); In class: la pizarra (new; tres is mastered);
+    # then es:uno (due), then the deck's new words, then later, then mastered.
+    assert result["all"] == ["es:azul", "w:pizarra", "es:uno", "es:dos", "es:rojo", "es:tres"]
+    assert result["chosen"] == ["w:pizarra", "es:azul", "es:uno", "es:dos", "es:rojo", "es:tres"]
+    assert result["lessonOfRojo"] == "Colours"
+    assert result["progress"] == [
+        {"words": 2, "started": 1, "mastered": 0},
+        {"words": 2, "started": 1, "mastered": 1},
+    ]
+    assert result["after"] is None
+    assert result["own"] == "la pizarra"
+    assert (result["deck"], result["known"]) == (5, 5)  # the own word left with its lesson
+    assert result["none"] is None
+
+
+async def test_a_word_waiting_in_the_outbox_is_not_offered_again(model: Module) -> None:
+    result = await run(
+        model,
+        """
+        const model = make(m, arg);
+        model.waiting = new Set(["es:uno", "es:dos"]);
+        return model.pickNext(null, now).id;
+        """,
+    )
+    assert result == "es:tres"
+
+
+@pytest.fixture
+async def outbox(
+    browser: Browser, address: str, console_errors: ConsoleErrors
+) -> AsyncIterator[Module]:
+    module = await open_module(browser, address, console_errors, "/static/js/study-outbox.js")
+    yield module
+    assert console_errors == []
+
+
+# A storage like localStorage, in memory; `arg.stored` is what it holds at the start.
+STORAGE = """
+  const storage = (stored) => {
+    const items = new Map(Object.entries(stored ?? {}));
+    return { items, getItem: (k) => items.get(k) ?? null, setItem: (k, v) => items.set(k, String(v)),
+             removeItem: (k) => items.delete(k) };
+  };
+"""
+
+
+async def test_the_outbox_keeps_answers_and_sends_each_once(outbox: Module) -> None:
+    result = await outbox.run(
+        f"""(m, arg) => {{ {STORAGE}
+        const store = storage();
+        const box = new m.Outbox(store, "u1");
+        const first = box.add("es:uno", true, 4);
+        box.add("es:uno", false, 1);
+        box.add("es:dos", true, 5);
+        const kept = JSON.parse(store.getItem("tandem-outbox:u1")).length;
+        const sent = box.bodyFor(box.next(), arg.base);       // sent, the answer lost on the way
+        const resent = box.bodyFor(box.next(), null);         // resent: the same counts
+        const merged = box.rebase(box.next(), arg.newer);     // 409: newer counts elsewhere
+        box.done(first);
+        const second = box.bodyFor(box.next(), arg.saved);
+        const reopened = new m.Outbox(store, "u1");           // a new page on this device
+        const other = new m.Outbox(store, "u2");              // another account's outbox
+        box.done(box.next());
+        box.done(box.next());
+        return {{ kept, sent, resent, merged, second, reopened: reopened.entries.map((e) => e.wordId),
+                 holds: [reopened.holds("es:dos"), reopened.holds("es:tres")], other: other.size,
+                 emptied: store.getItem("tandem-outbox:u1"), broken: new m.Outbox(storage({{ "tandem-outbox:u1": "{{" }}), "u1").size }};
+        }}""",
+        {
+            "base": record("es:uno", studies=3, correct=2),
+            "newer": record("es:uno", studies=5, correct=4),
+            "saved": record("es:uno", studies=6, correct=5),
+        },
+    )
+    assert result["kept"] == 3
+    assert result["sent"] == {"studyCount": 4, "correctCount": 3, "confidence": 4}
+    assert result["resent"] == result["sent"]
+    assert result["merged"] == {"studyCount": 6, "correctCount": 5, "confidence": 4}
+    assert result["second"] == {"studyCount": 7, "correctCount": 5, "confidence": 1}
+    assert result["reopened"] == ["es:uno", "es:dos"]
+    assert result["holds"] == [True, False]
+    assert result["other"] == 0
+    assert result["emptied"] is None
+    assert result["broken"] == 0

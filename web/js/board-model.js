@@ -126,6 +126,13 @@ export class BoardModel {
         }
         return { id: data.id, kind: "unlocked", reason: data.reason };
       }
+      case "card.progress": {
+        // A learner's progress on the lesson's words (contract §9): no version change, no
+        // move; an auto-advance comes after it as its own card.moved.
+        const card = this.cards.get(data.id);
+        if (card) this.cards.set(data.id, { ...card, progress: data.progress });
+        return { id: data.id, kind: "progress" };
+      }
       case "card.deleted":
         this.cards.delete(data.id);
         for (const card of this.cards.values()) {
@@ -241,6 +248,15 @@ export function dropPosition(card, status, visible, index, { filtered }) {
   const last = others[others.length - 1].position;
   if (same) return last > card.position ? last : last + 1;
   return last + 1;
+}
+
+/** What a card's mastery bar shows (contract §9's `progress`): null for a template card or
+ * a student with no learner; else the share of the lesson's words mastered (0..1), and the
+ * words counted. */
+export function mastery(progress) {
+  if (!progress) return null;
+  const { words, mastered, started } = progress;
+  return { share: words ? mastered / words : 0, words, mastered, started, lastStudiedAt: progress.last_studied_at ?? null };
 }
 
 /** A sort key that puts a pending move where the server will put it. */

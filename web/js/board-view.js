@@ -1,10 +1,19 @@
 // The board's DOM: columns, cards (kept by id and reordered in place, so focus survives
 // live updates), the drop placeholder, FLIP animations, presence and the connection dot.
 
-import { STATUSES, STATUS_NAMES, pendingKey } from "./board-model.js";
+import { STATUSES, STATUS_NAMES, mastery, pendingKey } from "./board-model.js";
 import { h, hueOf, icon, initials, plural, reducedMotion } from "./board-util.js";
+import { whenFromNow } from "./util.js";
 
 const MOVE_MS = 320;
+const PROGRESS_FLASH_MS = 1600;
+
+/** "studied 5 minutes ago" for a card's last study (contract §9's `last_studied_at`). */
+export function studiedText(iso, now = Date.now()) {
+  if (!iso) return "not studied yet";
+  const when = whenFromNow(iso, now);
+  return `studied ${when === "now" ? "just now" : when}`;
+}
 
 export class BoardView {
   constructor(app, container) {
@@ -82,7 +91,7 @@ export class BoardView {
 
   /** Lay every column out again. `before` (from `measure`) or `animate` slides what moved;
    * `highlights` ([{id, by}]) flash the cards other teachers changed. */
-  render({ animate = false, before = null, highlights = [] } = {}) {
+  render({ animate = false, before = null, highlights = [], progressed = [] } = {}) {
     const { model, drag } = this.app;
     if (reducedMotion()) before = null;
     else if (!before && animate) before = this.measure();
@@ -127,6 +136,7 @@ export class BoardView {
     if (focused && focused !== document.activeElement && focused.isConnected) focused.focus({ preventScroll: true });
     if (before) this.animate(before, drag?.cardId);
     for (const { id, by } of highlights) this.flash(id, by);
+    for (const id of progressed) this.flashProgress(id);
   }
 
   cardElement(card) {
@@ -149,15 +159,24 @@ export class BoardView {
     const category = h("span.chip", { "data-testid": "card-category" });
     const lock = h("span.lock-badge", { "data-testid": "lock-badge", hidden: true }, icon("lock"), h("span"));
     const grip = h("span.card-grip", { "aria-hidden": "true" }, icon("grip"));
+    const fill = h("span.mastery-fill");
+    const progressText = h("span.mastery-text", { "data-testid": "card-progress-text" });
+    const progress = h(
+      "div.card-progress",
+      { "data-testid": "card-progress", hidden: true },
+      h("span.mastery-bar", { "aria-hidden": "true" }, fill),
+      progressText,
+    );
     const el = h(
       "li.card",
       { "data-testid": `card-${card.id}`, "data-card-id": card.id, tabindex: "-1", "aria-describedby": "dnd-instructions" },
       h("div.card-top", {}, select, title, remove),
       h("div.card-foot", {}, student, category),
+      progress,
       lock,
       grip,
     );
-    return { el, parts: { select, remove, title, student, category, lock, grip }, sig: "" };
+    return { el, parts: { select, remove, title, student, category, lock, grip, progress, fill, progressText }, sig: "" };
   }
 
   updateCard(entry, card) {
@@ -166,7 +185,9 @@ export class BoardView {
     const lockedByOther = app.model.lockedByOther(card, me);
     const selected = app.selection.has(card.id);
     const status = this.shownStatus(card);
-    const sig = [card.lesson_title, card.lesson_category, card.student_name, status, card.position, lockedByOther && card.locked_by_name, selected, card.locked_by === me].join("|");
+    const bar = mastery(card.progress);
+    const studied = bar ? studiedText(bar.lastStudiedAt) : "";
+    const sig = [card.lesson_title, card.lesson_category, card.student_name, status, card.position, lockedByOther && card.locked_by_name, selected, card.locked_by === me, bar && `${bar.mastered}/${bar.words}/${bar.started}`, studied].join("|");
     const { el, parts } = entry;
     el.dataset.status = status;
     el.dataset.position = String(card.position);
@@ -185,6 +206,7 @@ export class BoardView {
     parts.select.setAttribute("aria-label", `Select ${card.lesson_title} (${who})`);
     parts.remove.setAttribute("aria-label", `Delete ${card.lesson_title} (${who})`);
     parts.remove.title = "Delete card";
+    this.renderProgress(parts, bar, studied);
     parts.lock.hidden = !lockedByOther;
     parts.lock.lastElementChild.textContent = lockedByOther ? `${card.locked_by_name || "Another teacher"} is editing` : "";
     el.classList.toggle("is-locked", lockedByOther);
@@ -193,7 +215,32 @@ export class BoardView {
     if (lockedByOther) el.setAttribute("aria-disabled", "true");
     else el.removeAttribute("aria-disabled");
     const lockText = lockedByOther ? `, ${card.locked_by_name || "another teacher"} is editing` : "";
-    el.setAttribute("aria-label", `${card.lesson_title}, ${card.student_id ? card.student_name : "template card"}, ${card.lesson_category}${selected ? ", selected" : ""}${lockText}`);
+    const progressText = bar ? `, ${bar.mastered} of ${plural(bar.words, "word")} mastered, ${studied}` : "";
+    el.setAttribute("aria-label", `${card.lesson_title}, ${card.student_id ? card.student_name : "template card"}, ${card.lesson_category}${progressText}${selected ? ", selected" : ""}${lockText}`);
+  }
+
+  /** The mastery bar (mastered / words) and the time of the last study; hidden for a
+   * template card or a student with no learner (progress null). */
+  renderProgress(parts, bar, studied) {
+    parts.progress.hidden = !bar;
+    if (!bar) return;
+    parts.progress.dataset.mastered = String(bar.mastered);
+    parts.progress.dataset.words = String(bar.words);
+    parts.progress.classList.toggle("is-complete", bar.words > 0 && bar.mastered === bar.words);
+    parts.fill.style.width = `${Math.round(bar.share * 100)}%`;
+    parts.progressText.textContent = `${bar.mastered}/${bar.words} mastered · ${studied}`;
+  }
+
+  /** A brief highlight on a card whose learner just studied (a `card.progress`); without
+   * motion when the user asks for less (a tint, no animation). */
+  flashProgress(id) {
+    const el = this.elements.get(id)?.el;
+    if (!el) return;
+    el.classList.remove("is-progress");
+    void el.offsetWidth; // restart the animation
+    el.classList.add("is-progress");
+    clearTimeout(el.progressTimer);
+    el.progressTimer = setTimeout(() => el.classList.remove("is-progress"), PROGRESS_FLASH_MS);
   }
 
   // -- focus: one card in the tab order (roving tabindex) ----------------------------------

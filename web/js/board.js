@@ -13,14 +13,16 @@
 //   column-empty-<status>         its "no cards" text (visible when the column is empty)
 //   add-card-<status>             its "+" button (new card dialog, that column preset)
 //   card-<id>                     a card <li>, with data-card-id, data-status, data-position;
-//                                 classes is-locked (aria-disabled="true"), is-selected
-//     card-title, card-student, card-category, lock-badge ("Maria is editing", hidden
+//                                 classes is-locked (aria-disabled="true"), is-selected,
+//                                 is-progress (briefly, after its learner studied)
+//     card-title, card-student, card-category, card-progress (the mastery bar, data-mastered
+//     and data-words; hidden without a learner), card-progress-text, lock-badge ("Maria is editing", hidden
 //     unless another teacher holds the lock), select-<id> (checkbox), delete-<id>
 //   drop-placeholder, drag-ghost  while dragging with a pointer
 //   presence (group), presence-user (data-user-id) for each teacher on the board
 //   connection                    data-status "open" | "connecting" | "closed"
 //   classroom-picker, classroom-switcher (<select>), classroom-add, invite, setup-link (the
-//   classroom's set-up page, /classroom?id=<id>)
+//   classroom's set-up page, /classroom?id=<id>), overview-link (/overview?classroom=<id>)
 //   getting-started (an empty board's three steps): step-students, step-lessons,
 //   step-assign (class is-done once done), each with its link step-<key>-action
 //   removed (shown once this teacher was removed from the classroom), removed-other
@@ -39,8 +41,9 @@
 //   announcer (the aria-live region that narrates drag and drop)
 //   user-name, sign-out
 //
-// URL: /board?classroom=<id>&student=<id>&category=<name>&status=<status>. Tokens never
-// appear in a URL: api.js keeps them in localStorage and sends them in headers.
+// URL: /board?classroom=<id>&student=<id>&category=<name>&status=<status>; &card=<id>
+// (from the class overview) focuses and highlights that card once. Tokens never appear in
+// a URL: api.js keeps them in localStorage and sends them in headers.
 
 import { api, unwrap } from "./api.js";
 import { Live } from "./live.js";
@@ -110,7 +113,15 @@ class BoardApp {
     const remembered = localStorage.getItem(LAST_CLASSROOM);
     const known = (id) => classrooms.some((classroom) => classroom.id === id);
     const id = known(url.classroom) ? url.classroom : known(remembered) ? remembered : classrooms[0].id;
+    const cardId = new URLSearchParams(location.search).get("card");
     await this.openClassroom(id, id === url.classroom ? url.query : emptyQuery(), { push: false });
+    if (cardId && this.model.cards.has(cardId)) this.showCard(cardId);
+  }
+
+  /** A card opened from elsewhere (the class overview): focused, scrolled to, highlighted. */
+  showCard(id) {
+    this.view.focusCard(id);
+    this.view.flash(id, null);
   }
 
   wire() {
@@ -152,6 +163,8 @@ class BoardApp {
       }
     });
     this.live.onStatus((status) => this.showConnection(status));
+    // "studied 5 minutes ago" stays true as time passes.
+    setInterval(() => this.model.classroomId && !this.drag && this.render(), 60_000);
     // Leases that ended without news (the sweeper announces them too) stop showing.
     setInterval(() => {
       const now = Date.now();
@@ -215,6 +228,8 @@ class BoardApp {
     $("invite").hidden = false;
     $("setup-link").hidden = false;
     $("setup-link").href = `/classroom?id=${encodeURIComponent(id)}`;
+    $("overview-link").hidden = false;
+    $("overview-link").href = `/overview?classroom=${encodeURIComponent(id)}`;
   }
 
   showNoClassroom() {
@@ -320,6 +335,7 @@ class BoardApp {
     const remote = frame.actor && frame.actor.id !== this.me.id;
     const { id, kind } = result;
     if (kind === "roster" || kind === "classroom") return this.applyRoster(frame, result, before);
+    if (kind === "progress") return this.queueRender(before, [], [id]);
     const highlights = [];
     if (kind === "deleted") {
       this.deleting.delete(id);
@@ -377,17 +393,20 @@ class BoardApp {
   }
 
   /** Events often come in bursts (a batch move): one animated render for the lot. */
-  queueRender(before, highlights) {
-    if (!this.queued) this.queued = { before, highlights: [], timer: setTimeout(() => this.render(), 30) };
+  queueRender(before, highlights, progressed = []) {
+    if (!this.queued) this.queued = { before, highlights: [], progressed: [], timer: setTimeout(() => this.render(), 30) };
     this.queued.highlights.push(...highlights);
+    this.queued.progressed.push(...progressed);
   }
 
   render({ animate = false, before = null } = {}) {
     let highlights = [];
+    let progressed = [];
     if (this.queued) {
       clearTimeout(this.queued.timer);
       before = before || this.queued.before;
       highlights = this.queued.highlights;
+      progressed = this.queued.progressed;
       this.queued = null;
     }
     for (const [id, move] of this.pending) {
@@ -395,7 +414,7 @@ class BoardApp {
       if (move.done && (!card || card.updated_at !== move.version)) this.pending.delete(id);
     }
     for (const id of this.deleting) if (!this.model.cards.has(id)) this.deleting.delete(id);
-    this.view.render({ animate, before, highlights });
+    this.view.render({ animate, before, highlights, progressed });
     this.renderGettingStarted();
     this.renderSelection();
     this.renderSummary();

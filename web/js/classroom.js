@@ -7,7 +7,7 @@
 // live board channel (another teacher's change shows here too), messages.
 //
 // data-testid attributes, stable for browser tests:
-//   classroom-title, back-to-board, nav-students, nav-lessons, load-error, connection
+//   classroom-title, back-to-board, overview-link, nav-students, nav-lessons, load-error, connection
 //   students-section, add-students, students-names, students-add, students-note,
 //     students-empty, student-list, student-<id> (each with student-name, student-code or
 //     student-joined, student-rename, student-remove), print-codes, print-sheet
@@ -79,6 +79,7 @@ class SetupApp {
     $("message-close").addEventListener("click", () => this.hideMessage());
     $("sign-out").addEventListener("click", () => api.signOut());
     $("back-to-board").href = `/board?classroom=${encodeURIComponent(this.id)}`;
+    $("overview-link").href = `/overview?classroom=${encodeURIComponent(this.id)}`;
     this.live.onStatus((status) => showConnection($("connection"), status, { text: CONNECTION, title: CONNECTION_TITLE }));
     try {
       await this.loadAll();

@@ -1,15 +1,18 @@
 // What the study page asks of the server, and the live `progress` channel: reading the
-// records, saving answers and the mastered toggle (serialized per word, one retry after a
-// version conflict, waiting out a rate limit), the stats, and the import of the old app's
-// progress from this browser's localStorage. Results land in the model; the wiring
-// (study.js) decides what the page shows.
+// words, the learner's lessons and records, saving answers (through the outbox, so that
+// answers given offline are sent when the connection is back) and the mastered toggle
+// (serialized per word, one retry after a version conflict, waiting out a rate limit), the
+// stats, and the import of the old app's progress from this browser's localStorage.
+// Results land in the model; the wiring (study.js) decides what the page shows.
 //
-// REST: GET /api/v1/decks/es-basics (the words, once), GET /api/v1/progress (records + seq),
-// PUT /api/v1/progress/{wordId} (an answer, or mastered: true), DELETE
-// /api/v1/progress/{wordId} (unmark mastered: the word is unlearned), GET
-// /api/v1/progress/stats, POST /api/v1/progress/import. Live: the `progress` channel.
+// REST: GET /api/v1/decks/es-basics (the words, once), GET /api/v1/assignments (the
+// learner's lessons, contract §9), GET /api/v1/progress (records + seq), PUT
+// /api/v1/progress/{wordId} (an answer, or mastered: true), DELETE /api/v1/progress/{wordId}
+// (unmark mastered: the word is unlearned), GET /api/v1/progress/stats, POST
+// /api/v1/progress/import. Live: the `progress` channel.
 
-import { answerBody, masteredBody, parseOldProgress } from "./study-model.js";
+import { masteredBody, parseOldProgress } from "./study-model.js";
+import { Outbox } from "./study-outbox.js";
 import { sleep } from "./util.js";
 
 const CHANNEL = "progress";
@@ -17,6 +20,10 @@ const DECK = "es-basics"; // the deck the page studies (contract §8)
 const OLD_PROGRESS_KEY = "vocab-progress"; // the previous app's localStorage key
 const IMPORT_LATER_KEY = "tandem-import-later"; // sessionStorage: "Not now" in this session
 const RATE_RETRIES = 3;
+const RETRY_OFFLINE_MS = 5000; // how often a stuck outbox tries again without news
+
+/** A request that never reached the server (no answer at all): the device is offline. */
+export const unreachable = (error) => error?.status === undefined;
 
 const progressPath = (wordId) => `/api/v1/progress/${encodeURIComponent(wordId)}`;
 
@@ -28,6 +35,11 @@ export class StudyActions {
     this.chains = new Map(); // wordId -> promise of the last write queued for it
     this.pendingWrites = new Map(); // wordId -> number of writes queued or in flight
     this.stats = { timer: null, inFlight: false, again: false, onStats: null };
+    this.outbox = new Outbox(localStorage, api.user?.id ?? "anonymous");
+    this.sending = null; // the running flush, if any
+    this.retryTimer = null;
+    this.outboxHandlers = { onSent: () => {}, onState: () => {}, onFailed: () => {} };
+    window.addEventListener("online", () => this.flush());
   }
 
   // -- reading and the live channel ---------------------------------------------------------
@@ -36,6 +48,16 @@ export class StudyActions {
   async loadWords() {
     const deck = await this.api.request("GET", `/api/v1/decks/${DECK}`);
     this.model.setWords(deck.words);
+  }
+
+  /** The learner's lessons (contract §9) into the model; none for a teacher's account. */
+  async loadAssignments() {
+    try {
+      this.model.setLessons(await this.api.request("GET", "/api/v1/assignments"));
+    } catch (error) {
+      if (error.status === 403) this.model.setLessons([]);
+      else throw error;
+    }
   }
 
   /** Re-read every record (first load, `reset`, after an import) and continue live from there. */
@@ -53,7 +75,7 @@ export class StudyActions {
 
   /** Whether a write of ours for `wordId` is queued or on its way (its events are echoes). */
   writing(wordId) {
-    return this.pendingWrites.has(wordId);
+    return this.pendingWrites.has(wordId) || this.outbox.holds(wordId);
   }
 
   /** Queue `task` after the writes already queued for `wordId`. */
@@ -97,9 +119,98 @@ export class StudyActions {
     }
   }
 
-  /** Save one answer (after the word's earlier writes). */
+  // -- answers: the outbox -------------------------------------------------------------------
+
+  /** `onSent(record)` after each delivered answer, `onState({waiting, offline})` whenever
+   * the outbox changes, `onFailed(entry, error)` for an answer the server refused for good. */
+  onOutbox(handlers) {
+    Object.assign(this.outboxHandlers, handlers);
+  }
+
+  /** Keep one answer on the device, then send what waits. */
   saveAnswer(wordId, knew, confidence) {
-    return this.enqueue(wordId, () => this.putProgress(wordId, (base) => answerBody(base, knew, confidence)));
+    this.outbox.add(wordId, knew, confidence);
+    this.outboxState(false);
+    return this.flush();
+  }
+
+  outboxState(offline) {
+    this.outboxHandlers.onState({ waiting: this.outbox.size, offline });
+  }
+
+  /** Send the outbox's answers, oldest first, one at a time (each after the word's other
+   * writes). Stops at the first that cannot reach the server and tries again when the
+   * browser is back online, the live channel reconnects, or a few seconds later. */
+  flush() {
+    // Counts are built on the server's records: none are sent before they are read.
+    if (!this.model.loaded) return Promise.resolve();
+    if (this.sending) {
+      this.sending.again = true;
+      return this.sending.promise;
+    }
+    const run = { again: false, promise: null };
+    this.sending = run;
+    run.promise = (async () => {
+      try {
+        do {
+          run.again = false;
+          await this.sendAll();
+        } while (run.again && this.outbox.size);
+      } finally {
+        this.sending = null;
+      }
+    })();
+    return run.promise;
+  }
+
+  async sendAll() {
+    clearTimeout(this.retryTimer);
+    for (let entry = this.outbox.next(); entry; entry = this.outbox.next()) {
+      try {
+        const saved = await this.enqueue(entry.wordId, () => this.sendEntry(entry));
+        this.outbox.done(entry);
+        this.outboxState(false);
+        this.outboxHandlers.onSent(saved);
+      } catch (error) {
+        if (unreachable(error)) {
+          this.outboxState(true);
+          this.retryTimer = setTimeout(() => this.flush(), RETRY_OFFLINE_MS);
+          return;
+        }
+        // Refused for good (the word no longer exists, a bad id): it cannot be sent.
+        this.outbox.done(entry);
+        this.outboxState(false);
+        this.outboxHandlers.onFailed(entry, error);
+      }
+    }
+  }
+
+  /** PUT one outbox answer. A 409 is another device's newer counts: the answer is counted
+   * on top of them (merged). A rate limit is waited out and the same counts sent again. */
+  async sendEntry(entry) {
+    let rateRetries = 0;
+    let conflicts = 0;
+    for (;;) {
+      const body = this.outbox.bodyFor(entry, this.model.serverRecord(entry.wordId));
+      try {
+        const saved = await this.api.request("PUT", progressPath(entry.wordId), body);
+        this.model.adopt(saved);
+        return saved;
+      } catch (error) {
+        if (error.code === "VERSION_CONFLICT" && error.details?.current && conflicts < RATE_RETRIES) {
+          conflicts += 1;
+          this.model.adopt(error.details.current, { force: true });
+          this.outbox.rebase(entry, error.details.current);
+          continue;
+        }
+        if (error.code === "RATE_LIMITED" && rateRetries < RATE_RETRIES) {
+          rateRetries += 1;
+          await sleep(Math.max(1, Number(error.details?.retry_after) || 2) * 1000);
+          continue;
+        }
+        throw error;
+      }
+    }
   }
 
   /** Mark (`marking`) or unmark a word as mastered on the server. Unmarking deletes the

@@ -1,10 +1,11 @@
 // The study page's state, with no DOM and no network: the words to study (an input, in the
 // order to offer them, each `{id, term, translation, topic}` as the server's decks and
-// lessons show words: the es-basics deck today, any list tomorrow), the learner's progress
-// records by wordId as the server last described them, the card on screen, and the page's
-// rules: what is due, which card comes next, the counts an answer PUTs (contract §6), and
-// the `progress` channel's events applied in seq order (docs/realtime.md, "How a client
-// recovers").
+// lessons show words: the es-basics deck), the learner's lessons (GET /api/v1/assignments,
+// contract §9) and the one chosen, the progress records by wordId as the server last
+// described them, the card on screen, and the page's rules: what is due, which card comes
+// next ("your lessons" first: a lesson's words, then everything due, then the deck for free
+// practice), the counts an answer PUTs (contract §6), and the `progress` channel's events
+// applied in seq order (docs/realtime.md, "How a client recovers").
 
 export const DEFAULT_CONFIDENCE = { knew: 4, didnt: 1 };
 
@@ -59,17 +60,66 @@ export class StudyModel {
     this.seq = 0;
     this.loaded = false;
     this.skipped = new Set(); // words skipped in this session
+    this.waiting = new Set(); // words with an answer on this device not yet saved (outbox)
     this.current = null; // the word on the card
     this.flipped = false;
     this.confidence = null; // chosen confidence, or null (defaults by answer)
     this.sessionAnswers = 0;
+    this.lessons = []; // the learner's assignments, as GET /api/v1/assignments lists them
+    this.chosen = null; // the lesson id studied first, or null (all lessons)
+    this.deck = [];
     this.setWords(words);
   }
 
-  /** The words to study, in the order to offer new ones. */
+  /** The deck's words, in the order to offer new ones. */
   setWords(words) {
-    this.words = [...words];
-    this.byId = new Map(this.words.map((word) => [word.id, word]));
+    this.deck = [...words];
+    this.index();
+  }
+
+  /** The learner's lessons (assignments); a chosen lesson that is gone is forgotten. */
+  setLessons(lessons) {
+    this.lessons = [...lessons];
+    if (this.chosen && !this.lessons.some((lesson) => lesson.lesson_id === this.chosen)) this.chosen = null;
+    this.index();
+  }
+
+  /** Study `lessonId`'s words first (null: all lessons, in their order). */
+  choose(lessonId) {
+    this.chosen = this.lessons.some((lesson) => lesson.lesson_id === lessonId) ? lessonId : null;
+  }
+
+  /** Every word the page knows: the deck's, then the lessons' own (a teacher's words). */
+  index() {
+    this.byId = new Map(this.deck.map((word) => [word.id, word]));
+    for (const lesson of this.lessons) {
+      for (const word of lesson.words) if (!this.byId.has(word.id)) this.byId.set(word.id, word);
+    }
+    this.words = [...this.byId.values()];
+  }
+
+  /** The lessons in the order they are studied: the chosen one first. */
+  lessonOrder() {
+    const chosen = this.lessons.filter((lesson) => lesson.lesson_id === this.chosen);
+    return [...chosen, ...this.lessons.filter((lesson) => lesson.lesson_id !== this.chosen)];
+  }
+
+  /** The lesson a word is studied for (the first in lesson order that has it), or null. */
+  lessonOf(wordId) {
+    return this.lessonOrder().find((lesson) => lesson.words.some((word) => word.id === wordId)) ?? null;
+  }
+
+  /** A lesson's progress from this device's records, as a card's `progress` counts it
+   * (contract §9): `{words, started, mastered}`. */
+  lessonProgress(lesson) {
+    let started = 0;
+    let mastered = 0;
+    for (const word of lesson.words) {
+      const record = this.records.get(word.id);
+      if (record) started += 1;
+      if (record?.mastered) mastered += 1;
+    }
+    return { words: lesson.words.length, started, mastered };
   }
 
   word(wordId) {
@@ -100,8 +150,9 @@ export class StudyModel {
   }
 
   /**
-   * Apply one `progress` event frame. Returns `{wordId, kind: "updated" | "deleted"}` when
-   * it changed something, else null: a seq already reflected, our own write's echo, a
+   * Apply one `progress` event frame. Returns `{wordId, kind: "updated" | "deleted",
+   * answered}` when it changed something (`answered`: its study count rose, so someone
+   * answered the word), else null: a seq already reflected, our own write's echo, a
    * record older than ours, or the deletion of a word we don't hold.
    */
   apply(frame) {
@@ -111,13 +162,15 @@ export class StudyModel {
       const record = frame.data;
       const known = this.records.get(record.wordId);
       if (known && !known.optimistic && known.updatedAt === record.updatedAt) return null;
-      return this.adopt(record) ? { wordId: record.wordId, kind: "updated" } : null;
+      const before = this.serverRecord(record.wordId)?.studyCount ?? 0;
+      if (!this.adopt(record)) return null;
+      return { wordId: record.wordId, kind: "updated", answered: record.studyCount > before };
     }
     if (frame.event === "progress.deleted") {
       const wordId = frame.data?.wordId;
       if (!wordId || !this.records.has(wordId)) return null;
       this.records.delete(wordId);
-      return { wordId, kind: "deleted" };
+      return { wordId, kind: "deleted", answered: false };
     }
     return null;
   }
@@ -141,17 +194,30 @@ export class StudyModel {
     return groups;
   }
 
-  /** Due words first, then new words, then those due later, then the mastered. */
+  /** "Your lessons" first: each lesson's due then new words (the chosen lesson first), then
+   * every other due word, then the deck's new words (free practice), then those due later,
+   * then the mastered. */
   studyOrder(now = Date.now()) {
     const groups = this.buckets(now);
-    return [...groups.due, ...groups.new, ...groups.later, ...groups.mastered];
+    const lessonWords = [];
+    for (const lesson of this.lessonOrder()) {
+      const due = lesson.words.filter((word) => this.kindOf(word, now) === "due");
+      due.sort((a, b) => Date.parse(this.records.get(a.id).nextReview) - Date.parse(this.records.get(b.id).nextReview));
+      lessonWords.push(...due, ...lesson.words.filter((word) => this.kindOf(word, now) === "new"));
+    }
+    const order = [...lessonWords, ...groups.due, ...groups.new, ...groups.later, ...groups.mastered];
+    const seen = new Set();
+    return order
+      .map((word) => this.byId.get(word.id) ?? word)
+      .filter((word) => !seen.has(word.id) && seen.add(word.id));
   }
 
-  /** The next card: the first in study order that isn't `excludeId` nor skipped; once
-   * everything was skipped, the skips are forgotten. */
+  /** The next card: the first in study order that isn't `excludeId`, skipped, nor waiting
+   * to be saved (its record is not known yet); once everything was skipped, the skips are
+   * forgotten. */
   pickNext(excludeId = null, now = Date.now()) {
     const order = this.studyOrder(now);
-    let pick = order.find((word) => word.id !== excludeId && !this.skipped.has(word.id));
+    let pick = order.find((word) => word.id !== excludeId && !this.skipped.has(word.id) && !this.waiting.has(word.id));
     if (!pick) {
       this.skipped.clear();
       pick = order.find((word) => word.id !== excludeId) ?? order[0] ?? null;
@@ -173,8 +239,9 @@ export class StudyModel {
     };
   }
 
+  /** The deck's mastered words (the side panel's bar). */
   masteredCount() {
-    return this.words.filter((word) => this.records.get(word.id)?.mastered).length;
+    return this.deck.filter((word) => this.records.get(word.id)?.mastered).length;
   }
 
   /** Put `word` on the card, face up, no confidence chosen. */
@@ -185,10 +252,11 @@ export class StudyModel {
   }
 
   /** Answer the current card and move on. Returns `{word, knew, confidence, next}` (what
-   * to save and what is shown now), or null without a card. */
+   * to save and what is shown now), or null without a card or before it was turned (an
+   * answer is a judgement of the answer seen). */
   answer(knew, now = Date.now()) {
     const word = this.current;
-    if (!word) return null;
+    if (!word || !this.flipped) return null;
     const confidence = confidenceOf(knew, this.confidence);
     this.sessionAnswers += 1;
     this.skipped.delete(word.id);

@@ -3,7 +3,9 @@
 // writes the page; it decides nothing and calls no API. User data always goes in as text.
 
 import { isDue } from "./study-model.js";
-import { announce, plural, showConnection } from "./util.js";
+import { announce, plural, showConnection, whenFromNow } from "./util.js";
+
+export { whenFromNow };
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -18,22 +20,6 @@ const STATUS_TITLE = {
 
 export function quoted(word) {
   return `“${word.term}”`;
-}
-
-const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
-
-export function whenFromNow(iso, now = Date.now()) {
-  const diff = Date.parse(iso) - now;
-  const abs = Math.abs(diff);
-  const units = [
-    ["day", 86_400_000],
-    ["hour", 3_600_000],
-    ["minute", 60_000],
-  ];
-  for (const [unit, ms] of units) {
-    if (abs >= ms) return relative.format(Math.round(diff / ms), unit);
-  }
-  return diff <= 0 ? "now" : "in under a minute";
 }
 
 /** One sentence for a failed request. */
@@ -148,12 +134,20 @@ export class StudyView {
     byTestId("card-word").textContent = word.term;
     byTestId("card-answer").textContent = word.translation;
     byTestId("card-answer-spanish").textContent = word.term;
+    const lesson = model.lessonOf(word.id);
+    const lessonPill = byTestId("card-lesson");
+    lessonPill.hidden = !lesson;
+    lessonPill.textContent = lesson ? `Lesson · ${lesson.title}` : "";
     this.renderFlipped(model.flipped);
     this.renderMastered(record);
     byTestId("card-info").textContent = infoLine(record);
   }
 
+  /** Turned or not; the answer (its buttons and confidence) only works once turned. */
   renderFlipped(flipped) {
+    this.answerPanel.dataset.ready = String(flipped);
+    for (const control of this.answerPanel.querySelectorAll("button.didnt, button.knew, input")) control.disabled = !flipped;
+    byTestId("answer-hint").hidden = flipped;
     this.card.dataset.flipped = String(flipped);
     byTestId("card-front").setAttribute("aria-hidden", String(flipped));
     byTestId("card-back").setAttribute("aria-hidden", String(!flipped));
@@ -198,6 +192,65 @@ export class StudyView {
     }
   }
 
+  /** "Your lessons": each with its words mastered, the chosen one pressed. `onChoose(id)`
+   * is called with a lesson id, or null for all of them. */
+  renderLessons(model, onChoose) {
+    const section = byTestId("lessons");
+    section.hidden = !model.lessons.length;
+    const list = byTestId("lesson-list");
+    const item = (id, title, detail, progress) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "lesson-choice";
+      button.dataset.testid = id ? `lesson-${id}` : "lesson-all";
+      button.setAttribute("aria-pressed", String(model.chosen === id));
+      const name = document.createElement("span");
+      name.className = "lesson-title";
+      name.textContent = title;
+      const meta = document.createElement("span");
+      meta.className = "lesson-meta";
+      meta.dataset.testid = "lesson-progress";
+      meta.textContent = detail;
+      button.append(name, meta);
+      if (progress) {
+        const bar = document.createElement("span");
+        bar.className = "bar";
+        bar.setAttribute("aria-hidden", "true");
+        const fill = document.createElement("span");
+        fill.className = "bar-fill";
+        fill.style.width = `${progress.words ? (progress.mastered / progress.words) * 100 : 0}%`;
+        bar.append(fill);
+        button.append(bar);
+      }
+      button.addEventListener("click", () => onChoose(id));
+      const li = document.createElement("li");
+      li.append(button);
+      return li;
+    };
+    list.replaceChildren(
+      item(null, "All my lessons", `${plural(model.lessons.length, "lesson")}, then the deck`, null),
+      ...model.lessons.map((lesson) => {
+        const progress = model.lessonProgress(lesson);
+        return item(lesson.lesson_id, lesson.title, `${lesson.classroom.name} · ${progress.mastered} of ${plural(progress.words, "word")} mastered`, progress);
+      }),
+    );
+  }
+
+  /** The outbox: how many answers wait on this device, and whether it is offline. */
+  renderOutbox({ waiting, offline }) {
+    const note = byTestId("outbox");
+    note.hidden = waiting === 0;
+    note.dataset.offline = String(offline);
+    byTestId("outbox-count").textContent = String(waiting);
+    byTestId("outbox-text").textContent = offline
+      ? `${waiting === 1 ? "answer is" : "answers are"} kept on this device and will be sent when you're back online.`
+      : `${waiting === 1 ? "answer is" : "answers are"} being sent…`;
+  }
+
+  focusFlip() {
+    this.flipButton.focus({ preventScroll: true });
+  }
+
   showSessionCount(count) {
     byTestId("session-count").textContent = String(count);
   }
@@ -229,7 +282,7 @@ export class StudyView {
     byTestId("stats-accuracy").textContent = stats.totalStudies ? `${Math.round(stats.accuracy * 100)}%` : "–";
     byTestId("stats-studies").textContent = String(stats.totalStudies);
     const mastered = model.masteredCount();
-    const total = model.words.length;
+    const total = model.deck.length;
     byTestId("stats-deck-text").textContent = `${mastered} of ${total} deck words mastered`;
     byTestId("stats-bar").style.width = `${total ? (mastered / total) * 100 : 0}%`;
   }

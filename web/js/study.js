@@ -1,8 +1,10 @@
 // The study page (`/study`): flashcards from the server's deck (es-basics), progress saved per
 // user on the server, kept in sync live between every open device of the same user.
 //
-// Modules: study-classes.js ("My classes": join with a code, leave), study-model.js (words, records, the current card, due and next-card rules, event
-// application; no DOM), study-view.js (the DOM), study-actions.js (REST, the live channel,
+// Modules: study-classes.js ("My classes": join with a code, leave), study-model.js (words,
+// lessons, records, the current card, due and next-card rules, event application; no DOM),
+// study-outbox.js (answers kept on the device until the server has them; no DOM),
+// study-view.js (the DOM), study-actions.js (REST, the live channel, the outbox's sending,
 // the old app's localStorage), and this file, which wires them to the user's input.
 //
 // data-testid:
@@ -13,18 +15,22 @@
 //   import-offer, import-offer-text, import-accept, import-dismiss, import-error
 //   import-report, import-imported, import-merged, import-unchanged, import-rejected-count,
 //     import-rejected-section, import-rejected (list; each <li data-word-id>), import-close
+//   lessons, lesson-list, lesson-all, lesson-<lesson id> (aria-pressed; lesson-progress)
+//   outbox (data-offline), outbox-count, outbox-text
 //   queue-summary, queue-due, queue-new, queue-mastered, caught-up
 //   loading, load-error, load-retry
 //   card (data-word-id, data-kind = due | new | later | mastered, data-flipped),
-//     card-category, card-kind, card-stage, card-front, card-word, card-back, card-answer,
+//     card-category, card-kind, card-lesson, card-stage, card-front, card-word, card-back, card-answer,
 //     card-answer-spanish, card-info, flip, mastered-toggle (aria-pressed)
-//   answer, confidence, confidence-0 … confidence-5 (labels wrapping the radios), knew, didnt,
+//   answer (data-ready: the card was turned), answer-hint, confidence, confidence-0 … confidence-5 (labels wrapping the radios), knew, didnt,
 //     skip, shortcuts, card-announcer
 //   stats, stats-due, stats-today, stats-total, stats-mastered, stats-learning, stats-accuracy,
 //     stats-studies, stats-deck-text, stats-bar, session-count
 //
-// Keyboard: Space flips; 0–5 choose the confidence; K knew it; D didn't know; M toggles
-// mastered; S skips. (Not while typing in a field, nor with Ctrl/Alt/Meta held.)
+// Keyboard: Space flips; 0–5 choose the confidence; K knew it; D didn't know (those two
+// and 0–5 only once the card is turned); M toggles mastered; S skips. (Not while typing in
+// a field, nor with Ctrl/Alt/Meta held.) After an answer the focus is on the flip button,
+// so Space turns the next card whatever was clicked.
 
 import { api } from "./api.js";
 import { Live } from "./live.js";
@@ -63,7 +69,10 @@ api.onChange((now) => {
   }
 });
 
-live.onStatus((status) => view.showConnection(status));
+live.onStatus((status) => {
+  view.showConnection(status);
+  if (status === "open") actions.flush(); // back online: what waits on the device goes out
+});
 
 // ---- the card ------------------------------------------------------------------------------
 
@@ -84,6 +93,7 @@ function setFlipped(value) {
 }
 
 function setConfidence(value) {
+  if (!model.flipped) return;
   model.confidence = value;
   view.showConfidence(value);
 }
@@ -92,37 +102,77 @@ view.onConfidence((value) => {
   model.confidence = value;
 });
 
-/** After a change to `wordId`: its card if shown, the queue, and the stats a moment later. */
+/** After a change to `wordId`: its card if shown, the queue, the lessons' figures, and
+ * the stats a moment later. */
 function refreshAfterChange(wordId) {
   if (model.current?.id === wordId) view.renderCard(model);
   view.renderQueue(model);
+  renderLessons();
   actions.scheduleStats();
 }
+
+// ---- your lessons ----------------------------------------------------------------------------
+
+function renderLessons() {
+  view.renderLessons(model, chooseLesson);
+}
+
+function chooseLesson(lessonId) {
+  model.choose(lessonId);
+  renderLessons();
+  // A turned card is being answered: it stays. Otherwise the chosen lesson starts now.
+  if (!model.flipped) show(model.pickNext());
+}
+
+async function reloadLessons() {
+  try {
+    await actions.loadAssignments();
+  } catch {
+    return; // the lessons keep their last list; the deck is still there
+  }
+  renderLessons();
+  if (!model.flipped) show(model.pickNext(), { announceIt: false });
+}
+
+// ---- the outbox: answers kept on the device until the server has them ----------------------
+
+function outboxChanged(state) {
+  model.waiting = new Set(actions.outbox.entries.map((entry) => entry.wordId));
+  view.renderOutbox(state);
+}
+
+actions.onOutbox({
+  onState: outboxChanged,
+  onSent: (record) => refreshAfterChange(record.wordId),
+  onFailed: (entry, error) => {
+    const word = model.word(entry.wordId);
+    view.say(`Your answer for ${word ? quoted(word) : entry.wordId} couldn't be saved: ${describeError(error, "the server refused it")}.`, {
+      kind: "error",
+    });
+  },
+});
 
 actions.onStats((stats) => view.renderStats(stats, model));
 
 // ---- answering -----------------------------------------------------------------------------
 
 function answer(knew) {
+  if (model.current && !model.flipped) {
+    view.announce("Turn the card first: press Space.");
+    return;
+  }
+  // The rating button that was clicked is about to be disabled: the focus goes to the flip
+  // button, so that Space (the flip key) turns the next card instead of answering it unseen.
+  const fromPanel = view.get("answer").contains(document.activeElement);
   const answered = model.answer(knew);
   if (!answered) return;
   const { word, confidence, next } = answered;
+  model.waiting.add(word.id);
   view.showSessionCount(model.sessionAnswers);
   show(next, { announceIt: false });
+  if (fromPanel) view.focusFlip();
   view.announce(`${knew ? "Knew it" : "Didn't know"}: saved. ${next ? `Next word, in Spanish: ${next.term}` : ""}`);
-  save(word, knew, confidence);
-}
-
-function save(word, knew, confidence) {
-  actions
-    .saveAnswer(word.id, knew, confidence)
-    .then(() => refreshAfterChange(word.id))
-    .catch((error) => {
-      view.say(`Your answer for ${quoted(word)} wasn't saved. ${describeError(error, "Please try again.")}`, {
-        kind: "error",
-        action: { label: "Retry", run: () => save(word, knew, confidence) },
-      });
-    });
+  actions.saveAnswer(word.id, knew, confidence);
 }
 
 function skip() {
@@ -166,8 +216,13 @@ function toggleMastered() {
 function onEvent(frame) {
   const change = model.apply(frame);
   if (!change) return;
-  const { wordId, kind } = change;
-  if (model.current?.id === wordId) {
+  const { wordId, kind, answered } = change;
+  if (model.current?.id === wordId && answered && !actions.writing(wordId)) {
+    // Answered on another device: this one moves on too, rather than ask it again.
+    const word = model.word(wordId);
+    show(model.pickNext(wordId));
+    view.say(`${quoted(word)} was answered on another device. On to the next word.`);
+  } else if (model.current?.id === wordId) {
     view.renderCard(model);
     if (!actions.writing(wordId)) {
       const word = model.word(wordId);
@@ -179,6 +234,7 @@ function onEvent(frame) {
     }
   }
   view.renderQueue(model);
+  renderLessons();
   actions.scheduleStats();
 }
 
@@ -288,14 +344,16 @@ document.addEventListener("keydown", (event) => {
 async function start() {
   view.showLoading();
   try {
-    if (!model.words.length) await actions.loadWords();
+    if (!model.deck.length) await actions.loadWords();
+    // The lessons are an addition to the deck: without them the learner still studies.
+    await actions.loadAssignments().catch(() => view.say("Your lessons couldn't be loaded: you're studying the deck. Reload the page to try again.", { kind: "error" }));
     await actions.reload();
   } catch (error) {
     if (!api.user) {
       view.showLoaded();
       return; // signed out: the redirect is on its way
     }
-    const what = model.words.length ? "Your progress" : "The words to study";
+    const what = model.deck.length ? "Your progress" : "The words to study";
     view.showLoadError(`${what} couldn't be loaded. ${describeError(error, "")}`);
     return;
   }
@@ -305,9 +363,12 @@ async function start() {
     onReset,
     onError: (frame) => view.say(`Live sync: ${frame.message}`, { kind: "error" }),
   });
+  outboxChanged({ waiting: actions.outbox.size, offline: false });
+  renderLessons();
   show(model.pickNext(), { announceIt: false });
   actions.scheduleStats(0);
   offerImport();
+  actions.flush(); // answers left on this device by an earlier visit
 }
 
 view.get("load-retry").addEventListener("click", start);
@@ -321,5 +382,5 @@ setInterval(() => {
 
 if (user) {
   start();
-  new StudyClasses(api).start();
+  new StudyClasses(api, { onChange: reloadLessons }).start();
 }
