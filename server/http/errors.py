@@ -263,13 +263,16 @@ def exception_to_response(request: Request[Any, Any, Any], exc: Exception) -> Re
     error = translate(exc, request)
     if error.status_code >= 500:
         request_id = request.scope.get("state", {}).get("request_id", "-")
-        log.error(
-            "%s %s failed (request id %s)",
-            request.method,
-            request.url.path,
-            request_id,
-            exc_info=exc if not isinstance(exc, TandemError) else None,
-        )
+        method, path = request.method, request.url.path
         if isinstance(error, InternalError):
+            log.error("%s %s failed (request id %s)", method, path, request_id, exc_info=exc)
             error.details = {"request_id": request_id}
+        else:
+            # A 503 is an outage or an overload (the database out of reach, the pool's
+            # checkout timing out), not a fault of the code: one line each, no traceback, so
+            # an overloaded box's log stays readable; /ready and the metrics tell the rest.
+            status = error.status_code
+            log.warning(
+                "%s %s answered %d (request id %s): %r", method, path, status, request_id, exc
+            )
     return error_response(error)

@@ -10,6 +10,7 @@ that requests succeed once the database is back.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
@@ -93,11 +94,18 @@ async def down(proxy: FaultProxy) -> None:
 
 
 async def test_refused_connections_are_503_until_the_database_is_back(
-    client: Client, proxy: FaultProxy
+    client: Client, proxy: FaultProxy, caplog: pytest.LogCaptureFixture
 ) -> None:
     tokens = await signed_in(client)
     await down(proxy)
-    await assert_unavailable(client, tokens)
+    with caplog.at_level(logging.WARNING, logger="tandem"):
+        await assert_unavailable(client, tokens)
+    # An outage is logged one line a request, as a warning without a traceback: an
+    # operator's log stays readable while it lasts.
+    outage = [r for r in caplog.records if "answered 503" in r.getMessage()]
+    assert len(outage) == len(requests(tokens)), [r.getMessage() for r in caplog.records]
+    assert all(r.levelno == logging.WARNING and r.exc_info is None for r in outage)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     await proxy.restore()
     await assert_available(client, tokens)
 

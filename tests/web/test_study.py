@@ -229,6 +229,46 @@ async def test_the_mastered_toggle_syncs_both_ways(
     assert console_errors == []
 
 
+async def test_an_answer_the_server_cannot_take_yet_is_kept_and_sent_again(
+    browser: Browser, address: str, api: httpx.AsyncClient, console_errors: ConsoleErrors
+) -> None:
+    """A server too busy to take an answer (503, as when its database pool is exhausted)
+    does not lose it: the answer stays on the device, is sent again, and counts once."""
+    account = await register(api, role="learner", name="Sam Rivera")
+    session = await login(api, account["email"])
+    headers = bearer(session["access_token"])
+    page = await study_page(browser, address, session, console_errors)
+    card = page.get_by_test_id("card")
+    busy = {
+        "success": False,
+        "error": {"code": "SERVICE_UNAVAILABLE", "message": "Busy", "details": {}},
+    }
+    refused: list[str] = []
+
+    async def unavailable(route: Route) -> None:
+        if route.request.method != "PUT" or len(refused) >= 2:
+            await route.continue_()
+            return
+        refused.append(route.request.url)
+        await route.fulfill(status=503, content_type="application/json", body=json.dumps(busy))
+
+    await page.route("**/api/v1/progress/**", unavailable)
+    await page.get_by_test_id("flip").click()
+    await page.get_by_test_id("knew").click()
+    await expect(card).not_to_have_attribute("data-word-id", FIRST_WORD)
+    outbox = page.get_by_test_id("outbox")
+    await expect(page.get_by_test_id("outbox-count")).to_have_text("1")
+    await expect(outbox).to_have_attribute("data-offline", "false")  # busy, not offline
+
+    # Sent again after the outbox's retry interval (5 s), once the server takes it.
+    await expect(outbox).to_be_hidden(timeout=15_000)
+    assert len(refused) == 2
+    record = data_of(await api.get(f"/api/v1/progress/{FIRST_WORD}", headers=headers))
+    assert (record["studyCount"], record["correctCount"]) == (1, 1)
+    await expect(page.get_by_test_id("message-box")).not_to_have_attribute("data-kind", "error")
+    assert unprovoked(console_errors) == []
+
+
 class Refusal:
     """Answers the mastered writes (a PUT with ``mastered: true``, a DELETE) with an error
     envelope once released; every other progress request goes to the server."""

@@ -25,6 +25,13 @@ const RETRY_OFFLINE_MS = 5000; // how often a stuck outbox tries again without n
 /** A request that never reached the server (no answer at all): the device is offline. */
 export const unreachable = (error) => error?.status === undefined;
 
+/** An answer worth sending again later: the device is offline, or the server could not take
+ * it just now (5xx: overloaded, restarting, its database out of reach; or still rate-limited
+ * after the retries). Only a 4xx refusal drops an answer from the outbox: dropping it on a 503
+ * would lose a learner's answer whenever the server is busy. */
+export const sendLater = (error) =>
+  unreachable(error) || error.status >= 500 || error.code === "RATE_LIMITED";
+
 const progressPath = (wordId) => `/api/v1/progress/${encodeURIComponent(wordId)}`;
 
 export class StudyActions {
@@ -172,8 +179,8 @@ export class StudyActions {
         this.outboxState(false);
         this.outboxHandlers.onSent(saved);
       } catch (error) {
-        if (unreachable(error)) {
-          this.outboxState(true);
+        if (sendLater(error)) {
+          this.outboxState(unreachable(error));
           this.retryTimer = setTimeout(() => this.flush(), RETRY_OFFLINE_MS);
           return;
         }
