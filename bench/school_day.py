@@ -44,8 +44,9 @@ Modes:
     pool before and after each bell, and the RSS drift over the run.
 ``--rolling-restart`` at ``--learners``: restart server 1 halfway; requests and events lost.
 
-``--profile DIR`` runs py-spy (``--py-spy PATH``) on both servers during the last ramp step
-(or the soak), writing raw collapsed stacks into DIR.
+``--profile DIR`` runs py-spy (``--py-spy PATH``, 50 samples a second, not stopping the
+process) on both servers during each ramp step (or the soak's first minute), writing raw
+collapsed stacks into DIR (``server-<n>-<learners>.txt``).
 
     uv run python -m bench.school_day --redis-url redis://127.0.0.1:6379/N [--start 100
         --step 100 --max 2000 --step-seconds 30 --compress 20] [--soak 10 --learners 400]
@@ -426,7 +427,8 @@ class Worker(ClientWorker):
         super().__init__()
         self.samples = Samples()
         self.seats: list[Seat] = []
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks: set[asyncio.Task[None]] = set()  # answering, teaching
+        self.keepers: set[asyncio.Task[None]] = set()  # one per seat: its socket
         self.http: RawClient | None = None
         self.ws_urls: list[str] = []
         self.params: dict[str, float] = {}
@@ -439,17 +441,20 @@ class Worker(ClientWorker):
                 return await self._add(command)
             case "collect":
                 return self._collect()
+            case "status":
+                return self._status()
             case "bell":
                 chosen = random.sample(self.seats, round(len(self.seats) * command["share"]))
                 learners = [seat for seat in chosen if isinstance(seat, Learner)]
                 await asyncio.gather(*(seat.bell() for seat in learners))
                 return {"dropped": len(learners)}
-            case "stop":
-                for task in self.tasks:
-                    task.cancel()
-                await asyncio.gather(*self.tasks, return_exceptions=True)
-                self.tasks.clear()
+            case "stop":  # the answers and moves; sockets stay, reconnecting if dropped
+                await self._cancel(self.tasks)
                 return {"stopped": True}
+            case "halt":  # the sockets too
+                await self._cancel(self.keepers)
+                await asyncio.gather(*(s.client.close() for s in self.seats if s.client))
+                return {"halted": True}
             case "final":
                 return await self._final(command["wait"])
         return await super().handle_more(command)
@@ -464,7 +469,7 @@ class Worker(ClientWorker):
         added += [Teacher(self, spec) for spec in command["teachers"]]
         self.seats += added
         for seat in added:
-            self._spawn(seat.keep_connected())
+            self._spawn(seat.keep_connected(), self.keepers)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(120):
                 await asyncio.gather(*(seat.subscribed.wait() for seat in added))
@@ -475,9 +480,16 @@ class Worker(ClientWorker):
                 self._spawn(seat.teach())
         return {"subscribed": sum(seat.subscribed.is_set() for seat in added)}
 
-    def _spawn(self, work: Any) -> None:
+    def _spawn(self, work: Any, tasks: set[asyncio.Task[None]] | None = None) -> None:
         task: asyncio.Task[None] = asyncio.create_task(work)
-        self.tasks.add(task)
+        (self.tasks if tasks is None else tasks).add(task)
+
+    @staticmethod
+    async def _cancel(tasks: set[asyncio.Task[None]]) -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        tasks.clear()
 
     async def send(
         self, seat: Seat, kind: str, method: str, path: str, body: bytes
@@ -527,20 +539,24 @@ class Worker(ClientWorker):
 
     def _collect(self) -> Command:
         samples, self.samples = self.samples, Samples()
+        answer: Command = dict(vars(samples))
+        answer.update(self._status())
+        return answer
+
+    def _status(self) -> Command:
+        """Counts over the whole run so far (they do not reset)."""
         for seat in self.seats:
             seat.all_seqs()
-        answer: Command = dict(vars(samples))
-        answer.update(
-            lost=sum(seat.gaps() for seat in self.seats),
-            duplicated=sum(seat.duplicates for seat in self.seats),
-            resets=sum(seat.resets for seat in self.seats),
-            open_sockets=sum(
+        return {
+            "lost": sum(seat.gaps() for seat in self.seats),
+            "duplicated": sum(seat.duplicates for seat in self.seats),
+            "resets": sum(seat.resets for seat in self.seats),
+            "open_sockets": sum(
                 1 for seat in self.seats if seat.client is not None and not seat.client.closed
             ),
-            tasks=len(asyncio.all_tasks()),
-            cpu=common.self_cpu_seconds(),
-        )
-        return answer
+            "tasks": len(asyncio.all_tasks()),
+            "cpu": common.self_cpu_seconds(),
+        }
 
     async def _final(self, wait: float) -> Command:
         """After ``stop``: each seat's channel head over REST; how many seqs it is short."""
@@ -865,6 +881,8 @@ class Run:
         rooms = math.ceil((learners - self.learners) / self.args.class_size)
         if rooms <= 0:
             return
+        if not self.next_bell:  # the first bell a whole period after the load starts
+            self.next_bell = time.monotonic() + bell_seconds(self.args)
         learner_specs, teacher_specs = await self.school.add(self.args, rooms)
         count = len(self.workers)
         commands = [
@@ -907,8 +925,7 @@ class Run:
 
     async def measure(self, seconds: float, on_bell: Any = None) -> dict[str, Any]:
         """One measured window: client samples and server figures."""
-        if on_bell is None:
-            await self.collect()  # drop what came before the window
+        first = await self.collect()  # drop what came before the window
         load = os.getloadavg()[0]
         busy = common.machine_busy_seconds()
         before = await Probe.take(self.http, self.servers, self.database)
@@ -917,7 +934,8 @@ class Run:
         after = await Probe.take(self.http, self.servers, self.database)
         elapsed = after.at - before.at
         machine = 100 * (common.machine_busy_seconds() - busy) / elapsed
-        return summarise(self, answers, before, after, elapsed, load, machine, bells)
+        clients = 100 * sum(b["cpu"] - a["cpu"] for a, b in zip(first, answers, strict=True))
+        return summarise(self, answers, before, after, elapsed, load, machine, bells, clients)
 
 
 def _p(values: list[float], q: float) -> float:
@@ -933,6 +951,7 @@ def summarise(
     load: float,
     machine: float,
     bells: int,
+    clients: float,
 ) -> dict[str, Any]:
     def merged(name: str) -> list[float]:
         return [x for answer in answers for x in answer[name]]
@@ -946,7 +965,7 @@ def summarise(
     b, a = before.scrapes, after.scrapes
     server_resets = _sum(a, "tandem_resets_sent_total") - _sum(b, "tandem_resets_sent_total")
     errors_5xx = sum(v for k, v in statuses.items() if k.split()[1].startswith("5"))
-    return {
+    figures: dict[str, Any] = {
         "learners": run.learners,
         "teachers": run.teachers,
         "seconds": round(elapsed, 1),
@@ -998,14 +1017,20 @@ def summarise(
         "pool_in_use": _sum(a, "tandem_db_pool_in_use"),
         "websockets": _sum(a, "tandem_websocket_connections"),
         "subscriptions": _sum(a, "tandem_subscriptions"),
-        "client_cpu_percent": round(
-            100 * sum(answer["cpu"] for answer in answers) / max(elapsed, 1e-9)
-        ),
+        "client_cpu_percent": round(clients / elapsed),
         "open_sockets": sum(answer["open_sockets"] for answer in answers),
         "client_tasks": sum(answer["tasks"] for answer in answers),
         "load_before": round(load, 2),
         "machine_percent": round(machine),
     }
+    # CPU the machine spent on anything but this bench (other work on a shared box).
+    figures["others_cpu_percent"] = round(
+        machine
+        - sum(figures["server_cpu_percent"])
+        - figures["postgres_cpu_percent"]
+        - figures["client_cpu_percent"]
+    )
+    return figures
 
 
 def held(step: dict[str, Any], limit: float) -> bool:
@@ -1026,7 +1051,7 @@ async def finish(run: Run) -> dict[str, Any]:
 
 @contextlib.asynccontextmanager
 async def profiling(
-    args: argparse.Namespace, servers: Sequence[common.Server], seconds: float
+    args: argparse.Namespace, servers: Sequence[common.Server], seconds: float, label: str
 ) -> Any:
     """py-spy on each server for ``seconds`` (raw collapsed stacks), if ``--profile``."""
     if args.profile is None or seconds <= 0:
@@ -1036,9 +1061,9 @@ async def profiling(
     spies = [
         await asyncio.create_subprocess_exec(
             args.py_spy,
-            *("record", "--format", "raw", "--rate", "100", "--nonblocking"),
+            *("record", "--format", "raw", "--rate", "50", "--nonblocking"),
             *("--duration", str(int(seconds)), "--pid", str(server.pid)),
-            *("--output", str(args.profile / f"server-{n}.txt")),
+            *("--output", str(args.profile / f"server-{n}-{label}.txt")),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
@@ -1058,8 +1083,7 @@ async def ramp(run: Run) -> dict[str, Any]:
     while target <= args.max:
         await run.grow(target)
         await run.hold(args.warm_up)
-        last = target + args.step > args.max
-        async with profiling(args, run.servers, args.step_seconds if last else 0):
+        async with profiling(args, run.servers, args.step_seconds, str(target)):
             step = await run.measure(args.step_seconds)
         steps.append(step)
         print_step(step, header=len(steps) == 1)
@@ -1079,7 +1103,7 @@ async def soak(run: Run) -> dict[str, Any]:
 
     async def snapshot(label: str) -> None:
         probe = await Probe.take(run.http, run.servers, run.database)
-        answers = await call_all(run.workers, [{"op": "collect"}] * len(run.workers), 120)
+        answers = await call_all(run.workers, [{"op": "status"}] * len(run.workers), 120)
         snapshots.append(
             {
                 "label": label,
@@ -1102,7 +1126,7 @@ async def soak(run: Run) -> dict[str, Any]:
         await asyncio.sleep(BELL_RECONNECT_WITHIN + 3)  # every dropped socket is back
         await snapshot(f"after bell {len(snapshots)}")
 
-    async with profiling(args, run.servers, min(60.0, args.soak * 60)):
+    async with profiling(args, run.servers, min(60.0, args.soak * 60), "soak"):
         measured = await run.measure(args.soak * 60, after_bell)
     await snapshot("end")
     final = await finish(run)
@@ -1177,7 +1201,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             result = await rolling_restart(the_run)
         else:
             result = await ramp(the_run)
-        await call_all(workers, [{"op": "close"}] * len(workers), 120)
+        await call_all(workers, [{"op": "halt"}] * len(workers), 120)
         result["server_errors_logged"] = sum(s.errors_logged for s in servers)
     result["load_at_start"] = [round(x, 2) for x in load]
     result["machine"] = common.machine()
@@ -1222,6 +1246,8 @@ COLUMNS = (
     ("server_rss_mib", "srv RSS MiB"),
     ("postgres_cpu_percent", "PG CPU %"),
     ("pool_in_use", "pool"),
+    ("client_cpu_percent", "clients CPU %"),
+    ("others_cpu_percent", "others CPU %"),
     ("load_before", "load"),
 )
 
