@@ -232,6 +232,10 @@ class Socket(Client):
         super().received(raw, now)
         if frame.type == "reset":
             self.seat.reset()
+        elif frame.type == "error" and self.subscribed_seq is None:
+            # SERVICE_UNAVAILABLE for the subscribe (the database was out of reach): give
+            # up on this socket; its seat subscribes again, as the web UI does.
+            self.ready.set()
 
     def lost(self, reason: str) -> None:
         super().lost(reason)
@@ -285,6 +289,7 @@ class Seat:
             try:
                 await client.open()
             except (OSError, ConnectionError, TimeoutError):
+                await client.drop()
                 self.server = 1 - self.server
                 await asyncio.sleep(0.5)
                 continue
@@ -1040,7 +1045,7 @@ def held(step: dict[str, Any], limit: float) -> bool:
 async def finish(run: Run) -> dict[str, Any]:
     """Stop the load and check every seat against its channel's head."""
     await call_all(run.workers, [{"op": "stop"}] * len(run.workers), 60)
-    finals = await call_all(run.workers, [{"op": "final", "wait": 20}] * len(run.workers), 300)
+    finals = await call_all(run.workers, [{"op": "final", "wait": 60}] * len(run.workers), 300)
     return {
         "short": sum(f["short"] for f in finals),
         "lost": sum(f["lost"] for f in finals),
