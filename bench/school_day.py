@@ -24,7 +24,8 @@ closes reconnects to the other one with ``since``.
 
 Client-side figures: each request's time (PUT, batch, move), and commit to socket for
 ``progress.updated`` (learners' sockets) and ``card.progress`` (teachers'), from the event's
-``at``: taken when its transaction starts, so an upper bound. Events lost: a gap in the seqs
+``at``: taken when its transaction starts, so an upper bound; live events only (a replay
+after ``since`` is as old as the time away). Events lost: a gap in the seqs
 a seat (a learner's or teacher's socket, over its reconnections) received, and at the end
 any seat short of its channel's head read over REST. Server-side figures come from each
 server's ``/metrics`` (the same series an operator watches): request durations, delivery
@@ -228,7 +229,9 @@ class Socket(Client):
     def received(self, raw: bytes | bytearray | memoryview, now: float) -> None:
         frame = _decode_event(raw)
         if frame.type == "event":
-            self.seat.event(frame, now)
+            # Before ``subscribed``, events are the replay after ``since`` (a reconnection):
+            # their age is the time away, not delivery; they count for loss, not latency.
+            self.seat.event(frame, now, live=self.subscribed_seq is not None)
         super().received(raw, now)
         if frame.type == "reset":
             self.seat.reset()
@@ -270,8 +273,10 @@ class Seat:
         first = self.first
         return max(self.seqs) - first - sum(1 for seq in self.seqs if seq > first)
 
-    def event(self, frame: _Event, now: float) -> None:
+    def event(self, frame: _Event, now: float, *, live: bool) -> None:
         assert frame.at is not None
+        if not live:
+            return
         latency = 1000 * (now - frame.at.timestamp())
         if frame.event == "progress.updated":
             self.worker.samples.progress_ms.append(latency)
@@ -375,8 +380,8 @@ class Teacher(Seat):
         self.cards: dict[str, tuple[str, str]] = {}  # id: (status, version)
         self.read_needed = True
 
-    def event(self, frame: _Event, now: float) -> None:
-        super().event(frame, now)
+    def event(self, frame: _Event, now: float, *, live: bool) -> None:
+        super().event(frame, now, live=live)
         card = frame.data.card if frame.data is not None else None
         if card is not None:
             self.cards[card.id] = (card.status, card.updated_at)
