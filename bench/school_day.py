@@ -145,6 +145,7 @@ class _EventData(msgspec.Struct):
 
 class _Event(msgspec.Struct):
     type: str
+    seq: int = 0
     event: str = ""
     at: datetime | None = None
     data: _EventData | None = None
@@ -229,9 +230,11 @@ class Socket(Client):
     def received(self, raw: bytes | bytearray | memoryview, now: float) -> None:
         frame = _decode_event(raw)
         if frame.type == "event":
-            # Before ``subscribed``, events are the replay after ``since`` (a reconnection):
-            # their age is the time away, not delivery; they count for loss, not latency.
-            self.seat.event(frame, now, live=self.subscribed_seq is not None)
+            # Up to the ``subscribed`` seq, events are the replay after ``since`` (a
+            # reconnection): their age is the time away, not delivery; they count for loss,
+            # not latency.
+            live = self.subscribed_seq is not None and frame.seq > self.subscribed_seq
+            self.seat.event(frame, now, live=live)
         super().received(raw, now)
         if frame.type == "reset":
             self.seat.reset()
