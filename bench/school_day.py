@@ -19,8 +19,10 @@ processes (``TANDEM_METRICS=on``), the load generator on the same machine:
   their real rates), so a 10-minute bell comes every 30 s with ``--compress 20``.
 
 Learner ``i`` of a classroom talks to server ``i % 2`` (HTTP and socket); a request that
-fails to reach its server is retried on the other one (a PUT is idempotent), a socket that
-closes reconnects to the other one with ``since``.
+fails to reach its server is retried on the other one (a PUT is idempotent), one answered
+503 is sent again a second later (at most 5 times, as the web UI keeps an answer until it
+is stored), a socket that closes reconnects to the other one with ``since``. A request
+lost is one that never got an answer other than 503.
 
 Client-side figures: each request's time (PUT, batch, move), and commit to socket for
 ``progress.updated`` (learners' sockets) and ``card.progress`` (teachers'), from the event's
@@ -97,6 +99,8 @@ TARGET_PUT_P99_MS = 100.0
 TARGET_CARD_P99_MS = 300.0
 RETRY_DOWN_SECONDS = 2.0  # a server that refused a request is skipped this long
 SETUP_CONCURRENCY = 6  # classrooms set up at once
+UNAVAILABLE_RETRIES = 5  # a 503 is sent again this many times, a second apart
+UNAVAILABLE_BACKOFF = 1.0
 
 
 def parse_args() -> argparse.Namespace:
@@ -511,7 +515,8 @@ class Worker(ClientWorker):
         assert self.http is not None
         server = seat.server
         moved = False
-        for _ in range(8):
+        unavailable = 0
+        for _ in range(8 + UNAVAILABLE_RETRIES):
             if time.monotonic() < self.down_until[server]:
                 server = 1 - server
             began = time.monotonic()
@@ -543,7 +548,16 @@ class Worker(ClientWorker):
                 "lock": samples.lock_ms,
                 "board": samples.board_ms,
             }.get(kind, []).append(elapsed)
-            return status, answer
+            if status == 503 and unavailable < UNAVAILABLE_RETRIES:
+                # SERVICE_UNAVAILABLE (its pool ran dry, the database is away): the web UI
+                # keeps the answer and sends it again; so does a learner here.
+                unavailable += 1
+                await asyncio.sleep(UNAVAILABLE_BACKOFF)
+                continue
+            if status != 503:
+                return status, answer
+            self.last_error = "503 after every retry"
+            break
         self.samples.unreached += 1
         self.samples.errors[self.last_error[:80]] = (
             self.samples.errors.get(self.last_error[:80], 0) + 1
