@@ -1180,8 +1180,11 @@ async def rolling_restart(run: Run) -> dict[str, Any]:
     run.next_bell = time.monotonic() + 10 * args.restart_seconds  # no bell: one thing at a time
     await run.hold(half)
     began = time.monotonic()
-    await run.servers[1].stop()
-    await run.servers[1].start()
+    restarted = run.servers[1]
+    await restarted.stop()
+    if restarted.log_path is not None:  # keep the first process's log
+        restarted.log_path = restarted.log_path.with_name("server-1-restarted.log")
+    await restarted.start()
     restart_seconds = time.monotonic() - began
     await run.hold(half)
     answers = await run.collect()
