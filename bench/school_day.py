@@ -77,7 +77,7 @@ import httpx
 import msgspec
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench import common, script
+from bench import common, script, stacks
 from bench.clients import Client, ClientWorker, Command, call_all, worker_pool
 from bench.http import RawClient
 from server.auth.passwords import hash_password
@@ -1100,6 +1100,8 @@ async def profiling(
         yield
     finally:
         await asyncio.gather(*(spy.wait() for spy in spies))
+        files = sorted(args.profile.glob(f"server-*-{label}.txt"))
+        args.profiles[label] = stacks.shares(files)
 
 
 async def ramp(run: Run) -> dict[str, Any]:
@@ -1213,6 +1215,7 @@ async def rolling_restart(run: Run) -> dict[str, Any]:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     random.seed(args.seed)
+    args.profiles = {}  # label: where the servers' CPU went (--profile)
     # Read by each ``tandem serve`` (common.Server passes the environment on).
     os.environ["TANDEM_METRICS"] = "on"
     words = [word.id for deck in shipped().decks for word in deck.words]
@@ -1234,6 +1237,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await call_all(workers, [{"op": "halt"}] * len(workers), 120)
         result["server_errors_logged"] = sum(s.errors_logged for s in servers)
     result["load_at_start"] = [round(x, 2) for x in load]
+    result["profiles"] = args.profiles
     result["machine"] = common.machine()
     result["passed"] = passed(result)
     return result
@@ -1322,6 +1326,11 @@ def report(result: dict[str, Any]) -> None:
         f"  at the end: {final['short']} events short of the heads, {final['lost']} gaps,"
         f" {final['duplicated']} duplicated, {final['resets']} resets"
     )
+    for label, profile in result["profiles"].items():
+        print(f"  profile at {label}: {profile['samples']} samples of both servers")
+        for kind in ("packages", "work"):
+            shares = ", ".join(f"{name} {share} %" for name, share in profile[kind].items())
+            print(f"    {kind}: {shares}")
     script.verdict(result)
 
 
