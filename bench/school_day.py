@@ -67,7 +67,7 @@ import random
 import secrets
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -78,7 +78,7 @@ import msgspec
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench import common, script, stacks
-from bench.clients import Client, ClientWorker, Command, call_all, worker_pool
+from bench.clients import Client, ClientWorker, Command, WorkerProcess, call_all, worker_pool
 from bench.http import RawClient
 from server.auth.passwords import hash_password
 from server.auth.tokens import issue_access_token
@@ -461,10 +461,10 @@ class Worker(ClientWorker):
             case "status":
                 return self._status()
             case "bell":
-                chosen = random.sample(self.seats, round(len(self.seats) * command["share"]))
-                learners = [seat for seat in chosen if isinstance(seat, Learner)]
-                await asyncio.gather(*(seat.bell() for seat in learners))
-                return {"dropped": len(learners)}
+                learners = [seat for seat in self.seats if isinstance(seat, Learner)]
+                chosen = random.sample(learners, round(len(learners) * command["share"]))
+                await asyncio.gather(*(seat.bell() for seat in chosen))
+                return {"dropped": len(chosen)}
             case "stop":  # the answers and moves; sockets stay, reconnecting if dropped
                 await self._cancel(self.tasks)
                 return {"stopped": True}
@@ -497,7 +497,9 @@ class Worker(ClientWorker):
                 self._spawn(seat.teach())
         return {"subscribed": sum(seat.subscribed.is_set() for seat in added)}
 
-    def _spawn(self, work: Any, tasks: set[asyncio.Task[None]] | None = None) -> None:
+    def _spawn(
+        self, work: Coroutine[Any, Any, None], tasks: set[asyncio.Task[None]] | None = None
+    ) -> None:
         task: asyncio.Task[None] = asyncio.create_task(work)
         (self.tasks if tasks is None else tasks).add(task)
 
@@ -880,19 +882,20 @@ class Probe:
 
 # -- the run ----------------------------------------------------------------------------------
 
+OnBell = Callable[[], Awaitable[None]]  # what a soak does after each bell
+
 
 @dataclass
 class Run:
     args: argparse.Namespace
     school: School
     servers: list[common.Server]
-    workers: list[Any]
+    workers: list[WorkerProcess]
     http: httpx.AsyncClient
     database: str
     learners: int = 0
     teachers: int = 0
     next_bell: float = 0.0
-    bells: list[dict[str, Any]] = field(default_factory=list)
 
     def params(self) -> dict[str, float]:
         args = self.args
@@ -938,7 +941,7 @@ class Run:
         await call_all(self.workers, [{"op": "bell", "share": BELL_SHARE}] * len(self.workers), 60)
         return True
 
-    async def hold(self, seconds: float, on_bell: Any = None) -> int:
+    async def hold(self, seconds: float, on_bell: OnBell | None = None) -> int:
         """Keep the load for ``seconds``, ringing bells when due; how many rang."""
         rang = 0
         deadline = time.monotonic() + seconds
@@ -950,7 +953,7 @@ class Run:
             await asyncio.sleep(min(0.25, left))
         return rang
 
-    async def measure(self, seconds: float, on_bell: Any = None) -> dict[str, Any]:
+    async def measure(self, seconds: float, on_bell: OnBell | None = None) -> dict[str, Any]:
         """One measured window: client samples and server figures."""
         first = await self.collect()  # drop what came before the window
         load = os.getloadavg()[0]
