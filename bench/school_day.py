@@ -927,7 +927,11 @@ class Run:
             }
             for w in range(count)
         ]
-        await call_all(self.workers, commands, seconds=300)
+        answers = await call_all(self.workers, commands, seconds=300)
+        subscribed = sum(answer["subscribed"] for answer in answers)
+        if subscribed < len(learner_specs) + len(teacher_specs):
+            # Not fatal (each keeps trying), but the first window then starts short.
+            print(f"  {len(learner_specs) + len(teacher_specs) - subscribed} sockets not yet in")
         self.learners += len(learner_specs)
         self.teachers += len(teacher_specs)
 
