@@ -35,8 +35,9 @@ lag, pool in use, resets sent, open websockets. CPU and RSS of each server from 
 PostgreSQL CPU from ``/proc`` of the backends serving the bench's database.
 
 Accounts are made directly in the database with one shared password hash and tokens signed
-with the run's key: Argon2 costs 150 ms a hash here, and 4,000 of them would be half an hour
-of set-up. Everything else (classrooms, joins, lessons, cards) goes over HTTP.
+with the run's key: Argon2 costs 150 ms a hash here, and registering and logging in 2,160
+accounts would be eleven minutes of set-up. Everything else (classrooms, joins, lessons,
+cards) goes over HTTP.
 
 Modes:
 
