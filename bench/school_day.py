@@ -20,8 +20,8 @@ processes (``TANDEM_METRICS=on``), the load generator on the same machine:
 
 Learner ``i`` of a classroom talks to server ``i % 2`` (HTTP and socket); a request that
 fails to reach its server is retried on the other one (a PUT is idempotent), one answered
-503 is sent again a second later (at most 5 times, as the web UI keeps an answer until it
-is stored), a socket that closes reconnects to the other one with ``since``. A request
+503 is sent again a second later (at most 5 times: a device keeps an answer until it is
+stored), a socket that closes reconnects to the other one with ``since``. A request
 lost is one that never got an answer other than 503.
 
 Client-side figures: each request's time (PUT, batch, move), and commit to socket for
@@ -552,8 +552,9 @@ class Worker(ClientWorker):
                 "board": samples.board_ms,
             }.get(kind, []).append(elapsed)
             if status == 503 and unavailable < UNAVAILABLE_RETRIES:
-                # SERVICE_UNAVAILABLE (its pool ran dry, the database is away): the web UI
-                # keeps the answer and sends it again; so does a learner here.
+                # SERVICE_UNAVAILABLE (its pool ran dry, the database is away): the answer
+                # is kept and sent again, as contract §9 asks of a device. (The web UI at
+                # f12d38c drops it instead: docs/benchmarks.md, the school day.)
                 unavailable += 1
                 await asyncio.sleep(UNAVAILABLE_BACKOFF)
                 continue
