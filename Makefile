@@ -2,8 +2,9 @@
 UV ?= uv
 TEST_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test test-pg lint format types ci bench
+.PHONY: run test test-pg lint format types ci bench school-day
 
 ## run: serve on http://127.0.0.1:8000 (SQLite unless TANDEM_DATABASE_URL says otherwise)
 run:
@@ -46,3 +47,9 @@ bench:
 		$(UV) run --group dev python -m "bench.$$name" || exit 1; \
 	done; \
 	[ "$$found" = 1 ] || echo "no benchmark scripts in bench/ yet"
+
+## school-day: the capacity benchmark (bench/school_day.py): a simulated school on PostgreSQL
+## + Redis and two servers, learners ramped until PUT p99 passes 250 ms or an event is lost;
+## add options with ARGS="--soak 10 --learners 400" or ARGS="--rolling-restart"
+school-day:
+	$(UV) run --group dev python -m bench.school_day --redis-url $(BENCH_REDIS_URL) $(ARGS)

@@ -76,7 +76,9 @@ class RawClient:
     def __init__(self, ports: Sequence[int], size: int) -> None:
         self.ports = list(ports)
         self.size = size
-        self.idle: list[asyncio.Queue[_Connection]] = [asyncio.Queue() for _ in self.ports]
+        # Last in, first out: the connections in use stay warm and the rest idle (a
+        # server closes an idle keep-alive connection after a few seconds).
+        self.idle: list[asyncio.Queue[_Connection]] = [asyncio.LifoQueue() for _ in self.ports]
 
     async def open(self) -> RawClient:
         for port, idle in zip(self.ports, self.idle, strict=True):
