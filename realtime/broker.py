@@ -27,14 +27,14 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
-
-from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
-from redis.exceptions import ConnectionError as RedisConnectionError
+from typing import TYPE_CHECKING, Protocol
 
 from realtime import periodic
-from realtime.redis_client import REDIS_DOWN, Outage
+from realtime.redis_client import Outage, redis_down
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.asyncio.client import PubSub
 
 log = logging.getLogger("tandem.broker")
 
@@ -181,7 +181,7 @@ class RedisBroker:
         try:
             # A retried publish may arrive twice: harmless, receivers drop seen seqs.
             await self._redis.publish(self.channel, _encode(self.process_id, notices))
-        except REDIS_DOWN as exc:
+        except redis_down() as exc:
             # The events are stored; the other processes' sweep or reconnect catches up.
             self._outage.failed(exc)
         else:
@@ -198,7 +198,7 @@ class RedisBroker:
             pubsub = self._redis.pubsub()
             try:
                 await self._listen(pubsub)
-            except REDIS_DOWN as exc:
+            except redis_down() as exc:
                 if self.connected.is_set():
                     log.warning("Redis pub/sub connection lost (%s); reconnecting", exc)
             except asyncio.CancelledError:
@@ -216,7 +216,8 @@ class RedisBroker:
         await pubsub.subscribe(self.channel)
         confirmation = await pubsub.get_message(timeout=2)
         if confirmation is None or confirmation.get("type") != "subscribe":
-            raise RedisConnectionError("no subscribe confirmation from Redis")
+            # The builtin, an OSError: one of redis_down(), so the supervisor reconnects.
+            raise ConnectionError("no subscribe confirmation from Redis")
         assert self._handlers is not None
         await self._subscribed()
         while True:

@@ -23,7 +23,7 @@ comes from the same pool and settings, but waiting for the next message is not s
 the command timeout, since a quiet channel is not an outage: the broker waits in slices of
 its own, shorter than the command timeout, and an empty slice is no error.
 
-The outage rule (:data:`REDIS_DOWN`) is written here once. Every concern catches exactly these
+The outage rule (:func:`redis_down`) is written here once. Every concern catches exactly these
 exceptions and applies its own documented fallback; anything else, above all a
 ``ResponseError`` (a wrong command or type, a broken script), is a bug and propagates.
 :class:`Outage` is the one bookkeeping of an outage: one warning when it starts, one line when
@@ -32,17 +32,15 @@ it ends, and Redis left alone for :data:`RETRY_SECONDS` after a failure.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
 import time
+from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import OutOfMemoryError, ReadOnlyError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger("tandem.redis")
 
@@ -52,22 +50,36 @@ HEALTH_CHECK_SECONDS = 15
 #: After a failure, a concern uses its fallback for this long before trying Redis again.
 RETRY_SECONDS = 1.0
 
-#: What means "Redis is down" for every concern, and nothing else does:
-#: - ``ConnectionError`` (refused, reset, closed; includes ``BusyLoadingError``, a Redis still
-#:   loading its data after a restart, and ``AuthenticationError``, a misconfigured password),
-#: - ``TimeoutError`` (no connection or no reply in time),
-#: - ``ReadOnlyError`` (we reached a replica, e.g. during a failover: writes cannot land),
-#: - ``OutOfMemoryError`` (Redis at ``maxmemory`` refuses writes: its state, not our command),
-#: - ``OSError`` (socket errors redis-py did not wrap).
-#: ``ReadOnlyError`` and ``OutOfMemoryError`` are ``ResponseError`` subclasses, the only ones
-#: that describe the server's state rather than a fault of ours.
-REDIS_DOWN: tuple[type[Exception], ...] = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    ReadOnlyError,
-    OutOfMemoryError,
-    OSError,
-)
+# redis-py takes about a quarter of a second to import, an eighth of a start, and a process
+# without TANDEM_REDIS_URL never uses it. So it is imported here, by the two functions below,
+# which run only once a client exists; every other module names its types under
+# TYPE_CHECKING (tests/server/test_startup.py pins that a plain start does not import it).
+
+
+@functools.cache
+def redis_down() -> tuple[type[Exception], ...]:
+    """What means "Redis is down" for every concern (``except redis_down()``), and nothing
+    else does:
+
+    - ``ConnectionError`` (refused, reset, closed; includes ``BusyLoadingError``, a Redis still
+      loading its data after a restart, and ``AuthenticationError``, a misconfigured password),
+    - ``TimeoutError`` (no connection or no reply in time),
+    - ``ReadOnlyError`` (we reached a replica, e.g. during a failover: writes cannot land),
+    - ``OutOfMemoryError`` (Redis at ``maxmemory`` refuses writes: its state, not our command),
+    - ``OSError`` (socket errors redis-py did not wrap).
+
+    ``ReadOnlyError`` and ``OutOfMemoryError`` are ``ResponseError`` subclasses, the only ones
+    that describe the server's state rather than a fault of ours.
+    """
+    from redis import exceptions  # noqa: PLC0415 - see above
+
+    return (
+        exceptions.ConnectionError,
+        exceptions.TimeoutError,
+        exceptions.ReadOnlyError,
+        exceptions.OutOfMemoryError,
+        OSError,
+    )
 
 
 def connect(url: str, *, name: str | None = None) -> Redis:
@@ -76,6 +88,11 @@ def connect(url: str, *, name: str | None = None) -> Redis:
     ``name`` is sent as ``CLIENT SETNAME`` on every connection, so that ``CLIENT LIST`` tells
     processes apart; by default ``tandem-<pid>-<random>``.
     """
+    from redis.asyncio import Redis  # noqa: PLC0415 - see redis_down
+    from redis.asyncio.retry import Retry  # noqa: PLC0415
+    from redis.backoff import ExponentialWithJitterBackoff  # noqa: PLC0415
+    from redis.exceptions import ConnectionError as RedisConnectionError  # noqa: PLC0415
+
     return Redis.from_url(
         url,
         socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,

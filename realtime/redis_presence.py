@@ -11,7 +11,7 @@ ignore (and delete) fields whose process key has expired. A crashed process's te
 vanish within the TTL. Channel hashes get the same TTL, renewed by every live process that has
 a connection in them, so a channel nobody reads again after a crash does not linger forever.
 
-Outage policy: while Redis is down (:data:`realtime.redis_client.REDIS_DOWN`), presence
+Outage policy: while Redis is down (:func:`realtime.redis_client.redis_down`), presence
 degrades to per-process and never fails the websocket: ``join``/``leave``/``members`` log one
 warning per outage and fall back to this process's own connections, which each process mirrors
 locally. Its own connections are always read from that mirror, never from Redis, so what a
@@ -34,7 +34,7 @@ import msgspec
 
 from realtime import periodic
 from realtime.presence import PresenceUser, Roster, distinct_sorted
-from realtime.redis_client import REDIS_DOWN, Outage
+from realtime.redis_client import Outage, redis_down
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -117,7 +117,7 @@ class RedisPresence:
                     pipe.hdel(self.channel_key(channel), *fields)
                 pipe.delete(self.process_key(self._process_id))
                 await pipe.execute()
-        except REDIS_DOWN as exc:
+        except redis_down() as exc:
             # Nothing will retry: the other processes drop our fields once our key expires.
             log.warning("presence: could not remove this process's entries from Redis: %s", exc)
 
@@ -153,7 +153,7 @@ class RedisPresence:
                     )
                     pipe.pexpire(key, self._ttl_ms)
                 await pipe.execute()
-        except REDIS_DOWN as exc:
+        except redis_down() as exc:
             self._redis_failed("renew presence", exc)
             return False
         for channel, fields in unremoved.items():
@@ -183,7 +183,7 @@ class RedisPresence:
                 pipe.hset(key, field, _encode_user(user))
                 pipe.pexpire(key, self._ttl_ms)
                 await pipe.execute()
-        except REDIS_DOWN as exc:
+        except redis_down() as exc:
             self._redis_failed("join", exc)
             return
         self._redis_ok()
@@ -197,7 +197,7 @@ class RedisPresence:
             return
         try:
             await self._redis.hdel(self.channel_key(channel), field)
-        except REDIS_DOWN as exc:
+        except redis_down() as exc:
             self._unremoved.setdefault(channel, set()).add(field)
             self._redis_failed("leave", exc)
             return
@@ -209,7 +209,7 @@ class RedisPresence:
             return distinct_sorted(own)
         try:
             others = await self._other_processes_users(channel)
-        except REDIS_DOWN as exc:
+        except redis_down() as exc:
             self._redis_failed("read members", exc)
             return distinct_sorted(own)
         self._redis_ok()

@@ -12,13 +12,12 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from redis.asyncio import Redis
 
 from realtime import periodic
 from realtime.redis_client import connect
@@ -61,6 +60,9 @@ from server.settings import Settings
 from server.words.routes import Decks, TeacherWords
 from server.words.service import WordService
 from storage.database import Database
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger("tandem")
 

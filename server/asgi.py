@@ -17,7 +17,9 @@ from server.settings import Settings
 # Frames fanned out to thousands of sockets allocate many short-lived objects; with the
 # default thresholds full collections of the long-lived heap paused delivery for 100-400 ms
 # (docs/benchmarks.md). Collect young objects less often and freeze the startup heap so
-# full collections have little to walk.
+# full collections have little to walk. It is frozen without a full collection first: one
+# found nothing to collect here (the collections during the imports already had) and cost
+# 60-110 ms of every start (docs/benchmarks.md, "Start-up").
 GC_THRESHOLDS = (10_000, 20, 100)
 
 _CONNECTION_NOISE = ("connection open", "connection closed", '"WebSocket ')
@@ -39,6 +41,5 @@ def app_from_env() -> Litestar:
     for name in ("uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).addFilter(_QuietConnections())
     gc.set_threshold(*GC_THRESHOLDS)
-    gc.collect()
     gc.freeze()
     return app

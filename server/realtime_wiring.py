@@ -12,8 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING
 
 from realtime import periodic
 from realtime.broker import Broker, MemoryBroker, RedisBroker
@@ -31,6 +30,9 @@ from storage import events
 from storage.base import utcnow
 from storage.database import Database
 from storage.repositories import classrooms
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 SWEEP_SECONDS = 5.0
 PRUNE_SECONDS = 3600.0

@@ -10,12 +10,14 @@ Redis on every read was most of a cached read's cost.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cachetools import LRUCache
-from redis.asyncio import Redis
 
-from realtime.redis_client import REDIS_DOWN, Outage
+from realtime.redis_client import Outage, redis_down
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 TTL_SECONDS = 60
 MEMORY_BYTES = 64 * 1024 * 1024
@@ -44,7 +46,7 @@ class MemoryBoardCache:
 
 
 class RedisBoardCache:
-    """Shared by every process. Outage policy: while Redis is down (``REDIS_DOWN``), only
+    """Shared by every process. Outage policy: while Redis is down (``redis_down()``), only
     this process's copy serves, and a miss costs a rebuild from the database, never an error."""
 
     def __init__(self, redis: Redis, *, prefix: str = "tandem:board:") -> None:
@@ -59,7 +61,7 @@ class RedisBoardCache:
             return body
         try:
             found = await self._redis.get(self._prefix + key)
-        except REDIS_DOWN as exc:
+        except redis_down() as exc:
             self._outage.failed(exc)
             return None
         self._outage.succeeded()
@@ -74,7 +76,7 @@ class RedisBoardCache:
             return
         try:
             await self._redis.set(self._prefix + key, body, ex=TTL_SECONDS)
-        except REDIS_DOWN as exc:
+        except redis_down() as exc:
             self._outage.failed(exc)
         else:
             self._outage.succeeded()

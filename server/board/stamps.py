@@ -36,13 +36,15 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cachetools import TTLCache
-from redis.asyncio import Redis
 
-from realtime.redis_client import REDIS_DOWN, Outage
+from realtime.redis_client import Outage, redis_down
 from storage.repositories.classrooms import BoardStamp
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger("tandem.board.stamps")
 
@@ -123,7 +125,7 @@ return false
 
 
 class RedisBoardStamps:
-    """Shared by every process. Outage policy: while Redis is down (``REDIS_DOWN``), reads
+    """Shared by every process. Outage policy: while Redis is down (``redis_down()``), reads
     go to the database, as without stamps, and are not an error."""
 
     def __init__(self, redis: Redis, *, prefix: str = "tandem:board-stamp:") -> None:
@@ -167,7 +169,7 @@ class RedisBoardStamps:
                 granted = await self._redis.set(key, lease, px=LEASE_MS, nx=True)
                 self._outage.succeeded()
                 return None, lease if granted else None
-        except REDIS_DOWN as exc:
+        except redis_down() as exc:
             self._outage.failed(exc)
             return None, None
         self._outage.succeeded()
@@ -177,7 +179,7 @@ class RedisBoardStamps:
         value = f"s:{stamp.seq}:{stamp.students}:{stamp.lessons}:{stamp.epoch}"
         try:
             await self._fill(keys=[self._key(classroom_id)], args=[lease, value, TTL_SECONDS])
-        except REDIS_DOWN as exc:
+        except redis_down() as exc:
             self._outage.failed(exc)
 
     async def invalidate(self, classroom_ids: Iterable[uuid.UUID]) -> None:
@@ -187,7 +189,7 @@ class RedisBoardStamps:
         # Tried even during an outage: a stale stamp must go as soon as Redis can take it.
         try:
             await self._redis.delete(*keys)
-        except REDIS_DOWN as exc:
+        except redis_down() as exc:
             # The commit stands; the stale stamp lives at most TTL_SECONDS (see above).
             log.error("board stamp invalidation failed: %s", exc)
             self._outage.failed(exc)

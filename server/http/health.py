@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 from litestar import Response, get
 from litestar.di import NamedDependency
-from redis.asyncio import Redis
 
 from server.http.envelope import Envelope, ok
 from server.http.errors import ServiceUnavailable
 from storage.database import Database
 
 CHECK_TIMEOUT_SECONDS = 2.0
+
+
+@runtime_checkable  # Litestar checks injected values against the signature's types
+class Pingable(Protocol):
+    """What ``/ready`` asks of the Redis client: named by its shape, so that Litestar reads
+    this signature without redis-py, which a process without Redis never imports."""
+
+    async def ping(self) -> Any: ...
 
 
 class Health(msgspec.Struct, kw_only=True):
@@ -32,7 +40,7 @@ async def health() -> Envelope[Health]:
 
 @get("/ready", tags=["operations"], summary="Readiness: the database (and Redis) answer")
 async def ready(
-    database: NamedDependency[Database], redis: NamedDependency[Redis | None]
+    database: NamedDependency[Database], redis: NamedDependency[Pingable | None]
 ) -> Response[Envelope[Readiness]]:
     checks = Readiness(database="ok", redis="ok" if redis is not None else None)
     failures: dict[str, str] = {}

@@ -16,7 +16,6 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import msgspec
-import segno
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
@@ -50,6 +49,9 @@ def join_url(origin: str, code: str) -> str:
 
 def qr_svg(text: str) -> bytes:
     """``text`` as a QR code in SVG: medium error correction survives a creased printout."""
+    # Imported by the first QR code: a start does not need segno (25 ms of it uncompiled).
+    import segno  # noqa: PLC0415
+
     out = io.BytesIO()
     # No width and height but a viewBox: the page sizes the image (a dialog, a printed sheet).
     segno.make(text, error="m", micro=False).save(

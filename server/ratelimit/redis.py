@@ -2,7 +2,7 @@
 
 The whole decision runs in one Lua script, which makes it atomic across processes and uses the
 Redis server's clock, so processes with skewed clocks still agree. Outage policy (contract §2):
-while Redis is down (:data:`realtime.redis_client.REDIS_DOWN`), :class:`RedisRateLimiter`
+while Redis is down (:func:`realtime.redis_client.redis_down`), :class:`RedisRateLimiter`
 counts in this process's memory, and goes back to Redis when it answers again; a request is
 never failed because of Redis.
 """
@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from realtime.redis_client import REDIS_DOWN, Outage
+from realtime.redis_client import Outage, redis_down
 from server.ratelimit.base import Decision, RateLimiter, Window, checked, decide
 from server.ratelimit.memory import ENTRY_PREFIX, MemoryRateLimiter
 
@@ -117,7 +117,7 @@ class RedisRateLimiter:
                 reply = await self._script(
                     keys=[self._prefix + key], args=[entry, now, *self._args]
                 )
-            except REDIS_DOWN as exc:
+            except redis_down() as exc:
                 self._outage.failed(exc)
             else:
                 self._outage.succeeded()
@@ -134,7 +134,7 @@ class RedisRateLimiter:
             return
         try:
             await self._redis.zrem(self._prefix + key, decision.entry)
-        except REDIS_DOWN as exc:
+        except redis_down() as exc:
             self._outage.failed(exc)
         else:
             self._outage.succeeded()
