@@ -48,6 +48,7 @@ from storage.models import (
     Student,
     User,
 )
+from storage.repositories import card_progress
 
 STATUSES = ("not_started", "in_progress", "needs_review", "mastered")
 CATEGORIES = ("grammar", "vocabulary", "listening", "reading", "speaking")
@@ -178,6 +179,8 @@ async def fill(
         if records:
             await session.execute(insert(Progress), [_record(rng, u, w, now) for u, w in records])
         await session.execute(insert(Card), cards)
+        # Each card's stored sums, as the writes that change them store them.
+        await card_progress.store(session, "classroom", classroom)
     return classroom
 
 

@@ -43,7 +43,7 @@ from server.board.schemas import CardOut
 from storage import events, migrate
 from storage.base import sqlite_text
 from storage.repositories import progress as records
-from storage.repositories.cards import CardView, _board_sql
+from storage.repositories.cards import _board_sql, _from_postgres
 
 WORDS = 1000
 CLASSROOM = uuid.UUID("00000000-0000-0000-0000-000000000001")
@@ -205,7 +205,7 @@ async def postgres_board(url: str, rounds: int) -> tuple[list[float], bytes]:
         times.append((time.perf_counter() - began) * 1000)
     await db.close()
     now = datetime.now(UTC)
-    body = msgspec.json.encode([CardOut.of(CardView(*row), now) for row in rows])
+    body = msgspec.json.encode([CardOut.of(_from_postgres(row), now) for row in rows])
     return times[3:], body
 
 

@@ -225,6 +225,12 @@ class Card(Base):
     key between its new neighbours) instead of renumbering every card after it, and a
     card's position is its rank by ``sort_key``. ``updated_at`` is the card's version. A
     lock is a lease: it counts only while ``lock_expires_at`` is in the future.
+
+    The ``progress_*`` columns are the card's learner progress (contract §9) as
+    storage/repositories/card_progress.py computes it, stored by every write that changes
+    what it is computed from, in that write's transaction: ``progress_words`` null means
+    no progress (a template card, a student with no learner). They are not the card's
+    version: storing them leaves ``updated_at`` as it is.
     """
 
     __tablename__ = "cards"
@@ -259,6 +265,12 @@ class Card(Base):
     lock_expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    progress_words: Mapped[int | None] = mapped_column(Integer)
+    progress_started: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    progress_mastered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    progress_studies: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    progress_correct: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    progress_last_studied_at: Mapped[datetime | None]
 
 
 class ClassroomWord(Base):

@@ -1,16 +1,18 @@
 """The board's side of learner progress (contract §9): ``card.progress`` and auto-advance.
 
 A change that may change cards' progress (a learner's write, a lesson's words, a student
-entry claimed or left) reads those cards' sums first (storage/repositories/card_progress.py),
-makes its change, and hands the sums it read to :func:`settle` in the same transaction:
-each card whose sums differ now gets one ``card.progress``, appended with the change's own
+entry claimed or left) makes its change, then calls :func:`settle` with the cards it may
+have changed (a scope of storage/repositories/card_progress.py) in the same transaction:
+the aggregate's sums are stored on each of those cards whose stored sums differ (one
+statement), and each such card gets one ``card.progress``, appended with the change's own
 events (so never lost, never early), and does not change its version. Then auto-advance
 judges each changed card, in its classroom with ``auto_advance`` on: moves made by the
 board's one move rule (:func:`server.board.service.advance`), announced after the
 ``card.progress`` events, by the system actor.
 
 Callers hold the row lock of every classroom whose cards they watch (the lock every board
-write takes), from before the first read of the sums to the commit.
+write takes; a learner's write takes them shared and its own learner row), from before
+their change to the commit, so the sums stored are those of the committed state.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,25 +37,19 @@ Emit = Callable[[events.NewEvent], None]
 
 async def settle(
     session: AsyncSession,
-    before: Sequence[CardSums],
+    scope: tuple[str, Sequence[Any]],
     emit: Emit,
     actor: tuple[uuid.UUID | None, str],
     now: datetime,
     *,
     can_move: bool = True,
 ) -> None:
-    """Announce the cards of ``before`` whose progress changed since it was read, then
-    auto-advance them (``can_move`` false: the caller holds the boards shared, and a card
-    that would move raises ``NeedsBoardLock``)."""
-    if not before:
-        return
-    after = await card_progress.of_cards(session, [sums.card_id for sums in before])
-    changed = [
-        sums._replace(progress=after[sums.card_id])
-        # Each board's cards in the order they were made: the same order on every backend.
-        for sums in sorted(before, key=lambda s: s.order)
-        if sums.card_id in after and after[sums.card_id] != sums.progress
-    ]
+    """Store the sums of the cards of ``scope`` (a scope of card_progress and its
+    parameters) and announce those that changed, then auto-advance them (``can_move``
+    false: the caller holds the boards shared, and a card that would move raises
+    ``NeedsBoardLock``)."""
+    # Each board's cards in the order they were made: the same order on every backend.
+    changed = await card_progress.store(session, scope[0], *scope[1])
     for sums in changed:
         emit(
             events.NewEvent(
@@ -62,7 +59,7 @@ async def settle(
                 *actor,
             )
         )
-    # Judged first on what the sums' statement read with them (the card's column and
+    # Judged first on what the sums' statement returned with them (the card's column and
     # lease, under the caller's lock on its board): most changes move nothing, and then
     # cost no statement more. ``advance`` reads the card again under its row lock.
     judged = [sums for sums in changed if _may_advance(sums, now)]

@@ -20,7 +20,7 @@ from storage import events
 from storage.codes import new_code, normalize_code
 from storage.database import Database
 from storage.models import Classroom, Student
-from storage.repositories import card_progress, classrooms, roster
+from storage.repositories import classrooms, roster
 
 
 class LearnerService:
@@ -60,14 +60,14 @@ class LearnerService:
         entry = await roster.student(tx.session, student_id)
         if entry is None or entry.join_code != code:  # claimed or removed meanwhile
             raise NotFound("No classroom has this code")
-        before = await card_progress.of_student(tx.session, student_id)
         await roster.set_student(
             tx.session, student_id, learner_id=tx.principal.user_id, join_code=None
         )
         entry = await roster.student(tx.session, student_id)
         assert entry is not None
         tx.emit(classroom_id, "student.updated", student_json(entry))
-        await settle_progress(tx, before)  # its cards now show the learner's progress (§8)
+        # Its cards now show the learner's progress (§8).
+        await settle_progress(tx, ("student", (student_id,)))
         return classroom, entry
 
     async def classrooms(self, principal: Principal) -> list[tuple[Classroom, Student]]:
@@ -82,13 +82,13 @@ class LearnerService:
             if entry is None:
                 raise NotFound("You are not a student of this classroom")
             await _locked(tx, classroom_id)
-            before = await card_progress.of_student(tx.session, entry.id)
             await roster.set_student(tx.session, entry.id, learner_id=None, join_code=new_code())
             left = await roster.student(tx.session, entry.id)
             if left is None or left.classroom_id != classroom_id:  # pragma: no cover - raced
                 raise NotFound("You are not a student of this classroom")
             tx.emit(classroom_id, "student.updated", student_json(left))
-            await settle_progress(tx, before)  # its cards show no progress any more (§8)
+            # Its cards show no progress any more (§8).
+            await settle_progress(tx, ("student", (entry.id,)))
 
 
 async def _locked(tx: Tx, classroom_id: uuid.UUID) -> Classroom:

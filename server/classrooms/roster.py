@@ -28,7 +28,7 @@ from storage import events
 from storage.codes import new_code
 from storage.database import Database
 from storage.models import Lesson, Student
-from storage.repositories import card_progress, cards, classrooms, roster
+from storage.repositories import cards, classrooms, roster
 
 
 def student_json(student: Student) -> dict[str, Any]:
@@ -131,11 +131,8 @@ class RosterService:
                 if value is not None
             }
             await roster.set_lesson(tx.session, lesson_id, **changes)
-            before: list[card_progress.CardSums] = []
             if word_ids is not None:
                 words = await _known_words(tx, lesson.classroom_id, word_ids)
-                # Its cards' progress as it was: the new words may change it (§9).
-                before = await card_progress.of_lesson(tx.session, lesson_id)
                 await roster.set_words(tx.session, lesson_id, words)
             lesson = await _fresh(tx, Lesson, lesson_id)
             shown = LessonOut.of(
@@ -143,7 +140,8 @@ class RosterService:
             )
             if changes or word_ids is not None:
                 tx.emit(lesson.classroom_id, "lesson.updated", lesson_json(shown))
-            await settle_progress(tx, before)
+            if word_ids is not None:  # the new words may change its cards' progress (§9)
+                await settle_progress(tx, ("lesson", (lesson_id,)))
         return shown
 
     async def remove_lesson(self, principal: Principal, lesson_id: uuid.UUID) -> None:
@@ -170,11 +168,12 @@ class RosterService:
             tx.emit(entry.classroom_id, f"{_WHAT[model]}.removed", {"id": str(entry_id)})
 
 
-async def settle_progress(tx: Tx, before: Sequence[card_progress.CardSums]) -> None:
-    """``card.progress`` for each card of ``before`` whose progress changed, and auto-advance
-    (server/board/progress.py), with the caller as the actor."""
+async def settle_progress(tx: Tx, scope: tuple[str, Sequence[Any]]) -> None:
+    """Store the sums of the cards of ``scope`` (storage/repositories/card_progress.py),
+    with a ``card.progress`` for each that changed, and auto-advance (server/board/
+    progress.py), with the caller as the actor."""
     await board_progress.settle(
-        tx.session, before, tx.pending.append, (tx.principal.user_id, tx.principal.name), tx.now
+        tx.session, scope, tx.pending.append, (tx.principal.user_id, tx.principal.name), tx.now
     )
 
 

@@ -34,7 +34,7 @@ from storage import events, offload
 from storage.base import utcnow
 from storage.database import Database
 from storage.dialects import dialect_of
-from storage.repositories import card_progress, classrooms
+from storage.repositories import classrooms
 from storage.repositories import progress as repository
 from storage.unit_of_work import UnitOfWork, unit_of_work
 
@@ -125,7 +125,7 @@ class ProgressService:
         self, principal: Principal, update: Update, exclusive: bool
     ) -> tuple[repository.ProgressRow, bool]:
         async with unit_of_work(self._db, self._publish) as work:
-            before = await _watch(work.session, principal.user_id, [update.word_id], exclusive)
+            watched = await _watch(work.session, principal.user_id, exclusive)
             outcome = await self._apply_one(work.session, principal.user_id, update, work.now)
             match outcome:
                 case Stale(current=current):
@@ -135,7 +135,8 @@ class ProgressService:
                 case Created(record=record) | Changed(record=record):
                     await repository.upsert(work.session, principal.user_id, [record])
                     work.emit(_updated_event(principal, ProgressOut.of(record)))
-                    await _settle(work, principal, before, exclusive)
+                    if watched:
+                        await _settle(work, principal, [update.word_id], exclusive)
         return record, isinstance(outcome, Created)
 
     async def _put_guarded(
@@ -217,7 +218,7 @@ class ProgressService:
     ) -> list[ProgressOut]:
         async with unit_of_work(self._db, self._publish) as work:
             word_ids = [update.word_id for update in updates]
-            before = await _watch(work.session, principal.user_id, word_ids, exclusive)
+            watched = await _watch(work.session, principal.user_id, exclusive)
             rows = await repository.lock(work.session, principal.user_id, word_ids)
             plan = await offload.run(
                 _replay_cost_us(u.study_count for u in updates),
@@ -233,8 +234,8 @@ class ProgressService:
                 )
             await _write(work.session, principal.user_id, plan)
             work.emit(*plan.emitted)
-            if plan.changed:
-                await _settle(work, principal, before, exclusive)
+            if plan.changed and watched:
+                await _settle(work, principal, word_ids, exclusive)
         return plan.results
 
     async def delete(self, principal: Principal, word_id: str) -> None:
@@ -242,7 +243,7 @@ class ProgressService:
 
     async def _delete_once(self, principal: Principal, word_id: str, exclusive: bool) -> None:
         async with unit_of_work(self._db, self._publish) as work:
-            before = await _watch(work.session, principal.user_id, [word_id], exclusive)
+            watched = await _watch(work.session, principal.user_id, exclusive)
             if not await repository.remove(work.session, principal.user_id, word_id):
                 raise NotFound("No progress for this word")
             work.emit(
@@ -254,7 +255,8 @@ class ProgressService:
                     principal.name,
                 )
             )
-            await _settle(work, principal, before, exclusive)
+            if watched:
+                await _settle(work, principal, [word_id], exclusive)
 
     async def stats(self, principal: Principal) -> Stats:
         now = utcnow()
@@ -291,7 +293,7 @@ class ProgressService:
     ) -> tuple[int, int, int]:
         async with unit_of_work(self._db, self._publish) as work:
             word_ids = [u.word_id for u, _ in entries]
-            before = await _watch(work.session, principal.user_id, word_ids, exclusive)
+            watched = await _watch(work.session, principal.user_id, exclusive)
             rows = await repository.lock(work.session, principal.user_id, word_ids)
             plan = await offload.run(
                 _replay_cost_us(u.study_count for u, _ in entries),
@@ -303,8 +305,8 @@ class ProgressService:
             )
             await _write(work.session, principal.user_id, plan)
             work.emit(*plan.emitted)
-            if plan.changed:
-                await _settle(work, principal, before, exclusive)
+            if plan.changed and watched:
+                await _settle(work, principal, word_ids, exclusive)
         return plan.imported, plan.merged, plan.unchanged
 
     def _check(self, update: Update) -> None:
@@ -332,30 +334,24 @@ class _Student:
 _STUDENT = _Student()
 
 
-async def _watch(
-    session: AsyncSession, learner_id: uuid.UUID, word_ids: Sequence[str], exclusive: bool
-) -> list[card_progress.CardSums]:
-    """The learner's cards a write on ``word_ids`` may change, with their progress now,
-    read under the locks of the learner's classrooms (taken here, before the write's own
-    row locks: the order every progress write takes them in, storage/repositories/
-    classrooms.lock_of_learner). None for a learner who is no student."""
-    if not await classrooms.lock_of_learner(session, learner_id, exclusive=exclusive):
-        return []
-    return await card_progress.of_learner_words(session, learner_id, word_ids)
+async def _watch(session: AsyncSession, learner_id: uuid.UUID, exclusive: bool) -> bool:
+    """Take the locks of the learner's classrooms and the learner's row (before the
+    write's own row locks: the order every progress write takes them in, storage/
+    repositories/classrooms.lock_of_learner), under which the write's cards' sums are
+    stored. False for a learner who is no student: no card shows their progress."""
+    return bool(await classrooms.lock_of_learner(session, learner_id, exclusive=exclusive))
 
 
 async def _settle(
-    work: UnitOfWork,
-    principal: Principal,
-    before: Sequence[card_progress.CardSums],
-    exclusive: bool,
+    work: UnitOfWork, principal: Principal, word_ids: Sequence[str], exclusive: bool
 ) -> None:
-    """The write's ``card.progress`` events and auto-advance (server/board/progress.py),
-    by the learner, in the write's transaction. Holding the boards shared, a card that
-    must move raises ``NeedsBoardLock`` (:func:`_boarded` starts again)."""
+    """Store the sums of the learner's cards whose lessons hold one of ``word_ids``, with
+    a ``card.progress`` for each that changed, and auto-advance (server/board/
+    progress.py), by the learner, in the write's transaction. Holding the boards shared,
+    a card that must move raises ``NeedsBoardLock`` (:func:`_boarded` starts again)."""
     await board_progress.settle(
         work.session,
-        before,
+        ("learner_words", (principal.user_id, list(word_ids))),
         work.emit,
         (principal.user_id, principal.name),
         work.now,

@@ -7,9 +7,10 @@ four round trips and a commit (the card and its slot, the key, the write, the ev
 a busy server stretches every one of them: at 200 moves a second on one board, with a
 teacher reading it, moves queued for hundreds of milliseconds (docs/benchmarks.md). The
 function takes the lock and does the checks of contract §5 in their order, the key and the
-write in one round trip; the caller then shows the card (``CardOut.of``), appends the
-``card.moved`` event (storage/events.py, one statement) and commits: the lock is held for
-those two round trips only.
+write in one round trip, and returns the card with its stored progress sums (migration
+0010; storage/repositories/card_progress.py keeps them); the caller then shows the card
+(``CardOut.of``), appends the ``card.moved`` event (storage/events.py, one statement) and
+commits: the lock is held for those two round trips only.
 
 What the function decides is a second copy of rules that live in Python (the lock's lease,
 the check order, past the end means last, the midpoint key), pinned to the Python move by
@@ -31,7 +32,7 @@ from sqlalchemy import BigInteger, TextClause, Uuid, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import UTCDateTime
-from storage.repositories.cards import GAP, LAST_INDEX, CardView, with_progress
+from storage.repositories.cards import GAP, LAST_INDEX, CardView, view_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +92,10 @@ async def move_card(
             },
         )
     ).one()
-    outcome, *columns, position = row
+    # The card's 15 columns, the move's place, then the card's stored sums (migration 0010).
+    outcome, *columns = row
     if outcome == "not_found":
         return MoveResult(outcome, None, None)
-    [card] = await with_progress(session, [CardView(*columns)])
+    position = columns[15]
+    card = view_of((*columns[:15], *columns[16:]))
     return MoveResult(outcome, card, None if position is None else int(position))

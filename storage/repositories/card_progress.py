@@ -3,14 +3,19 @@
 A card of a student who has a learner shows that learner's records on the lesson's words:
 how many words, how many have a record (``started``), how many are mastered, the sums of
 study and correct counts, the latest study. A template card, or a student with no learner,
-has none (None). Every reader of the sums (the board read, single cards, a learner's
-assignments, a classroom's overview, the writes that announce changes) takes them from
-:func:`aggregate_sql`, in one statement per call, so the rule is written once. The SQL is
-the same on both backends but for its placeholders (tests/storage/test_differential.py
-runs it on both).
+has none (None). :func:`aggregate_sql` computes them, in one statement per call, so the
+rule is written once. The SQL is the same on both backends but for its placeholders
+(tests/storage/test_differential.py runs it on both).
 
-The board read joins the aggregate into its own statement (storage/repositories/cards.py);
-the others call the functions below, which pick cards by a *scope*.
+Each card also keeps its sums in its own row (the ``progress_*`` columns of ``cards``):
+the aggregate's stored result, so the board read, a single card and a move read plain
+columns. Every write that changes what the sums are computed from (a learner's records, a
+lesson's words, a student's learner, a new card) calls :func:`store` for the cards it may
+have changed, in its own transaction: one statement that runs the aggregate, writes the
+rows whose stored sums differ, and returns those (what server/board/progress.py announces
+as ``card.progress``). Migration 0010 filled the columns with :func:`store_sql` too, and
+:func:`drifted` (the differential test's check after every operation) finds any card whose
+stored sums are not what the aggregate computes.
 """
 
 from __future__ import annotations
@@ -61,10 +66,32 @@ _SCOPES = {
     "learner": "s.learner_id = {p1}",
     "lesson": "c.lesson_id = {p1}",
     "student": "c.student_id = {p1}",
+    "all": "true",
     # The cards a learner's write on some words may change: their lessons hold one of them.
     "learner_words": "s.learner_id = {p1} AND c.lesson_id IN "
     "(SELECT lesson_id FROM lesson_words WHERE word_id IN ({list2}))",
 }
+
+
+def _condition(dialect: str, scope: str, first: int) -> str:
+    def place(number: int, *, listed: bool = False) -> str:
+        if dialect == "sqlite":
+            return "SELECT value FROM json_each(?)" if listed else "?"
+        index = first + number - 1
+        return (
+            f"SELECT unnest(CAST(${index} AS {'uuid' if number == 1 else 'varchar'}[]))"
+            if listed
+            else f"${index}"
+        )
+
+    return _SCOPES[scope].format_map(
+        {
+            "p1": place(1),
+            "p2": place(2),
+            "list1": place(1, listed=True),
+            "list2": place(2, listed=True),
+        }
+    )
 
 
 def aggregate_sql(dialect: str, scope: str, *, first: int = 1) -> str:
@@ -79,25 +106,7 @@ def aggregate_sql(dialect: str, scope: str, *, first: int = 1) -> str:
     student costs one row, not one per word. ``mastered`` is 0/1 on SQLite, a boolean on
     PostgreSQL; ``CASE WHEN`` reads both."""
 
-    def place(number: int, *, listed: bool = False) -> str:
-        if dialect == "sqlite":
-            return "SELECT value FROM json_each(?)" if listed else "?"
-        index = first + number - 1
-        return (
-            f"SELECT unnest(CAST(${index} AS {'uuid' if number == 1 else 'varchar'}[]))"
-            if listed
-            else f"${index}"
-        )
-
-    condition = _SCOPES[scope].format_map(
-        {
-            "p1": place(1),
-            "p2": place(2),
-            "list1": place(1, listed=True),
-            "list2": place(2, listed=True),
-        }
-    )
-    return _aggregate(condition)
+    return _aggregate(_condition(dialect, scope, first))
 
 
 @cache
@@ -139,6 +148,95 @@ LEFT JOIN sums a ON a.lesson_id = sc.lesson_id AND a.user_id = sc.learner_id
 """  # noqa: S608
 
 
+# The stored sums, in :class:`CardProgress` order: ``progress_words`` null is no progress.
+STORED_COLUMNS = (
+    "progress_words",
+    "progress_started",
+    "progress_mastered",
+    "progress_studies",
+    "progress_correct",
+    "progress_last_studied_at",
+)
+
+
+def stored_sql(table: str) -> str:
+    """The stored sums' columns of ``table`` (an alias of ``cards``), for a select list."""
+    return ", ".join(f"{table}.{column}" for column in STORED_COLUMNS)
+
+
+def stored_progress(columns: Sequence[Any], *, sqlite: bool) -> CardProgress | None:
+    """The :class:`CardProgress` of the stored columns (None when ``progress_words`` is
+    null); ``sqlite``: read through the driver, instants as SQLite keeps them."""
+    words, started, mastered, studies, correct, last = columns
+    if words is None:
+        return None
+    if sqlite and last is not None:
+        last = from_sqlite_text(last)
+    return CardProgress(int(words), int(started), int(mastered), int(studies), int(correct), last)
+
+
+def store_sql(dialect: str, scope: str) -> str:
+    """Driver SQL: write the aggregate's sums into the cards of ``scope`` whose stored
+    sums differ, returning those cards as ``card_id``, ``classroom_id``, the stored
+    columns, ``created_at``, ``status``, ``lock_expires_at``. Parameters as
+    :func:`aggregate_sql`'s. It reads the records as its statement's snapshot sees them:
+    callers hold the locks that keep the sums' inputs from changing under it (the cards'
+    classrooms, or the learner's row for a learner's own write)."""
+    return _store(dialect, _condition(dialect, scope, 1))
+
+
+def drifted_sql(dialect: str) -> str:
+    """Driver SQL: the ids of the cards whose stored sums are not what the aggregate
+    computes now (none, whenever every write has stored what it changed)."""
+    return (
+        f"SELECT cards.id FROM cards JOIN ({_computed(_condition(dialect, 'all', 1))}) a "  # noqa: S608
+        f"ON a.card_id = cards.id WHERE {_differs(dialect)} ORDER BY cards.id"
+    )
+
+
+def _computed(condition: str) -> str:
+    """The aggregate's sums of the scope as the stored columns hold them."""
+    return (
+        "SELECT card_id, CASE WHEN learner IS NULL THEN NULL ELSE words END AS words, "  # noqa: S608
+        "started, mastered, studies, correct, last_studied_at "
+        f"FROM ({_aggregate(condition)}) x"
+    )
+
+
+def _differs(dialect: str) -> str:
+    """Some stored column of ``cards`` is not the one of ``a`` (nulls compared as values)."""
+    distinct = "IS NOT" if dialect == "sqlite" else "IS DISTINCT FROM"
+    computed = ("words", "started", "mastered", "studies", "correct", "last_studied_at")
+    return (
+        "("
+        + " OR ".join(
+            f"cards.{column} {distinct} a.{value}"
+            for column, value in zip(STORED_COLUMNS, computed, strict=True)
+        )
+        + ")"
+    )
+
+
+@cache
+def _store(dialect: str, condition: str) -> str:
+    assignments = ", ".join(
+        f"{column} = a.{value}"
+        for column, value in zip(
+            STORED_COLUMNS,
+            ("words", "started", "mastered", "studies", "correct", "last_studied_at"),
+            strict=True,
+        )
+    )
+    # Every piece of this statement is a constant of this module; values are all bound.
+    # SQLite's RETURNING names only the updated table: its columns hold the new sums.
+    return (
+        f"UPDATE cards SET {assignments} FROM ({_computed(condition)}) a "  # noqa: S608
+        f"WHERE cards.id = a.card_id AND {_differs(dialect)} "
+        f"RETURNING cards.id, cards.classroom_id, {stored_sql('cards')}, cards.created_at, "
+        "cards.status, cards.lock_expires_at"
+    )
+
+
 def progress_of(columns: Sequence[Any], *, sqlite: bool) -> CardProgress | None:
     """The :class:`CardProgress` of the aggregate's columns from ``learner`` on (None when
     there is no learner, or when the row joined none: its ``learner`` is null)."""
@@ -150,9 +248,8 @@ def progress_of(columns: Sequence[Any], *, sqlite: bool) -> CardProgress | None:
     return CardProgress(int(words), int(started), int(mastered), int(studies), int(correct), last)
 
 
-async def _sums(session: AsyncSession, scope: str, *parameters: Any) -> list[CardSums]:
-    dialect = dialect_of(session)
-    sqlite = dialect == "sqlite"
+def _bound(session: AsyncSession, parameters: Sequence[Any]) -> tuple[Any, ...]:
+    sqlite = dialect_of(session) == "sqlite"
     bind_uuid = uuid_binder(session)
     bound: list[Any] = []
     for value in parameters:
@@ -163,29 +260,53 @@ async def _sums(session: AsyncSession, scope: str, *parameters: Any) -> list[Car
             bound.append(msgspec.json.encode(items).decode() if sqlite else items)
         else:
             bound.append(value)
+    return tuple(bound)
+
+
+async def _run(
+    session: AsyncSession, sql: str, parameters: Sequence[Any], *, stored: bool
+) -> list[CardSums]:
+    """The rows of the aggregate (``stored`` false) or of the store statement."""
+    sqlite = dialect_of(session) == "sqlite"
     connection = await session.connection()
-    result = await connection.exec_driver_sql(aggregate_sql(dialect, scope), tuple(bound))
+    result = await connection.exec_driver_sql(sql, _bound(session, parameters))
     found = []
     for row in result:
         card_id, classroom_id, *rest, created, status, expires = tuple(row)
         if sqlite:
             card_id, classroom_id = uuid.UUID(hex=card_id), uuid.UUID(hex=classroom_id)
             expires = None if expires is None else from_sqlite_text(expires)
-        progress = progress_of(rest, sqlite=sqlite)
+        progress = (stored_progress if stored else progress_of)(rest, sqlite=sqlite)
         # SQLite's instants are text in time order: compared as they are, within one run.
         order = (created, str(card_id))
         found.append(CardSums(card_id, classroom_id, progress, order, status, expires))
     return found
 
 
-async def of_cards(
-    session: AsyncSession, card_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, CardProgress | None]:
-    """Each card's progress (cards that do not exist are left out)."""
-    if not card_ids:
-        return {}
-    rows = await _sums(session, "cards", list(card_ids))
-    return {row.card_id: row.progress for row in rows}
+async def _sums(session: AsyncSession, scope: str, *parameters: Any) -> list[CardSums]:
+    sql = aggregate_sql(dialect_of(session), scope)
+    return await _run(session, sql, parameters, stored=False)
+
+
+async def store(session: AsyncSession, scope: str, *parameters: Any) -> list[CardSums]:
+    """Store the sums of the cards of ``scope`` (a key of the scopes above, with its
+    parameters) that changed; those cards with their new sums, in the order their
+    board announces them (:attr:`CardSums.order`)."""
+    if any(isinstance(value, list) and not value for value in parameters):
+        return []
+    if scope == "learner_words":
+        learner, words = parameters
+        parameters = (learner, sorted(set(words)))
+    sql = store_sql(dialect_of(session), scope)
+    changed = await _run(session, sql, parameters, stored=True)
+    return sorted(changed, key=lambda sums: sums.order)
+
+
+async def drifted(session: AsyncSession) -> list[uuid.UUID]:
+    """The cards whose stored sums differ from the computed ones (see :func:`drifted_sql`)."""
+    connection = await session.connection()
+    result = await connection.exec_driver_sql(drifted_sql(dialect_of(session)))
+    return [value if isinstance(value, uuid.UUID) else uuid.UUID(hex=value) for (value,) in result]
 
 
 async def of_classroom(session: AsyncSession, classroom_id: uuid.UUID) -> list[CardSums]:
@@ -195,21 +316,3 @@ async def of_classroom(session: AsyncSession, classroom_id: uuid.UUID) -> list[C
 async def of_learner(session: AsyncSession, learner_id: uuid.UUID) -> list[CardSums]:
     """The cards of every student entry of the learner."""
     return await _sums(session, "learner", learner_id)
-
-
-async def of_lesson(session: AsyncSession, lesson_id: uuid.UUID) -> list[CardSums]:
-    return await _sums(session, "lesson", lesson_id)
-
-
-async def of_student(session: AsyncSession, student_id: uuid.UUID) -> list[CardSums]:
-    return await _sums(session, "student", student_id)
-
-
-async def of_learner_words(
-    session: AsyncSession, learner_id: uuid.UUID, word_ids: Sequence[str]
-) -> list[CardSums]:
-    """The learner's cards whose lessons hold one of ``word_ids``: those a write on them
-    may change."""
-    if not word_ids:
-        return []
-    return await _sums(session, "learner_words", learner_id, sorted(set(word_ids)))

@@ -63,16 +63,16 @@ class CardView(NamedTuple):
     lock_expires_at: datetime | None
     created_at: datetime
     updated_at: datetime
-    # The learner's progress on the lesson's words (storage/repositories/card_progress.py);
-    # None for a template card or a student with no learner. Every function here that
-    # returns cards fills it (:func:`with_progress`).
+    # The learner's progress on the lesson's words, as the card stores it
+    # (storage/repositories/card_progress.py); None for a template card or a student with
+    # no learner.
     progress: CardProgress | None = None
 
 
-async def with_progress(session: AsyncSession, views: Sequence[CardView]) -> list[CardView]:
-    """``views`` with their progress read (one aggregate statement for them all)."""
-    found = await card_progress.of_cards(session, [view.id for view in views])
-    return [view._replace(progress=found.get(view.id)) for view in views]
+def view_of(row: Sequence[Any]) -> CardView:
+    """A :class:`CardView` of a row of :func:`_view`'s columns (the stored sums last), read
+    through SQLAlchemy."""
+    return CardView._make((*row[:15], card_progress.stored_progress(row[15:21], sqlite=False)))
 
 
 def _view(position: Any = _POSITION) -> Select[*tuple[Any, ...]]:
@@ -93,6 +93,12 @@ def _view(position: Any = _POSITION) -> Select[*tuple[Any, ...]]:
             Card.lock_expires_at,
             Card.created_at,
             Card.updated_at,
+            Card.progress_words,
+            Card.progress_started,
+            Card.progress_mastered,
+            Card.progress_studies,
+            Card.progress_correct,
+            Card.progress_last_studied_at,
         )
         .join(Lesson, Lesson.id == Card.lesson_id)
         .outerjoin(Student, Student.id == Card.student_id)
@@ -124,26 +130,21 @@ def _board_sql(dialect: str, *, student: bool, category: bool, status: bool) -> 
             number += 1
             where.append(f"AND {column} = {'?' if dialect == 'sqlite' else f'${number}'}")
     classroom = "?" if dialect == "sqlite" else "$1"
-    # The progress sums of every card of the classroom, by the one aggregate (SQLite binds
-    # the classroom a second time for it).
-    progress = card_progress.aggregate_sql(dialect, "classroom")
     # Every piece of this statement is a constant of this module; values are all bound.
     return f"""
 WITH c AS (
   SELECT id, classroom_id, lesson_id, student_id, status, locked_by, locked_at,
-    lock_expires_at, created_at, updated_at,
+    lock_expires_at, created_at, updated_at, {card_progress.stored_sql("cards")},
     row_number() OVER (PARTITION BY status ORDER BY sort_key) - 1 AS position
   FROM cards WHERE classroom_id = {classroom}
 )
 SELECT c.id, c.classroom_id, c.lesson_id, l.title, l.category, c.student_id, s.name,
   c.status, c.position, c.locked_by, h.name, c.locked_at, c.lock_expires_at,
-  c.created_at, c.updated_at, pr.learner, pr.words, pr.started, pr.mastered, pr.studies,
-  pr.correct, pr.last_studied_at
+  c.created_at, c.updated_at, {card_progress.stored_sql("c")}
 FROM c
 JOIN lessons l ON l.id = c.lesson_id
 LEFT JOIN students s ON s.id = c.student_id
 LEFT JOIN users h ON h.id = c.locked_by
-LEFT JOIN ({progress}) pr ON pr.card_id = c.id
 WHERE true {" ".join(where)}
 ORDER BY c.position
 """  # noqa: S608
@@ -174,13 +175,13 @@ def _from_sqlite(row: Sequence[Any]) -> CardView:
         None if expires is None else from_sqlite_text(expires),
         from_sqlite_text(created),
         from_sqlite_text(updated),
-        card_progress.progress_of(row[15:], sqlite=True),
+        card_progress.stored_progress(row[15:], sqlite=True),
     )
 
 
 def _from_postgres(row: Sequence[Any]) -> CardView:
     # asyncpg gives UUIDs (a uuid.UUID subclass) and aware UTC datetimes already.
-    return CardView._make((*row[:15], card_progress.progress_of(row[15:], sqlite=False)))
+    return CardView._make((*row[:15], card_progress.stored_progress(row[15:], sqlite=False)))
 
 
 async def board(
@@ -203,8 +204,6 @@ async def board(
         status=status is not None,
     )
     parameters: list[Any] = [bind_uuid(classroom_id)]
-    if dialect == "sqlite":
-        parameters.append(parameters[0])  # the progress aggregate's own placeholder
     if student_id is not None:
         parameters.append(bind_uuid(student_id))
     if category is not None:
@@ -234,8 +233,7 @@ async def view(session: AsyncSession, card_id: uuid.UUID, *, lock: bool = False)
     row = (await session.execute(_view_statement(lock=lock), {"card_id": card_id})).first()
     if row is None:
         return None
-    [shown] = await with_progress(session, [CardView(*row)])
-    return shown
+    return view_of(row)
 
 
 @cache
@@ -329,8 +327,7 @@ async def view_for_move(
     if row is None:
         return None
     *shown, size, before, after = row
-    [card] = await with_progress(session, [CardView(*shown)])
-    return card, Slot(min(max(index, 0), int(size)), before, after)
+    return view_of(shown), Slot(min(max(index, 0), int(size)), before, after)
 
 
 async def key_for(session: AsyncSession, card: CardView, status: str, slot: Slot) -> int:
@@ -419,7 +416,10 @@ async def exists(session: AsyncSession, lesson_id: uuid.UUID, student_id: uuid.U
 
 
 async def add(session: AsyncSession, **values: Any) -> None:
+    """Insert a card with its progress sums stored (its student's learner's, if any)."""
     await session.execute(insert(Card).values(**values))
+    if values.get("student_id") is not None:  # a template card has none: the defaults
+        await card_progress.store(session, "cards", [values["id"]])
 
 
 @cache
@@ -478,7 +478,7 @@ async def of_lesson_or_student(
     if student_id is not None:
         statement = statement.where(Card.student_id == student_id)
     result = await session.execute(statement.with_for_update(of=Card))
-    return await with_progress(session, [CardView(*row) for row in result.all()])
+    return [view_of(row) for row in result.all()]
 
 
 async def remove_many(session: AsyncSession, card_ids: list[uuid.UUID]) -> None:

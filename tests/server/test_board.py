@@ -568,11 +568,11 @@ async def test_a_position_past_the_end_means_last(client: Client) -> None:
 
 @pytest.mark.needs_postgres
 async def test_a_move_on_postgresql_is_one_call_and_its_event(client: Client) -> None:
-    """On PostgreSQL a move is one call of ``tandem_move_card`` (migration 0008), which
-    takes the board's lock, the card's progress read under it (contract §9: the moved card
-    shows it, storage/repositories/card_progress.py), and the one statement of its event's
-    append: the lock is held across those round trips and the commit only
-    (storage/repositories/card_moves.py)."""
+    """On PostgreSQL a move is one call of ``tandem_move_card`` (migration 0010), which
+    takes the board's lock and returns the card with its stored progress sums (contract
+    §9: the moved card shows them, storage/repositories/card_progress.py), and the one
+    statement of its event's append: the lock is held across those two round trips and
+    the commit only (storage/repositories/card_moves.py)."""
     place = await room(client)
     ids = await fill(client, place, {"not_started": 2, "in_progress": 1})
     card = cards_by_id(await get_board(client, place.teacher))[ids["not_started"][1]]
@@ -588,10 +588,9 @@ async def test_a_move_on_postgresql_is_one_call_and_its_event(client: Client) ->
         event.remove(Engine, "before_cursor_execute", seen)
     moved = data_of(response)
     assert (moved["status"], moved["position"]) == ("in_progress", 0)
-    assert len(statements) == 3, statements
+    assert len(statements) == 2, statements
     assert "tandem_move_card" in statements[0]
-    assert "lesson_words" in statements[1]
-    assert "INSERT INTO events" in statements[2]
+    assert "INSERT INTO events" in statements[1]
     board = await get_board(client, place.teacher)
     assert_dense(board)
     assert ids_by_status(board)["in_progress"] == [ids["not_started"][1], *ids["in_progress"]]

@@ -30,6 +30,7 @@ from storage import events
 from storage.base import isoformat
 from storage.database import Database
 from storage.models import ChannelHead
+from storage.repositories import card_progress
 
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -141,6 +142,12 @@ class Run:
                 ]
                 self.heads[channel] = seq
         return found
+
+    async def drifted(self) -> list[str]:
+        """The cards whose stored progress sums are not what the aggregate computes
+        (storage/repositories/card_progress.py): none, after every operation."""
+        async with self.database.reader() as session:
+            return [self.normalise(str(card)) for card in await card_progress.drifted(session)]
 
     def outcome(
         self, status: int, body: Any, stored: dict[str, list[dict[str, Any]]]

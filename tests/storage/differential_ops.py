@@ -97,6 +97,36 @@ async def _join_learner(run: Run, a: dict[str, Any]) -> Answer:
     return _json(response)
 
 
+async def _leave(run: Run, a: dict[str, Any]) -> Answer:
+    """The learner leaves the classroom: the entry's cards show no progress any more."""
+    room = run.classrooms[a["room"]]["id"]
+    return _json(
+        await run.client.post(
+            f"/api/v1/classrooms/{room}/leave", headers=_headers(run, a["learner"])
+        )
+    )
+
+
+async def _claim(run: Run, a: dict[str, Any]) -> Answer:
+    """The learner joins with a student entry's own code (read off the teacher's roster):
+    the entry's cards show the learner's progress (contract §8, §9)."""
+    student = run.students[a["student"]]
+    room = run.room_of[student]
+    listed = await run.client.get(
+        "/api/teacher/students",
+        params={"classroom_id": run.classrooms[room]["id"]},
+        headers=_headers(run, a["teacher"]),
+    )
+    entries = listed.json()["data"] if listed.status_code == 200 else []  # not their teacher
+    codes = {entry["id"]: entry.get("join_code") for entry in entries}
+    response = await run.client.post(
+        "/api/v1/classrooms/join",
+        json={"join_code": codes.get(student) or "NO-SUCH-CODE"},
+        headers=_headers(run, a["learner"]),
+    )
+    return _json(response)
+
+
 async def _add(run: Run, a: dict[str, Any]) -> Answer:
     """A student or a lesson."""
     body = {"classroom_id": run.classrooms[a["room"]]["id"], **a["fields"]}
@@ -246,6 +276,8 @@ PERFORM: dict[str, Callable[[Run, dict[str, Any]], Awaitable[Answer]]] = {
     "create_classroom": _create_classroom,
     "join_teacher": _join_teacher,
     "join_learner": _join_learner,
+    "leave": _leave,
+    "claim": _claim,
     "add": _add,
     "list": _list_roster,
     "lesson_words": _lesson_words,

@@ -118,6 +118,10 @@ class Plan:
         self.added = 0
         self.burst_status = STATUSES[0]
         self.burst_column: list[int] = []
+        # (learner, room) a leave was made for: joining by the classroom's code again would
+        # add a second entry of the learner's name, listed by id (which differs by run), so
+        # such a learner comes back by claiming an entry instead.
+        self.left: set[tuple[int, int]] = set()
 
     def next(self) -> Op:
         self.made += 1
@@ -137,6 +141,7 @@ class Plan:
             (self.progress_read, 6),
             (self.roster, 3),
             (self.lesson_words, 3),
+            (self.membership, 4),
             (self.start_burst, 1),
         ]
         choose = self.rng.choices([k for k, _ in kinds], weights=[w for _, w in kinds])[0]
@@ -395,6 +400,21 @@ class Plan:
             {"teacher": self._teacher(room), "lesson": lesson, "word_ids": words},
         )
 
+    def membership(self) -> Op:
+        """A learner leaves a classroom, or claims a student entry by its code: the
+        entry's cards gain or lose the learner's progress (contract §8, §9)."""
+        learner = self.rng.choice(LEARNERS)
+        room = self.rng.randrange(len(self.model.classrooms))
+        if self.rng.random() < 0.5:
+            self.left.add((learner, room))
+            return Op("leave", {"learner": learner, "room": room})
+        return self._claim(learner, room)
+
+    def _claim(self, learner: int, room: int) -> Op:
+        student = self._student(room)
+        teacher = self._teacher(self.model.room_of[self.model.students[student]])
+        return Op("claim", {"learner": learner, "teacher": teacher, "student": student})
+
     def roster(self) -> Op:
         room = self.rng.randrange(len(self.model.classrooms))
         teacher = self._teacher(room)
@@ -425,4 +445,7 @@ class Plan:
             case 2:
                 what = self.rng.choice(("classrooms", "students", "lessons"))
                 return Op("list", {"teacher": teacher, "room": room, "what": what})
-        return Op("join_learner", {"learner": self.rng.choice(LEARNERS), "room": room})
+        learner = self.rng.choice(LEARNERS)
+        if (learner, room) in self.left:
+            return self._claim(learner, room)
+        return Op("join_learner", {"learner": learner, "room": room})
