@@ -23,7 +23,8 @@ VERSION = "4.14.1"
 TARBALL = f"https://registry.npmjs.org/axe-core/-/axe-core-{VERSION}.tgz"
 # The `dist.integrity` the registry publishes for this version (npm view axe-core@4.14.1).
 INTEGRITY = (
-    "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ=="
+    "sha512-"
+    "FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ=="
 )
 # WCAG 2.1 A and AA (WCAG 2.0's rules are tagged wcag2a/wcag2aa, 2.1's additions wcag21*).
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -91,7 +92,8 @@ class Axe:
                 });
                 return result.violations.map((v) => ({
                     id: v.id, impact: v.impact, help: v.help,
-                    nodes: v.nodes.map((n) => ({ target: n.target, failureSummary: n.failureSummary })),
+                    nodes: v.nodes.map((n) => ({
+                        target: n.target, failureSummary: n.failureSummary })),
                 }));
             }""",
             [within, TAGS],
