@@ -8,11 +8,13 @@
 //   board, columns, loading
 //   column-<status>               a column <section> (data-status); status is not_started,
 //                                 in_progress, needs_review or mastered
-//   column-count-<status>         its number of cards shown
+//   column-count-<status>         its number of cards shown ("3", hidden from screen readers,
+//                                 which read column-count-text-<status>: "3 cards")
 //   column-cards-<status>         its list of cards
 //   column-empty-<status>         its "no cards" text (visible when the column is empty)
 //   add-card-<status>             its "+" button (new card dialog, that column preset)
-//   card-<id>                     a card <li>, with data-card-id, data-status, data-position;
+//   card-<id>                     a card <li> (role application, aria-roledescription "card"),
+//                                 with data-card-id, data-status, data-position;
 //                                 classes is-locked (aria-disabled="true"), is-selected,
 //                                 is-progress (briefly, after its learner studied)
 //     card-title, card-student, card-category, card-progress (the mastery bar, data-mastered
