@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, ViewportSize, expect
+from playwright.async_api import Browser, FloatRect, Page, ViewportSize, expect
 
 from tests.board_helpers import (
     BOARD,
@@ -39,7 +39,7 @@ LIVE_MS = 1000
 @pytest.fixture(scope="session")
 def axe_code(request: pytest.FixtureRequest) -> str:
     """axe-core's source, downloaded once and kept in pytest's cache directory."""
-    cache: Path = request.config.cache.mkdir("axe-core")  # type: ignore[union-attr]
+    cache: Path = request.config.cache.mkdir("axe-core")
     return axe_source(cache)
 
 
@@ -222,7 +222,7 @@ async def test_the_teachers_pages_and_dialogs_pass_axe(
     await expect(page.get_by_test_id("student-list").locator("li")).to_have_count(2)
     await axe.check(page, f"{kind} set-up")
     student = place.students[1]["id"]
-    for opener, dialog in [
+    for control, dialog in [
         (
             page.get_by_test_id(f"student-{student}").get_by_test_id("student-rename"),
             "rename-dialog",
@@ -233,7 +233,7 @@ async def test_the_teachers_pages_and_dialogs_pass_axe(
         ),
         (page.get_by_test_id("lesson-new"), "lesson-dialog"),
     ]:
-        await opener.click()
+        await control.click()
         await dialog_open(page, dialog)
         await axe.check(page, f"{kind} set-up, {dialog}")
         await close_dialog(page, dialog)
@@ -356,7 +356,7 @@ async def test_the_focus_ring_is_an_outline_that_forced_colours_keep(
     card = page.get_by_test_id(f"card-{world['cards'][0]['id']}")
     area = await card.bounding_box()
     assert area is not None
-    clip = {
+    clip: FloatRect = {
         "x": area["x"] - 8,
         "y": area["y"] - 8,
         "width": area["width"] + 16,
@@ -367,7 +367,7 @@ async def test_the_focus_ring_is_an_outline_that_forced_colours_keep(
     await page.keyboard.press("Shift+Tab")
     await page.keyboard.press("Tab")
     await page.mouse.move(0, 0)
-    before = await page.screenshot(clip=clip, animations="disabled")  # type: ignore[arg-type]
+    before = await page.screenshot(clip=clip, animations="disabled")
     await card.focus()
     await expect(card).to_be_focused()
     ring = await card.evaluate(
@@ -375,7 +375,7 @@ async def test_the_focus_ring_is_an_outline_that_forced_colours_keep(
             return [el.matches(':focus-visible'), s.outlineStyle, s.outlineWidth]; }"""
     )
     assert ring == [True, "solid", "3px"]
-    after = await page.screenshot(clip=clip, animations="disabled")  # type: ignore[arg-type]
+    after = await page.screenshot(clip=clip, animations="disabled")
     assert after != before, "focusing the card changes nothing on screen in forced colours"
 
     # Without forced colours the ring is the page's own, >= 3:1 next to the paper and card.
