@@ -114,16 +114,25 @@ function readableShade(hue, s, l, against) {
   return [0, 0, 0];
 }
 
+// Worked out once per hue: a 3,000-card board asks for the same few categories again and again.
+const avatars = new Map();
+const chips = new Map();
+
 /** A person's avatar background (white initials on it), from their id: >= 4.5:1 for any id. */
 export function avatarColour(key) {
-  return css(readableShade(hueOf(key), 55, 46, WHITE));
+  const hue = hueOf(key);
+  if (!avatars.has(hue)) avatars.set(hue, css(readableShade(hue, 55, 46, WHITE)));
+  return avatars.get(hue);
 }
 
 /** A category chip's colours from its name: a pale tint, its line, and ink >= 4.5:1 on it. */
 export function chipColours(text) {
   const hue = hueOf(text);
-  const background = hslToRgb(hue, 75, 95);
-  return { background: css(background), line: css(hslToRgb(hue, 60, 88)), ink: css(readableShade(hue, 50, 30, background)) };
+  if (!chips.has(hue)) {
+    const background = hslToRgb(hue, 75, 95);
+    chips.set(hue, { background: css(background), line: css(hslToRgb(hue, 60, 88)), ink: css(readableShade(hue, 50, 30, background)) });
+  }
+  return chips.get(hue);
 }
 
 export function firstName(name) {
