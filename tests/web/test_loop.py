@@ -122,7 +122,8 @@ async def test_a_learner_studies_and_the_board_and_overview_follow_live(
     assert animation == "none"  # the highlight is a still tint when motion is reduced
     await expect(card).to_have_attribute("data-status", "in_progress", timeout=LIVE_MS)
     await expect(board.get_by_test_id("column-cards-in_progress").locator(".card")).to_have_count(1)
-    await expect(cell).to_have_text("1/2")
+    await expect(cell.get_by_test_id("cell-figure")).to_have_text("1/2")
+    await expect(cell).to_have_accessible_name(re.compile(r"^Ana, Greetings: 1 of 2 words mastered"))
     await expect(cell).to_have_attribute("data-shade", "most")
     await expect(choice).to_contain_text("1 of 2 words mastered")
 

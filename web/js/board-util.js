@@ -68,9 +68,71 @@ function hash(text) {
   return value;
 }
 
-/** A stable, readable hue for a person or a category. */
+/** A stable hue for a person or a category. */
 export function hueOf(text) {
   return hash(text) % 360;
+}
+
+/** [r, g, b] (0–255) of hsl(h s% l%). */
+export function hslToRgb(h, s, l) {
+  const a = (s / 100) * Math.min(l / 100, 1 - l / 100);
+  const f = (n) => {
+    const k = (n + h / 30) % 12;
+    return Math.round(255 * (l / 100 - a * Math.max(-1, Math.min(k - 3, 9 - k, 1))));
+  };
+  return [f(0), f(8), f(4)];
+}
+
+/** WCAG 2.1 relative luminance of [r, g, b] (0–255). */
+export function luminance(rgb) {
+  const [r, g, b] = rgb.map((value) => {
+    const c = value / 255;
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
+/** WCAG 2.1 contrast ratio of two [r, g, b] colours. */
+export function contrast(a, b) {
+  const [light, dark] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (light + 0.05) / (dark + 0.05);
+}
+
+// Text must keep 4.5:1 (WCAG 1.4.3); the margin absorbs the rounding of a browser's colours.
+const TEXT_CONTRAST = 4.6;
+const WHITE = [255, 255, 255];
+const css = ([r, g, b]) => `rgb(${r} ${g} ${b})`;
+
+/** The darkest-needed shade of `hue` (saturation `s`), from lightness `l` down, that keeps
+ * TEXT_CONTRAST against `against`. Hues differ a lot in luminance (yellow is bright, blue
+ * dark), so one lightness for all would fail some people's colours. */
+function readableShade(hue, s, l, against) {
+  for (let shade = l; shade > 0; shade -= 1) {
+    const rgb = hslToRgb(hue, s, shade);
+    if (contrast(rgb, against) >= TEXT_CONTRAST) return rgb;
+  }
+  return [0, 0, 0];
+}
+
+// Worked out once per hue: a 3,000-card board asks for the same few categories again and again.
+const avatars = new Map();
+const chips = new Map();
+
+/** A person's avatar background (white initials on it), from their id: >= 4.5:1 for any id. */
+export function avatarColour(key) {
+  const hue = hueOf(key);
+  if (!avatars.has(hue)) avatars.set(hue, css(readableShade(hue, 55, 46, WHITE)));
+  return avatars.get(hue);
+}
+
+/** A category chip's colours from its name: a pale tint, its line, and ink >= 4.5:1 on it. */
+export function chipColours(text) {
+  const hue = hueOf(text);
+  if (!chips.has(hue)) {
+    const background = hslToRgb(hue, 75, 95);
+    chips.set(hue, { background: css(background), line: css(hslToRgb(hue, 60, 88)), ink: css(readableShade(hue, 50, 30, background)) });
+  }
+  return chips.get(hue);
 }
 
 export function firstName(name) {

@@ -2,7 +2,7 @@
 // live updates), the drop placeholder, FLIP animations, presence and the connection dot.
 
 import { STATUSES, STATUS_NAMES, mastery, pendingKey } from "./board-model.js";
-import { h, hueOf, icon, initials, plural, reducedMotion } from "./board-util.js";
+import { avatarColour, chipColours, h, icon, initials, plural, reducedMotion } from "./board-util.js";
 import { whenFromNow } from "./util.js";
 
 const MOVE_MS = 320;
@@ -30,8 +30,12 @@ export class BoardView {
     this.container.replaceChildren();
     for (const status of STATUSES) {
       const titleId = `column-title-${status}`;
-      const count = h("span.column-count", { "data-testid": `column-count-${status}` }, "0");
-      const list = h("ul.column-cards", { "data-testid": `column-cards-${status}`, "data-status": status, "aria-labelledby": titleId });
+      // The badge shows "57"; screen readers hear "57 cards" (an aria-label on a plain span
+      // is not read).
+      const count = h("span.column-count", { "data-testid": `column-count-${status}`, "aria-hidden": "true" }, "0");
+      const countText = h("span.visually-hidden", { "data-testid": `column-count-text-${status}` }, "0 cards");
+      // A group, not a list: its cards are widgets of their own (role application, below).
+      const list = h("ul.column-cards", { "data-testid": `column-cards-${status}`, "data-status": status, role: "group", "aria-labelledby": titleId });
       const add = h(
         "button.column-add",
         { type: "button", "data-testid": `add-card-${status}`, "aria-label": `New card in ${STATUS_NAMES[status]}`, title: "New card" },
@@ -42,11 +46,11 @@ export class BoardView {
       const section = h(
         "section.column",
         { "data-testid": `column-${status}`, "data-status": status, "aria-labelledby": titleId },
-        h("header.column-header", {}, h("span.column-swatch", { "aria-hidden": "true" }), h("h2.column-title", { id: titleId }, STATUS_NAMES[status]), count, add),
+        h("header.column-header", {}, h("span.column-swatch", { "aria-hidden": "true" }), h("h2.column-title", { id: titleId }, STATUS_NAMES[status]), count, countText, add),
         h("div.column-body", {}, list, empty),
       );
       this.container.append(section);
-      this.columns.set(status, { section, list, count, empty, add });
+      this.columns.set(status, { section, list, count, countText, empty, add });
     }
   }
 
@@ -99,7 +103,7 @@ export class BoardView {
     const seen = new Set();
     const dragCard = drag ? model.cards.get(drag.cardId) : null;
     for (const status of STATUSES) {
-      const { list, count, section } = this.columns.get(status);
+      const { list, count, countText, section } = this.columns.get(status);
       const cards = this.layout(status);
       const nodes = cards.map((card) => {
         seen.add(card.id);
@@ -117,7 +121,7 @@ export class BoardView {
       const shown = cards.length + (dragCard && drag.status === status && drag.mode === "keyboard" ? 1 : 0);
       const filled = cards.length + (dragCard && drag.status === status ? 1 : 0);
       count.textContent = String(shown);
-      count.setAttribute("aria-label", plural(shown, "card"));
+      countText.textContent = plural(shown, "card");
       section.classList.toggle("is-empty", filled === 0);
       section.classList.toggle("is-filtered-out", Boolean(model.query.status && model.query.status !== status));
       this.columns.get(status).empty.textContent = section.classList.contains("is-filtered-out")
@@ -169,7 +173,10 @@ export class BoardView {
     );
     const el = h(
       "li.card",
-      { "data-testid": `card-${card.id}`, "data-card-id": card.id, tabindex: "-1", "aria-describedby": "dnd-instructions" },
+      // An interactive role, so that a screen reader in browse mode hands Space and the
+      // arrows to the keyboard drag (board-keys.js); "card" is what it is called. Not a
+      // button: a card holds its own checkbox and delete button.
+      { "data-testid": `card-${card.id}`, "data-card-id": card.id, tabindex: "-1", role: "application", "aria-roledescription": "card", "aria-describedby": "dnd-instructions" },
       h("div.card-top", {}, select, title, remove),
       h("div.card-foot", {}, student, category),
       progress,
@@ -201,7 +208,10 @@ export class BoardView {
         : h("span.template-badge", {}, icon("template"), "Template"),
     );
     parts.category.textContent = card.lesson_category;
-    parts.category.style.setProperty("--hue", String(hueOf(card.lesson_category)));
+    const chip = chipColours(card.lesson_category);
+    parts.category.style.setProperty("--chip-bg", chip.background);
+    parts.category.style.setProperty("--chip-line", chip.line);
+    parts.category.style.setProperty("--chip-ink", chip.ink);
     parts.select.checked = selected;
     parts.select.setAttribute("aria-label", `Select ${card.lesson_title} (${who})`);
     parts.remove.setAttribute("aria-label", `Delete ${card.lesson_title} (${who})`);
@@ -387,7 +397,7 @@ export class BoardView {
           h("span", { "aria-hidden": "true" }, initials(user.name)),
           h("span.visually-hidden", {}, you ? `${user.name} (you)` : user.name),
         );
-        avatar.style.setProperty("--hue", String(hueOf(user.id)));
+        avatar.style.setProperty("--avatar", avatarColour(user.id));
         if (you) avatar.classList.add("is-you");
         return avatar;
       }),

@@ -8,11 +8,13 @@
 //   board, columns, loading
 //   column-<status>               a column <section> (data-status); status is not_started,
 //                                 in_progress, needs_review or mastered
-//   column-count-<status>         its number of cards shown
+//   column-count-<status>         its number of cards shown ("3", hidden from screen readers,
+//                                 which read column-count-text-<status>: "3 cards")
 //   column-cards-<status>         its list of cards
 //   column-empty-<status>         its "no cards" text (visible when the column is empty)
 //   add-card-<status>             its "+" button (new card dialog, that column preset)
-//   card-<id>                     a card <li>, with data-card-id, data-status, data-position;
+//   card-<id>                     a card <li> (role application, aria-roledescription "card"),
+//                                 with data-card-id, data-status, data-position;
 //                                 classes is-locked (aria-disabled="true"), is-selected,
 //                                 is-progress (briefly, after its learner studied)
 //     card-title, card-student, card-category, card-progress (the mastery bar, data-mastered
@@ -38,7 +40,8 @@
 //   clear-selection
 //   confirm-dialog, confirm-ok, confirm-cancel
 //   message (the visible one-sentence notice; data-kind info|ok|warn|error), message-close
-//   announcer (the aria-live region that narrates drag and drop)
+//   announcer (the assertive live region that narrates our own drag and drop)
+//   board-news (the polite live region that tells other people's changes: board-news.js)
 //   user-name, sign-out
 //
 // URL: /board?classroom=<id>&student=<id>&category=<name>&status=<status>; &card=<id>
@@ -50,6 +53,7 @@ import { Live } from "./live.js";
 import { BOARD, actions } from "./board-actions.js";
 import { chrome, readFilters, readUrl, sameQuery } from "./board-chrome.js";
 import { BoardModel, emptyQuery } from "./board-model.js";
+import { BoardNews, newsOf, presenceNews } from "./board-news.js";
 import { BoardView } from "./board-view.js";
 import { DragController } from "./board-dnd.js";
 import { NewCardDialog, classroomForms, setUpClassroomDialog, setUpInviteDialog } from "./board-dialogs.js";
@@ -85,6 +89,8 @@ class BoardApp {
     this.poll = 0;
     this.live = new Live(api);
     this.view = new BoardView(this, $("columns"));
+    this.news = new BoardNews($("board-news"));
+    this.present = null; // who the last presence frame listed (null: none yet)
     this.dnd = new DragController(this);
     this.newCard = new NewCardDialog(this);
     this.openClassroomDialog = setUpClassroomDialog(this);
@@ -189,6 +195,8 @@ class BoardApp {
     this.deleting.clear();
     this.selection.clear();
     this.channel = `board:${id}`;
+    this.news.clear();
+    this.present = null;
     localStorage.setItem(LAST_CLASSROOM, id);
     $("no-classroom").hidden = true;
     $("removed").hidden = true;
@@ -205,7 +213,11 @@ class BoardApp {
       since: this.model.seq,
       onEvent: (frame) => this.onEvent(frame),
       onReset: () => this.reload({ animate: true }),
-      onPresence: (users) => this.view.renderPresence($("presence"), users),
+      onPresence: (users) => {
+        if (this.present) this.news.add(...presenceNews(this.present, users, this.me.id));
+        this.present = users;
+        this.view.renderPresence($("presence"), users);
+      },
       onUnsubscribed: (frame) => {
         if (frame.reason === "removed") this.showRemoved(id);
       },
@@ -330,8 +342,12 @@ class BoardApp {
 
   applyFrame(frame) {
     const before = this.queued ? null : this.view.measure();
+    const cardId = frame.data?.card?.id ?? frame.data?.id;
+    const prior = this.model.cards.get(cardId) ?? null;
     const result = this.model.apply(frame);
     if (!result) return;
+    const columns = Object.fromEntries(this.model.columns.map((column) => [column.status_value, column.name]));
+    this.news.add(newsOf(frame, { before: prior, after: this.model.cards.get(result.id) ?? null, me: this.me.id, columns }));
     const remote = frame.actor && frame.actor.id !== this.me.id;
     const { id, kind } = result;
     if (kind === "roster" || kind === "classroom") return this.applyRoster(frame, result, before);

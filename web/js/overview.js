@@ -11,7 +11,8 @@
 //   overview-title, overview-summary, back-to-board, connection, load-error, overview-empty,
 //   overview, overview-grid, lesson-head-<lesson id>, student-row-<student id> (its
 //   student-sum), cell-<student id>-<lesson id> (a link to the card; data-shade, data-card-id;
-//   class is-new briefly after a change), lesson-sum-<lesson id>, class-sum, announcer,
+//   class is-new briefly after a change; its cell-figure, "2/3", is for the eye, the link is
+//   named by a sentence), lesson-sum-<lesson id>, class-sum, announcer,
 //   user-name, sign-out
 
 import { api } from "./api.js";
