@@ -72,6 +72,14 @@ export class BoardView {
    * dragged card left out (it is placed by `render`). */
   layout(status) {
     const { model, pending, deleting, drag } = this.app;
+    if (!pending.size) {
+      // The common case, without an object per card (a render lays out every column).
+      const cards = [];
+      for (const card of model.cards.values()) {
+        if (card.status === status && !deleting.has(card.id) && drag?.cardId !== card.id) cards.push(card);
+      }
+      return cards.sort((a, b) => a.position - b.position);
+    }
     const items = [];
     for (const card of model.cards.values()) {
       if (deleting.has(card.id) || drag?.cardId === card.id) continue;
@@ -189,11 +197,14 @@ export class BoardView {
     const status = this.shownStatus(card);
     const bar = mastery(card.progress);
     const studied = bar ? studiedText(bar.lastStudiedAt) : "";
-    const sig = [card.lesson_title, card.lesson_category, card.student_name, status, card.position, lockedByOther && card.locked_by_name, selected, card.locked_by === me, bar && `${bar.mastered}/${bar.words}/${bar.started}`, studied].join("|");
+    // What the card shows, without where it is: a move shifts the positions of a whole
+    // column, and rewriting every card of it is what made a move slow on a large board.
+    const sig = [card.lesson_title, card.lesson_category, card.student_name, lockedByOther && card.locked_by_name, selected, card.locked_by === me, bar && `${bar.mastered}/${bar.words}/${bar.started}`, studied].join("|");
     const { el, parts } = entry;
-    // Written only when changed: a render goes through every card.
-    if (el.dataset.status !== status) el.dataset.status = status;
-    if (el.dataset.position !== String(card.position)) el.dataset.position = String(card.position);
+    // Written only when changed (kept on the entry: reading the DOM costs too), since a
+    // render goes through every card.
+    if (entry.status !== status) el.dataset.status = entry.status = status;
+    if (entry.position !== card.position) el.dataset.position = String((entry.position = card.position));
     if (sig === entry.sig) return;
     entry.sig = sig;
     const who = card.student_id ? card.student_name || "a student" : "template";
@@ -239,8 +250,10 @@ export class BoardView {
   flashProgress(id) {
     const el = this.elements.get(id)?.el;
     if (!el) return;
-    el.classList.remove("is-progress");
-    void el.offsetWidth; // restart the animation
+    if (el.classList.contains("is-progress")) {
+      el.classList.remove("is-progress");
+      void el.offsetWidth; // restart the animation (a forced layout: only when it runs)
+    }
     el.classList.add("is-progress");
     clearTimeout(el.progressTimer);
     el.progressTimer = setTimeout(() => el.classList.remove("is-progress"), PROGRESS_FLASH_MS);
@@ -396,8 +409,10 @@ export class BoardView {
     const el = this.elements.get(id)?.el;
     if (!el) return;
     if (by) el.dataset.movedBy = by;
-    el.classList.remove("is-flash");
-    void el.offsetWidth; // restart the animation
+    if (el.classList.contains("is-flash")) {
+      el.classList.remove("is-flash");
+      void el.offsetWidth; // restart the animation (a forced layout: only when it runs)
+    }
     el.classList.add("is-flash");
     clearTimeout(el.flashTimer);
     el.flashTimer = setTimeout(() => {

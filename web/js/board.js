@@ -81,7 +81,7 @@ class BoardApp {
     this.channel = null;
     this.reloading = null;
     this.buffer = [];
-    this.queued = null; // a render waiting for more events: { timer, before, highlights }
+    this.queued = null; // a render waiting for more events: { frame, timer, before, highlights }
     this.poll = 0;
     this.live = new Live(api);
     this.view = new BoardView(this, $("columns"));
@@ -392,9 +392,13 @@ class BoardApp {
     this.notify("You were removed from this classroom.", "warn");
   }
 
-  /** Events often come in bursts (a batch move): one animated render for the lot. */
+  /** Events often come in bursts (a batch move): one animated render for the lot, just
+   * before the next frame (the timer covers a hidden page, where frames wait). */
   queueRender(before, highlights, progressed = []) {
-    if (!this.queued) this.queued = { before, highlights: [], progressed: [], timer: setTimeout(() => this.render(), 30) };
+    if (!this.queued) {
+      const run = () => this.render();
+      this.queued = { before, highlights: [], progressed: [], frame: requestAnimationFrame(run), timer: setTimeout(run, 100) };
+    }
     this.queued.highlights.push(...highlights);
     this.queued.progressed.push(...progressed);
   }
@@ -404,6 +408,7 @@ class BoardApp {
     let progressed = [];
     if (this.queued) {
       clearTimeout(this.queued.timer);
+      cancelAnimationFrame(this.queued.frame);
       before = before || this.queued.before;
       highlights = this.queued.highlights;
       progressed = this.queued.progressed;
