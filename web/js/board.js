@@ -81,7 +81,7 @@ class BoardApp {
     this.channel = null;
     this.reloading = null;
     this.buffer = [];
-    this.queued = null; // a render waiting for more events: { frame, timer, before, highlights }
+    this.queued = null; // a render waiting for more events: { timer, before, highlights }
     this.poll = 0;
     this.live = new Live(api);
     this.view = new BoardView(this, $("columns"));
@@ -392,13 +392,11 @@ class BoardApp {
     this.notify("You were removed from this classroom.", "warn");
   }
 
-  /** Events often come in bursts (a batch move): one animated render for the lot, just
-   * before the next frame (the timer covers a hidden page, where frames wait). */
+  /** Events often come in bursts (a batch move): one animated render for the frames already
+   * received. Not a frame callback: the render would then share a task with the frame's
+   * layout and paint, one long task on a large board instead of two short ones. */
   queueRender(before, highlights, progressed = []) {
-    if (!this.queued) {
-      const run = () => this.render();
-      this.queued = { before, highlights: [], progressed: [], frame: requestAnimationFrame(run), timer: setTimeout(run, 100) };
-    }
+    if (!this.queued) this.queued = { before, highlights: [], progressed: [], timer: setTimeout(() => this.render()) };
     this.queued.highlights.push(...highlights);
     this.queued.progressed.push(...progressed);
   }
@@ -408,7 +406,6 @@ class BoardApp {
     let progressed = [];
     if (this.queued) {
       clearTimeout(this.queued.timer);
-      cancelAnimationFrame(this.queued.frame);
       before = before || this.queued.before;
       highlights = this.queued.highlights;
       progressed = this.queued.progressed;
