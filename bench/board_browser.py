@@ -88,6 +88,7 @@ def parse_args() -> argparse.Namespace:
 
 @contextlib.asynccontextmanager
 async def database(url: str) -> AsyncIterator[str]:
+    """``url``, or a SQLite database in a temporary directory removed afterwards."""
     if url:
         yield url
         return
@@ -105,6 +106,7 @@ def figures(values: Sequence[float]) -> dict[str, float]:
 
 
 async def top_card(page: Page, status: str) -> str:
+    """The id of the first card of column ``status`` (on screen: the column is at its top)."""
     card_id = await page.evaluate(
         """(status) => document.querySelector(
             `[data-testid="column-cards-${status}"] > .card`)?.dataset.cardId ?? null""",
