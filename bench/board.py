@@ -140,6 +140,8 @@ class Classroom:
     id: str
     token: str
     cards: list[Card] = field(default_factory=list)
+    login: dict[str, Any] = field(default_factory=dict)  # the teacher's login answer
+    teacher_join_code: str = ""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -168,13 +170,13 @@ async def create_classroom(
         register = {**account, "name": "Grace", "role": "teacher"}
         _data(await api.post("/api/v1/auth/register", json=register))
         login = _data(await api.post("/api/v1/auth/login", json=account))
-        room = Classroom(id="", token=str(login["access_token"]))
+        room = Classroom(id="", token=str(login["access_token"]), login=login)
         auth = room.headers
-        room.id = str(
-            _data(await api.post("/api/teacher/classrooms", json={"name": "Room 1"}, headers=auth))[
-                "id"
-            ]
+        made_room = _data(
+            await api.post("/api/teacher/classrooms", json={"name": "Room 1"}, headers=auth)
         )
+        room.id = str(made_room["id"])
+        room.teacher_join_code = str(made_room["teacher_join_code"])
         limit = asyncio.Semaphore(concurrency)
 
         async def post(index: int, path: str, body: dict[str, Any]) -> Any:

@@ -23,6 +23,7 @@ export class BoardView {
     this.elements = new Map(); // card id -> { el, parts, sig }
     this.placeholder = h("li.drop-placeholder", { "data-testid": "drop-placeholder", "aria-hidden": "true" });
     this.activeId = null;
+    this.tabStop = null; // the entry of the card in the tab order
     this.build();
   }
 
@@ -68,12 +69,21 @@ export class BoardView {
     for (const { list } of this.columns.values()) list.replaceChildren();
     this.elements.clear();
     this.activeId = null;
+    this.tabStop = null;
   }
 
   /** The cards of a column in display order: pending moves where they are going, the
    * dragged card left out (it is placed by `render`). */
   layout(status) {
     const { model, pending, deleting, drag } = this.app;
+    if (!pending.size) {
+      // The common case, without an object per card (a render lays out every column).
+      const cards = [];
+      for (const card of model.cards.values()) {
+        if (card.status === status && !deleting.has(card.id) && drag?.cardId !== card.id) cards.push(card);
+      }
+      return cards.sort((a, b) => a.position - b.position);
+    }
     const items = [];
     for (const card of model.cards.values()) {
       if (deleting.has(card.id) || drag?.cardId === card.id) continue;
@@ -194,10 +204,14 @@ export class BoardView {
     const status = this.shownStatus(card);
     const bar = mastery(card.progress);
     const studied = bar ? studiedText(bar.lastStudiedAt) : "";
-    const sig = [card.lesson_title, card.lesson_category, card.student_name, status, card.position, lockedByOther && card.locked_by_name, selected, card.locked_by === me, bar && `${bar.mastered}/${bar.words}/${bar.started}`, studied].join("|");
+    // What the card shows, without where it is: a move shifts the positions of a whole
+    // column, and rewriting every card of it is what made a move slow on a large board.
+    const sig = [card.lesson_title, card.lesson_category, card.student_name, lockedByOther && card.locked_by_name, selected, card.locked_by === me, bar && `${bar.mastered}/${bar.words}/${bar.started}`, studied].join("|");
     const { el, parts } = entry;
-    el.dataset.status = status;
-    el.dataset.position = String(card.position);
+    // Written only when changed (kept on the entry: reading the DOM costs too), since a
+    // render goes through every card.
+    if (entry.status !== status) el.dataset.status = entry.status = status;
+    if (entry.position !== card.position) el.dataset.position = String((entry.position = card.position));
     if (sig === entry.sig) return;
     entry.sig = sig;
     const who = card.student_id ? card.student_name || "a student" : "template";
@@ -246,8 +260,10 @@ export class BoardView {
   flashProgress(id) {
     const el = this.elements.get(id)?.el;
     if (!el) return;
-    el.classList.remove("is-progress");
-    void el.offsetWidth; // restart the animation
+    if (el.classList.contains("is-progress")) {
+      el.classList.remove("is-progress");
+      void el.offsetWidth; // restart the animation (a forced layout: only when it runs)
+    }
     el.classList.add("is-progress");
     clearTimeout(el.progressTimer);
     el.progressTimer = setTimeout(() => el.classList.remove("is-progress"), PROGRESS_FLASH_MS);
@@ -273,12 +289,13 @@ export class BoardView {
       }
     }
     this.activeId = active;
-    for (const [id, { el, parts }] of this.elements) {
-      const on = id === active;
-      el.tabIndex = on ? 0 : -1;
-      parts.select.tabIndex = on ? 0 : -1;
-      parts.remove.tabIndex = on ? 0 : -1;
-    }
+    // Cards are made with tabindex -1: only the old and the new tab stop change (a render
+    // of 3,000 cards would otherwise write 9,000 attributes).
+    const entry = active ? this.elements.get(active) : null;
+    if (this.tabStop?.el === entry?.el) return;
+    if (this.tabStop) setTabStop(this.tabStop, -1);
+    if (entry) setTabStop(entry, 0);
+    this.tabStop = entry;
   }
 
   setActive(id) {
@@ -316,29 +333,59 @@ export class BoardView {
 
   // -- animation -------------------------------------------------------------------------
 
+  /** Where the cards in view are (id -> { rect, status }): the "first" of FLIP. Only cards on
+   * screen (and a margin around it) are read: a move on a 3,000-card board then reads a few
+   * dozen rects, not every card's. */
   measure() {
     const rects = new Map();
-    for (const [id, { el }] of this.elements) {
-      if (!el.isConnected || el.classList.contains("drag-source")) continue;
-      rects.set(id, { rect: el.getBoundingClientRect(), status: el.closest(".column")?.dataset.status });
+    for (const status of STATUSES) {
+      for (const el of this.inView(status)) rects.set(el.dataset.cardId, { rect: el.getBoundingClientRect(), status });
     }
     return rects;
   }
 
+  /** The cards of a column inside its scrolled view, the board's and the window's, with a
+   * margin of a quarter of the window's height: cards stack in list order, so a binary
+   * search finds the first and a walk stops after the last. */
+  inView(status) {
+    const { list } = this.columns.get(status);
+    const body = list.parentElement.getBoundingClientRect();
+    const board = this.container.getBoundingClientRect();
+    const margin = innerHeight / 4;
+    const top = Math.max(body.top, 0) - margin;
+    const bottom = Math.min(body.bottom, innerHeight) + margin;
+    if (body.right <= Math.max(board.left, 0) || body.left >= Math.min(board.right, innerWidth)) return [];
+    const cards = [];
+    for (const el of list.children) if (el.classList.contains("card") && !el.classList.contains("drag-source")) cards.push(el);
+    let low = 0;
+    let high = cards.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (cards[middle].getBoundingClientRect().bottom < top) low = middle + 1;
+      else high = middle;
+    }
+    const shown = [];
+    for (let i = low; i < cards.length && cards[i].getBoundingClientRect().top <= bottom; i += 1) shown.push(cards[i]);
+    return shown;
+  }
+
   /** FLIP: each card that moved slides from where it was. Across columns a clone flies
-   * above the columns (they clip their own overflow). */
+   * above the columns (they clip their own overflow). Every position is read before any
+   * animation starts, so the layout is computed once, not once per card. */
   animate(before, skipId) {
+    const moved = [];
     for (const [id, old] of before) {
       if (id === skipId) continue;
-      const entry = this.elements.get(id);
-      if (!entry?.el.isConnected) continue;
-      const el = entry.el;
+      const el = this.elements.get(id)?.el;
+      if (!el?.isConnected) continue;
       const rect = el.getBoundingClientRect();
-      const dx = old.rect.left - rect.left;
-      const dy = old.rect.top - rect.top;
-      if (Math.abs(dx) < 1 && Math.abs(dy) < 1) continue;
-      const status = el.closest(".column")?.dataset.status;
+      if (Math.abs(old.rect.left - rect.left) < 1 && Math.abs(old.rect.top - rect.top) < 1) continue;
+      moved.push({ el, old, rect, status: el.closest(".column")?.dataset.status });
+    }
+    for (const { el, old, rect, status } of moved) {
       if (status === old.status) {
+        const dx = old.rect.left - rect.left;
+        const dy = old.rect.top - rect.top;
         el.animate([{ transform: `translate(${dx}px, ${dy}px)` }, { transform: "none" }], { duration: MOVE_MS, easing: "cubic-bezier(.2,.8,.2,1)" });
       } else {
         this.fly(el, old.rect, rect);
@@ -372,8 +419,10 @@ export class BoardView {
     const el = this.elements.get(id)?.el;
     if (!el) return;
     if (by) el.dataset.movedBy = by;
-    el.classList.remove("is-flash");
-    void el.offsetWidth; // restart the animation
+    if (el.classList.contains("is-flash")) {
+      el.classList.remove("is-flash");
+      void el.offsetWidth; // restart the animation (a forced layout: only when it runs)
+    }
     el.classList.add("is-flash");
     clearTimeout(el.flashTimer);
     el.flashTimer = setTimeout(() => {
@@ -409,6 +458,12 @@ export class BoardView {
       : "Only you";
     host.setAttribute("aria-label", `On this board: ${users.map((user) => (user.id === me ? `${user.name} (you)` : user.name)).join(", ")}`);
   }
+}
+
+function setTabStop({ el, parts }, index) {
+  el.tabIndex = index;
+  parts.select.tabIndex = index;
+  parts.remove.tabIndex = index;
 }
 
 /** Put `nodes` into `list` in order, touching only what differs. */

@@ -408,9 +408,11 @@ class BoardApp {
     this.notify("You were removed from this classroom.", "warn");
   }
 
-  /** Events often come in bursts (a batch move): one animated render for the lot. */
+  /** Events often come in bursts (a batch move): one animated render for the frames already
+   * received. Not a frame callback: the render would then share a task with the frame's
+   * layout and paint, one long task on a large board instead of two short ones. */
   queueRender(before, highlights, progressed = []) {
-    if (!this.queued) this.queued = { before, highlights: [], progressed: [], timer: setTimeout(() => this.render(), 30) };
+    if (!this.queued) this.queued = { before, highlights: [], progressed: [], timer: setTimeout(() => this.render()) };
     this.queued.highlights.push(...highlights);
     this.queued.progressed.push(...progressed);
   }
