@@ -497,6 +497,23 @@ async def test_a_since_above_the_store_head_on_a_lagging_process_resets_to_the_s
     ]
 
 
+async def test_a_lagging_process_whose_store_does_not_answer_refuses_the_subscribe(
+    db: GatedDatabase, make_hub: HubFactory
+) -> None:
+    """Not a ``reset`` either: the client asks again with the same ``since``."""
+    hub, _, _ = await lagging(db, make_hub)
+    outbox = Outbox()
+
+    db.failures = 1
+    with pytest.raises(ConnectionResetError):
+        await subscribe(hub, since=10, outbox=outbox)
+    assert len(outbox) == 0
+
+    await subscribe(hub, since=10, outbox=outbox)
+    await hub.publish(await append(db, 1))
+    assert summary(await take_until_seq(outbox, 11)) == [("subscribed", 10), ("event", 11)]
+
+
 async def test_a_pruned_gap_is_not_reset_for_a_subscriber_that_started_past_it(
     db: GatedDatabase, hub: Hub
 ) -> None:
