@@ -66,7 +66,10 @@ class Connection:
         identity = self.session.identity
         assert identity is not None
         if join.again:
-            current = self.hub.current(join.store_channel)
+            held = self.subscriptions.get(join.store_channel)
+            current = (
+                self.hub.current(join.store_channel) if held is None else self.hub.seq_of(held)
+            )
             self.outbox.force(protocol.subscribed(join.channel, current, join.ref))
             return
         try:
@@ -127,7 +130,7 @@ class Connection:
             if self.outbox.overflowed:
                 # This subscriber fell too far behind: tell it to re-read, never skip.
                 for subscription in self.subscriptions.values():
-                    current = self.hub.current(subscription.store_channel)
+                    current = self.hub.seq_of(subscription)
                     self.outbox.force(protocol.reset(subscription.client_channel, current))
                 self.hub.meters.reset_sent(len(self.subscriptions))
                 self.outbox.overflowed = False

@@ -10,6 +10,14 @@ Joining with ``since`` replays from the store while live events are *held* for t
 subscription, then releases them, so the subscriber sees ``subscribed``, presence, the
 replay and the live events in seq order with nothing twice.
 
+``delivered`` is this process's view, and it lags the store while a notice is in flight or
+a catch-up waits for the database. A client that saw more on another process may resume
+here with a ``since`` above it: the hub then asks the store. If the store has ``since``,
+the events are kept and the client has them: no ``reset``, the subscription starts at
+``since``. Each subscription has a *floor*, the seq its ``subscribed`` named, and is never
+sent an event at or below it, nor a ``reset`` for a gap below it, so the late catch-up that
+brings this process up to date sends the client nothing it has.
+
 A teacher removed from a classroom (contract §8) is cut off by an event on the board's own
 channel, ``teacher.removed``. Since every process fans a channel's events out in seq
 order, the hub that reaches that event ends the teacher's subscriptions to the board
@@ -52,6 +60,9 @@ class Subscription:
     member: PresenceUser | None
     connection_id: str
     held: list[tuple[int | None, str]] | None = field(default_factory=list)
+    # The client has every event up to here (its ``subscribed`` said so, or it re-reads
+    # that far after the ``reset`` sent with it): a lagging process must not send them.
+    floor: int = 0
     # Told when the hub ends the subscription itself (the teacher was removed).
     on_end: Callable[[Subscription], None] | None = None
     ended: bool = False
@@ -99,6 +110,10 @@ class Hub:
         channel = self._channels.get(store_channel)
         return 0 if channel is None else channel.delivered
 
+    def seq_of(self, subscription: Subscription) -> int:
+        """The seq a subscription is at: every later event follows on it."""
+        return max(self.current(subscription.store_channel), subscription.floor)
+
     def local_channels(self) -> list[str]:
         return list(self._channels)
 
@@ -128,7 +143,7 @@ class Hub:
             outbox, client_channel, store_channel, member, connection_id, on_end=on_end
         )
         channel.subscriptions.add(subscription)
-        current = channel.delivered
+        current = subscription.floor = channel.delivered
         if authorize is not None:
             try:
                 allowed = await authorize()
@@ -149,7 +164,10 @@ class Hub:
             if member is not None:
                 await self._presence.join(store_channel, connection_id, member)
                 users = await self._presence.members(store_channel)
-            replay = [] if since is None else await self._replay(subscription, since, current)
+            replay: list[str] = []
+            if since is not None:
+                current, replay = await self._replay(channel, subscription, since, current)
+                subscription.floor = current
         except BaseException:
             self._drop(channel, subscription)
             if member is not None:
@@ -180,26 +198,44 @@ class Hub:
             held, subscription.held = subscription.held or [], None
             for seq, frame in held:
                 if seq is None or seq > current:
-                    outbox.put(frame)
+                    outbox.put(frame)  # else the replay had it, or the client already has it
         self.meters.subscribed()
         return subscription
 
-    async def _replay(self, subscription: Subscription, since: int, current: int) -> list[str]:
-        """The frames a subscriber resuming after ``since`` is sent: the events up to
-        ``current``, or one ``reset`` when they are no longer all kept or too many. Raises
-        when the store does not answer."""
+    async def _replay(
+        self, channel: _Channel, subscription: Subscription, since: int, current: int
+    ) -> tuple[int, list[str]]:
+        """Where a subscriber resuming after ``since`` starts (its ``subscribed`` seq and
+        floor), and the frames it is sent: the events up to ``current``, or one ``reset``
+        when they are no longer all kept or too many. Raises when the store does not
+        answer."""
         name = subscription.client_channel
         if since == current:
-            return []
-        if since > current or current - since > self._replay_limit:
+            return current, []
+        if since > current:
+            # This process may lag the store (see the module docstring): the client may
+            # have seen ``since`` elsewhere. Only a ``since`` the store never issued (a
+            # restored database) is reset, to the store's head.
+            store_channel = subscription.store_channel
+            async with self._db.reader() as session:
+                head = await events.head(session, store_channel)
+            if head > channel.delivered and self._channels.get(store_channel) is channel:
+                channel.heard = max(channel.heard, head)
+                self._start_catch_up(store_channel, channel)
+            if since <= head:
+                return since, []
+            start = max(head, current)
             self.meters.reset_sent()
-            return [protocol.reset(name, current)]
+            return start, [protocol.reset(name, start)]
+        if current - since > self._replay_limit:
+            self.meters.reset_sent()
+            return current, [protocol.reset(name, current)]
         frames = await self._replay_frames(subscription.store_channel, since, current)
         if frames is None:
             self.meters.reset_sent()
-            return [protocol.reset(name, current)]
+            return current, [protocol.reset(name, current)]
         self.meters.delivered(len(frames))
-        return frames
+        return current, frames
 
     def _drop(self, channel: _Channel, subscription: Subscription) -> None:
         """Forget a subscription that never started (nothing was sent for it)."""
@@ -314,7 +350,7 @@ class Hub:
         for subscription in channel.subscriptions:
             if subscription.held is not None:
                 subscription.held.append((seq, frame))
-            else:
+            elif seq is None or seq > subscription.floor:
                 subscription.outbox.put(frame)  # a full outbox flags itself for reset
 
     def _end_member(self, channel: _Channel, user_id: str) -> None:
@@ -373,12 +409,7 @@ class Hub:
                     return  # heard of an event the store does not show yet; the sweep retries
                 if batch[0].seq != channel.delivered + 1:
                     # The events in between were pruned: the subscribers must re-read.
-                    for subscription in channel.subscriptions:
-                        subscription.outbox.force(
-                            protocol.reset(subscription.client_channel, batch[0].seq - 1)
-                        )
-                    self.meters.reset_sent(len(channel.subscriptions))
-                    channel.delivered = batch[0].seq - 1
+                    self._reset(channel, batch[0].seq - 1)
                 for event in batch:
                     self._fan_out(channel, event.seq, protocol.event(event))
                 channel.heard = max(channel.heard, channel.delivered)
@@ -388,6 +419,22 @@ class Hub:
             log.exception("catching up %s failed; the next sweep retries", store_channel)
         finally:
             channel.catch_up = None
+
+    def _reset(self, channel: _Channel, seq: int) -> None:
+        """Tell the subscribers the events up to ``seq`` are gone; skip those that have them
+        all (they started past the gap)."""
+        told = 0
+        for subscription in channel.subscriptions:
+            if subscription.floor >= seq:
+                continue
+            frame = protocol.reset(subscription.client_channel, seq)
+            if subscription.held is not None:
+                subscription.held.append((seq, frame))  # after ``subscribed``, in order
+            else:
+                subscription.outbox.force(frame)
+            told += 1
+        self.meters.reset_sent(told)
+        channel.delivered = seq
 
     async def _broker_connected(self) -> None:
         # The broker calls this after its first connection too; only later ones are reconnects.

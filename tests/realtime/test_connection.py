@@ -219,6 +219,36 @@ async def test_subscribing_again_answers_subscribed_and_changes_nothing(setup: S
         assert len(connection.outbox) == 0
 
 
+async def test_subscribing_again_on_a_lagging_process_names_what_the_client_has(
+    setup: Setup,
+) -> None:
+    """The client saw 2 on another process; this one has not heard of 1 and 2 yet (their
+    notices are in flight). Its answers never name a seq below what the client has, and
+    the late notices send nothing again."""
+    watcher = setup.connection()
+    async with writing(watcher, Client()):
+        await send_frame(watcher, '{"type":"subscribe","channel":"progress"}')
+        async with setup.db.transaction() as session:
+            stored = await events.append(
+                session, [NewEvent(PROGRESS, "progress.updated", n) for n in range(2)]
+            )
+        connection = setup.connection()
+        client = Client()
+        async with writing(connection, client):
+            subscribe = '{"type":"subscribe","channel":"progress","since":2,"ref":"%s"}'
+            await send_frame(connection, subscribe % "first")
+            await send_frame(connection, subscribe % "again")
+            await setup.hub.publish(stored)  # the notices arrive
+            await publish(setup, PROGRESS, 1)
+
+            frames = await client.receive_until_seq("progress", 3)
+            assert [(f["type"], f["seq"], f.get("ref")) for f in frames] == [
+                ("subscribed", 2, "first"),
+                ("subscribed", 2, "again"),
+                ("event", 3, None),
+            ]
+
+
 async def test_a_board_the_teacher_does_not_teach_is_not_found(setup: Setup) -> None:
     setup.boards.clear()
     connection = setup.connection()

@@ -46,6 +46,7 @@ class GatedDatabase(Database):
         self._gate: asyncio.Event | None = None
         self.paused = asyncio.Event()
         self.failures = 0  # how many next readers fail as a terminated connection would
+        self.failed = asyncio.Event()  # set when one of them has failed
 
     def close_gate(self) -> asyncio.Event:
         """Pause the next reader after its reads; set the returned event to let it go on."""
@@ -56,6 +57,7 @@ class GatedDatabase(Database):
     async def reader(self) -> AsyncIterator[AsyncSession]:
         if self.failures:
             self.failures -= 1
+            self.failed.set()
             raise ConnectionResetError("connection reset by peer")
         async with super().reader() as session:
             yield session
@@ -409,6 +411,128 @@ async def test_more_missed_events_than_the_replay_limit_gets_reset(
 
     assert summary(await take(too_far, 2)) == [("subscribed", 5), ("reset", 5)]
     assert event_seqs(await take(just_enough, 4)) == [3, 4, 5]
+
+
+# -- a process whose view lags the store --------------------------------------------------
+#
+# A process learns of new events from notices, and from catch-ups that read the store when
+# notices were lost. While a notice is in flight, or a catch-up waits for a database
+# connection (a reconnect storm on an overloaded box), its view lags the store: a client
+# that saw more on another process and reconnects here with that ``since`` must neither be
+# told ``reset`` for events that are kept nor be sent again what it has (contract §7).
+
+
+async def lagging(db: GatedDatabase, make_hub: HubFactory) -> tuple[Hub, Outbox, Outbox]:
+    """Two processes that both delivered events 1-8; 9 and 10 are then committed through
+    the first, which delivers them; the second's catch-up for them fails (its database
+    connection is gone), so it stays at 8. Returns the second hub, a subscriber of the
+    first that saw 1-10, and one of the second that saw 1-8."""
+    ahead, behind = await make_hub(), await make_hub()
+    client, _ = await subscribe(ahead)
+    watcher, _ = await subscribe(behind)
+    first = await append(db, 8)
+    for hub in (ahead, behind):
+        await hub.publish(first)
+    later = await append(db, 2)
+    await ahead.publish(later)
+    db.failures = 1
+    behind.on_event(PROGRESS, 10, protocol.event(later[1]))  # 9's notice was lost
+    async with asyncio.timeout(WAIT_SECONDS):
+        await db.failed.wait()  # "catching up ... failed; the next sweep retries"
+    assert event_seqs(await take_until_seq(client, 10)) == list(range(1, 11))
+    assert event_seqs(await take_until_seq(watcher, 8)) == list(range(1, 9))
+    assert behind.current(PROGRESS) == 8
+    return behind, client, watcher
+
+
+async def test_a_since_the_lagging_process_has_not_delivered_is_neither_reset_nor_resent(
+    db: GatedDatabase, make_hub: HubFactory
+) -> None:
+    hub, _, watcher = await lagging(db, make_hub)
+
+    # The client saw 10 on the first process and reconnects to the second.
+    outbox, _ = await subscribe(hub, since=10)
+    older, _ = await subscribe(hub, since=7)  # another one, further behind
+    await hub.resync()  # the sweep: the catch-up now succeeds and delivers 9 and 10
+    await hub.publish(await append(db, 1))
+
+    assert summary(await take_until_seq(outbox, 11)) == [("subscribed", 10), ("event", 11)]
+    assert summary(await take_until_seq(older, 11)) == [("subscribed", 8)] + [
+        ("event", n) for n in (8, 9, 10, 11)
+    ]
+    assert event_seqs(await take_until_seq(watcher, 11)) == [9, 10, 11]
+
+
+async def test_late_notices_on_a_lagging_process_do_not_resend_what_a_subscriber_has(
+    db: GatedDatabase, make_hub: HubFactory
+) -> None:
+    """The same with the notices merely in flight: they arrive after the subscribe."""
+    ahead, behind = await make_hub(), await make_hub()
+    for hub in (ahead, behind):
+        await take((await subscribe(hub))[0], 1)
+    stored = await append(db, 3)
+    await ahead.publish(stored)
+
+    outbox, _ = await subscribe(behind, since=3)
+    await behind.publish(stored)  # the notices reach the second process only now
+    await behind.publish(await append(db, 1))
+
+    assert summary(await take_until_seq(outbox, 4)) == [("subscribed", 3), ("event", 4)]
+
+
+async def test_a_since_above_the_store_head_on_a_lagging_process_resets_to_the_store_head(
+    db: GatedDatabase, make_hub: HubFactory
+) -> None:
+    hub, _, _ = await lagging(db, make_hub)
+
+    outbox, _ = await subscribe(hub, since=12)  # numbers the store never issued
+    await hub.resync()
+    await hub.publish(await append(db, 1))
+
+    # The client re-reads over REST (seq 10 at least): 9 and 10 are not sent on top.
+    assert summary(await take_until_seq(outbox, 11)) == [
+        ("subscribed", 10),
+        ("reset", 10),
+        ("event", 11),
+    ]
+
+
+async def test_a_lagging_process_whose_store_does_not_answer_refuses_the_subscribe(
+    db: GatedDatabase, make_hub: HubFactory
+) -> None:
+    """Not a ``reset`` either: the client asks again with the same ``since``."""
+    hub, _, _ = await lagging(db, make_hub)
+    outbox = Outbox()
+
+    db.failures = 1
+    with pytest.raises(ConnectionResetError):
+        await subscribe(hub, since=10, outbox=outbox)
+    assert len(outbox) == 0
+
+    await subscribe(hub, since=10, outbox=outbox)
+    await hub.publish(await append(db, 1))
+    assert summary(await take_until_seq(outbox, 11)) == [("subscribed", 10), ("event", 11)]
+
+
+async def test_a_pruned_gap_is_not_reset_for_a_subscriber_that_started_past_it(
+    db: GatedDatabase, hub: Hub
+) -> None:
+    watcher, _ = await subscribe(hub)
+    await take(watcher, 1)
+    now = datetime.now(UTC)
+    await append(db, 3, now=now - timedelta(days=30))
+    stored = await append(db, 2, now=now)
+    async with db.transaction() as session:
+        await events.prune(session, older_than=now - timedelta(days=7))
+
+    outbox, _ = await subscribe(hub, since=5)  # this process has delivered nothing yet
+    hub.on_event(PROGRESS, 5, protocol.event(stored[1]))
+    await hub.publish(await append(db, 1))
+
+    assert summary(await take_until_seq(watcher, 6)) == [("reset", 3)] + [
+        ("event", n) for n in (4, 5, 6)
+    ]
+    assert summary(await take_until_seq(outbox, 6)) == [("subscribed", 5), ("event", 6)]
 
 
 # -- leaving --------------------------------------------------------------------------------
