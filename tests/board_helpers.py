@@ -180,6 +180,30 @@ async def create_card(
     return card
 
 
+async def a_class_with_a_learner(client: Client, words: Sequence[str]) -> dict[str, Any]:
+    """Maria's Class 4A: Ana (a learner, Ana Ruiz, who joined with her own code) and Ben
+    (who hasn't joined), one lesson of ``words`` with a card for each."""
+    tokens = await signed_in(client, role="teacher", name="Maria Lopez")
+    maria = User(id=tokens["user"]["id"], name="Maria Lopez", token=tokens["access_token"])
+    place = await room(client, teacher=maria, name="Class 4A", students=("Ana", "Ben"), lessons=())
+    lesson = await add_lesson(client, maria, place.id, "Greetings", "Vocabulary", list(words))
+    cards = [await create_card(client, maria, lesson["id"], s["id"]) for s in place.students]
+    learner = await signed_in(client, role="learner", name="Ana Ruiz")
+    join = {"join_code": place.students[0]["join_code"]}
+    joined = await client.post(
+        "/api/v1/classrooms/join", json=join, headers=bearer(learner["access_token"])
+    )
+    data_of(joined)
+    return {
+        "maria": maria,
+        "tokens": tokens,
+        "place": place,
+        "lesson": lesson,
+        "cards": cards,
+        "learner": learner,
+    }
+
+
 async def fill(client: Client, place: Room, layout: dict[str, int]) -> dict[str, list[str]]:
     """Create cards (lesson-student pairs, in order) so that each status of ``layout`` has
     that many; the card ids per status, in position order."""

@@ -14,6 +14,7 @@ import pytest
 from playwright.async_api import Browser, FloatRect, Page, ViewportSize, expect
 
 from tests.board_helpers import (
+    a_class_with_a_learner,
     BOARD,
     User,
     add_lesson,
@@ -51,15 +52,9 @@ def axe(axe_code: str) -> Axe:
 async def a_class(api: httpx.AsyncClient) -> dict[str, Any]:
     """Maria's Class 4A: Ana (a learner who joined) and Ben, a lesson on both; David, a
     co-teacher, holds the lock of Ben's card."""
-    tokens = await signed_in(api, role="teacher", name="Maria Lopez")
-    maria = User(id=tokens["user"]["id"], name="Maria Lopez", token=tokens["access_token"])
-    place = await room(api, teacher=maria, name="Class 4A", students=("Ana", "Ben"), lessons=())
-    lesson = await add_lesson(api, maria, place.id, "Greetings", "Vocabulary", WORDS)
-    cards = [await create_card(api, maria, lesson["id"], s["id"]) for s in place.students]
-    learner = await signed_in(api, role="learner", name="Ana Ruiz")
-    join = {"join_code": place.students[0]["join_code"]}
+    world = await a_class_with_a_learner(api, WORDS)
+    place, cards, learner = world["place"], world["cards"], world["learner"]
     headers = bearer(learner["access_token"])
-    data_of(await api.post("/api/v1/classrooms/join", json=join, headers=headers))
     body = {"studyCount": 2, "correctCount": 2, "confidence": 4, "mastered": True}
     data_of(await api.put(f"/api/v1/progress/{WORDS[0]}", json=body, headers=headers), 201)
     david_tokens = await signed_in(api, role="teacher", name="David Kim")
@@ -68,14 +63,7 @@ async def a_class(api: httpx.AsyncClient) -> dict[str, Any]:
     )
     data_of(await join_as_teacher(api, david, place.classroom["teacher_join_code"]))
     data_of(await api.post(f"{BOARD}/cards/{cards[1]['id']}/lock", headers=david.headers))
-    return {
-        "maria": maria,
-        "tokens": tokens,
-        "place": place,
-        "cards": cards,
-        "learner": learner,
-        "david": david,
-    }
+    return {**world, "david": david}
 
 
 async def device(

@@ -11,7 +11,14 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.board_helpers import User, add_lesson, create_card, data_of, room
+from tests.board_helpers import (
+    User,
+    a_class_with_a_learner,
+    add_lesson,
+    create_card,
+    data_of,
+    room,
+)
 from tests.helpers import bearer, login, signed_in
 from tests.web.conftest import ConsoleErrors
 from tests.web.pages import master_the_card, new_page, screenshot, screenshot_devices, unprovoked
@@ -22,30 +29,6 @@ LIVE_MS = 1000  # the issue: a learner's answer reaches their teachers' boards w
 WORDS = ["es:adios", "es:gracias"]  # not the deck's first words: the lesson comes first
 
 
-async def a_class_with_a_learner(api: httpx.AsyncClient) -> dict[str, Any]:
-    """A teacher, a classroom with Ana (who has a learner) and Ben (who hasn't joined), a
-    lesson of two deck words assigned to both."""
-    tokens = await signed_in(api, role="teacher", name="Maria Lopez")
-    maria = User(id=tokens["user"]["id"], name="Maria Lopez", token=tokens["access_token"])
-    place = await room(api, teacher=maria, name="Class 4A", students=("Ana", "Ben"), lessons=())
-    lesson = await add_lesson(api, maria, place.id, "Greetings", "Vocabulary", WORDS)
-    cards = [await create_card(api, maria, lesson["id"], s["id"]) for s in place.students]
-    learner = await signed_in(api, role="learner", name="Ana Ruiz")
-    join = {"join_code": place.students[0]["join_code"]}
-    data_of(
-        await api.post(
-            "/api/v1/classrooms/join", json=join, headers=bearer(learner["access_token"])
-        )
-    )
-    return {
-        "tokens": tokens,
-        "place": place,
-        "lesson": lesson,
-        "cards": cards,
-        "learner": learner,
-    }
-
-
 async def open_board(page: Page, address: str, classroom_id: str) -> None:
     await page.goto(f"http://{address}/board?classroom={classroom_id}")
     await expect(page.get_by_test_id("connection")).to_have_attribute("data-status", "open")
@@ -54,7 +37,7 @@ async def open_board(page: Page, address: str, classroom_id: str) -> None:
 async def test_a_learner_studies_and_the_board_and_overview_follow_live(
     browser: Browser, address: str, api: httpx.AsyncClient, console_errors: ConsoleErrors
 ) -> None:
-    world = await a_class_with_a_learner(api)
+    world = await a_class_with_a_learner(api, WORDS)
     place, lesson = world["place"], world["lesson"]
     ana_card, ben_card = world["cards"]
     ana, ben = place.students
