@@ -159,6 +159,10 @@ STORED_COLUMNS = (
 )
 
 
+# The aggregate's columns that the stored ones hold, in the same order.
+COMPUTED_COLUMNS = ("words", "started", "mastered", "studies", "correct", "last_studied_at")
+
+
 def stored_sql(table: str) -> str:
     """The stored sums' columns of ``table`` (an alias of ``cards``), for a select list."""
     return ", ".join(f"{table}.{column}" for column in STORED_COLUMNS)
@@ -206,12 +210,11 @@ def _computed(condition: str) -> str:
 def _differs(dialect: str) -> str:
     """Some stored column of ``cards`` is not the one of ``a`` (nulls compared as values)."""
     distinct = "IS NOT" if dialect == "sqlite" else "IS DISTINCT FROM"
-    computed = ("words", "started", "mastered", "studies", "correct", "last_studied_at")
     return (
         "("
         + " OR ".join(
             f"cards.{column} {distinct} a.{value}"
-            for column, value in zip(STORED_COLUMNS, computed, strict=True)
+            for column, value in zip(STORED_COLUMNS, COMPUTED_COLUMNS, strict=True)
         )
         + ")"
     )
@@ -221,11 +224,7 @@ def _differs(dialect: str) -> str:
 def _store(dialect: str, condition: str) -> str:
     assignments = ", ".join(
         f"{column} = a.{value}"
-        for column, value in zip(
-            STORED_COLUMNS,
-            ("words", "started", "mastered", "studies", "correct", "last_studied_at"),
-            strict=True,
-        )
+        for column, value in zip(STORED_COLUMNS, COMPUTED_COLUMNS, strict=True)
     )
     # Every piece of this statement is a constant of this module; values are all bound.
     # SQLite's RETURNING names only the updated table: its columns hold the new sums.
@@ -240,12 +239,8 @@ def _store(dialect: str, condition: str) -> str:
 def progress_of(columns: Sequence[Any], *, sqlite: bool) -> CardProgress | None:
     """The :class:`CardProgress` of the aggregate's columns from ``learner`` on (None when
     there is no learner, or when the row joined none: its ``learner`` is null)."""
-    learner, words, started, mastered, studies, correct, last = columns
-    if learner is None:
-        return None
-    if sqlite and last is not None:
-        last = from_sqlite_text(last)
-    return CardProgress(int(words), int(started), int(mastered), int(studies), int(correct), last)
+    learner, *sums = columns
+    return None if learner is None else stored_progress(sums, sqlite=sqlite)
 
 
 def _bound(session: AsyncSession, parameters: Sequence[Any]) -> tuple[Any, ...]:
