@@ -61,12 +61,10 @@ EVENT_DATA = json.dumps(
         "updatedAt": "2026-12-04T16:58:00.123456Z",
     }
 )
-HEAD = {
-    "sqlite": "INSERT INTO channel_heads (channel, seq) VALUES (?, ?) ON CONFLICT (channel) "
-    "DO UPDATE SET seq = channel_heads.seq + excluded.seq RETURNING seq",
-    "postgresql": "INSERT INTO channel_heads (channel, seq) VALUES ($1, $2) ON CONFLICT "
-    "(channel) DO UPDATE SET seq = channel_heads.seq + excluded.seq RETURNING seq",
-}
+HEAD_SQLITE = (
+    "INSERT INTO channel_heads (channel, seq) VALUES (?, ?) ON CONFLICT (channel) "
+    "DO UPDATE SET seq = channel_heads.seq + excluded.seq RETURNING seq"
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -119,9 +117,9 @@ async def sqlite_batch(rounds: int) -> list[float]:
         db.execute("BEGIN IMMEDIATE")
         db.execute(select, (user, json.dumps(words))).fetchall()
         db.executemany(upsert, rows)
-        last = db.execute(HEAD["sqlite"], (channel, WORDS)).fetchone()[0]
+        last = db.execute(HEAD_SQLITE, (channel, WORDS)).fetchone()[0]
         db.executemany(
-            events._INSERT["sqlite"],
+            events._INSERT_SQLITE,
             [
                 (channel, last - WORDS + 1 + i, "progress.updated", EVENT_DATA, user, "F", at)
                 for i in range(WORDS)
@@ -160,16 +158,15 @@ async def postgres_batch(url: str, rounds: int) -> list[float]:
         async with db.transaction():
             await db.fetch(select, user, words)
             await db.execute(upsert, user, *columns)
-            last = await db.fetchval(HEAD["postgresql"], channel, WORDS)
             await db.execute(
-                events._INSERT["postgresql"],
-                channel,
-                at,
-                list(range(last - WORDS + 1, last + 1)),
+                events._APPEND_MANY,
+                [channel] * WORDS,
+                list(range(1, WORDS + 1)),
                 ["progress.updated"] * WORDS,
                 [EVENT_DATA] * WORDS,
                 [user] * WORDS,
                 ["F"] * WORDS,
+                at,
             )
         times.append((time.perf_counter() - began) * 1000)
     await db.close()

@@ -107,41 +107,115 @@ async def append(
     different order cannot deadlock.
     """
     at = now or utcnow()
-    if len(events) == 1 and dialect_of(session) == "postgresql":
-        return [await _append_one(session, events[0], at)]
+    dialect = dialect_of(session)
+    if dialect == "postgresql":
+        if len(events) == 1:
+            return [await _append_one(session, events[0], at)]
+        return await _append_many(session, events, at)
+    # SQLite: per channel, the head raised and the events inserted (SQLite cannot put an
+    # ``INSERT`` in a ``WITH``; a round trip is a function call there).
     # Keyed by position, not identity: the same NewEvent may be passed more than once.
     by_channel: dict[str, list[tuple[int, NewEvent]]] = {}
     for index, event in enumerate(events):
         by_channel.setdefault(event.channel, []).append((index, event))
     stored: dict[int, StoredEvent] = {}
-    dialect = dialect_of(session)
     for channel in sorted(by_channel):
         group = by_channel[channel]
         last = await _advance_head(session, channel, len(group))
         first = last - len(group) + 1
         numbered = [
-            StoredEvent(
-                channel=channel,
-                seq=first + offset,
-                name=event.name,
-                data=event.data,
-                actor_id=event.actor_id,
-                actor_name=event.actor_name,
-                at=at,
-            )
-            for offset, (_, event) in enumerate(group)
+            _numbered(event, channel, first + offset, at) for offset, (_, event) in enumerate(group)
         ]
         stored.update(zip((index for index, _ in group), numbered, strict=True))
         connection = await session.connection()
         parameters = await offload.run(
             len(numbered) * ENCODE_EVENT_US,
             _insert_parameters,
-            dialect,
             uuid_binder(session),
             numbered,
         )
-        await connection.exec_driver_sql(_INSERT[dialect], parameters)
+        await connection.exec_driver_sql(_INSERT_SQLITE, parameters)
     return [stored[index] for index in range(len(events))]
+
+
+def _numbered(event: NewEvent, channel: str, seq: int, at: datetime) -> StoredEvent:
+    return StoredEvent(
+        channel=channel,
+        seq=seq,
+        name=event.name,
+        data=event.data,
+        actor_id=event.actor_id,
+        actor_name=event.actor_name,
+        at=at,
+    )
+
+
+# PostgreSQL: every channel's head raised and every event inserted in one statement, one
+# round trip however many channels (a student's answer appends its own ``progress.updated``
+# and a ``card.progress`` on each of its classrooms' boards: two round trips a channel
+# made that answer cost three times an unassigned one's, docs/benchmarks.md). Each event
+# comes with its place among its channel's new events (``ordinal``, from 1); a head is
+# raised by its channel's count, in channel order (the rows are locked in that order, so
+# two appends spanning the same channels cannot deadlock), and an event's seq is its
+# channel's new head less the count plus its ordinal. Every piece is a constant.
+_APPEND_MANY = """
+WITH e AS (
+  SELECT * FROM unnest(CAST($1 AS varchar[]), CAST($2 AS bigint[]), CAST($3 AS varchar[]),
+    CAST($4 AS text[]), CAST($5 AS uuid[]), CAST($6 AS varchar[]))
+    AS e(channel, ordinal, name, data, actor_id, actor_name)
+), counts AS (
+  SELECT channel, max(ordinal) AS n FROM e GROUP BY channel
+), head AS (
+  INSERT INTO channel_heads AS h (channel, seq) SELECT channel, n FROM counts ORDER BY channel
+  ON CONFLICT (channel) DO UPDATE SET seq = h.seq + excluded.seq
+  RETURNING h.channel, h.seq
+), appended AS (
+  INSERT INTO events (channel, seq, name, data, actor_id, actor_name, at)
+  SELECT e.channel, head.seq - counts.n + e.ordinal, e.name, CAST(e.data AS json),
+    e.actor_id, e.actor_name, $7
+  FROM e JOIN counts USING (channel) JOIN head USING (channel)
+  RETURNING 1
+)
+SELECT head.channel, head.seq, (SELECT count(*) FROM appended) FROM head
+"""
+
+
+async def _append_many(
+    session: AsyncSession, events: Sequence[NewEvent], at: datetime
+) -> list[StoredEvent]:
+    ordinals: list[int] = []
+    counts: dict[str, int] = {}
+    for event in events:
+        counts[event.channel] = ordinal = counts.get(event.channel, 0) + 1
+        ordinals.append(ordinal)
+    parameters = await offload.run(
+        len(events) * ENCODE_EVENT_US, _append_many_parameters, events, ordinals, at
+    )
+    connection = await session.connection()
+    result = await connection.exec_driver_sql(_APPEND_MANY, parameters)
+    first: dict[str, int] = {}
+    for channel, last, written in cast("list[tuple[str, int, int]]", result.all()):
+        assert written == len(events)
+        first[channel] = int(last) - counts[channel] + 1
+    return [
+        _numbered(event, event.channel, first[event.channel] + ordinal - 1, at)
+        for event, ordinal in zip(events, ordinals, strict=True)
+    ]
+
+
+def _append_many_parameters(
+    events: Sequence[NewEvent], ordinals: list[int], at: datetime
+) -> tuple[Any, ...]:
+    encode = _json.encode
+    return (
+        [event.channel for event in events],
+        ordinals,
+        [event.name for event in events],
+        [encode(event.data).decode() for event in events],
+        [event.actor_id for event in events],
+        [event.actor_name for event in events],
+        at,
+    )
 
 
 # Many events go in as one statement whose rows are all bound at once (an array per column
@@ -153,44 +227,30 @@ async def append(
 ENCODE_EVENT_US = 3
 
 
-_INSERT = {
-    "sqlite": "INSERT INTO events (channel, seq, name, data, actor_id, actor_name, at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-    "postgresql": "INSERT INTO events (channel, seq, name, data, actor_id, actor_name, at) "
-    "SELECT $1, e.seq, e.name, CAST(e.data AS json), e.actor_id, e.actor_name, $2 "
-    "FROM unnest(CAST($3 AS bigint[]), CAST($4 AS varchar[]), CAST($5 AS text[]), "
-    "CAST($6 AS uuid[]), CAST($7 AS varchar[])) AS e(seq, name, data, actor_id, actor_name)",
-}
+_INSERT_SQLITE = (
+    "INSERT INTO events (channel, seq, name, data, actor_id, actor_name, at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def _insert_parameters(
-    dialect: str, bind_uuid: Callable[[uuid.UUID | None], Any], events: Sequence[StoredEvent]
+    bind_uuid: Callable[[uuid.UUID | None], Any], events: Sequence[StoredEvent]
 ) -> Any:
-    """Events of one channel, all at one instant, as ``_INSERT`` binds them."""
+    """SQLite: events of one channel, all at one instant, as ``_INSERT_SQLITE`` binds them."""
     encode = _json.encode
-    if dialect == "sqlite":
-        at = sqlite_text(events[0].at)
-        return [
-            (
-                event.channel,
-                event.seq,
-                event.name,
-                encode(event.data).decode(),
-                bind_uuid(event.actor_id),
-                event.actor_name,
-                at,
-            )
-            for event in events
-        ]
-    return (
-        events[0].channel,
-        events[0].at,
-        [event.seq for event in events],
-        [event.name for event in events],
-        [encode(event.data).decode() for event in events],
-        [event.actor_id for event in events],
-        [event.actor_name for event in events],
-    )
+    at = sqlite_text(events[0].at)
+    return [
+        (
+            event.channel,
+            event.seq,
+            event.name,
+            encode(event.data).decode(),
+            bind_uuid(event.actor_id),
+            event.actor_name,
+            at,
+        )
+        for event in events
+    ]
 
 
 @cache
@@ -205,23 +265,28 @@ def _advance_head_statement(dialect: str) -> Any:
     )
 
 
-def one_event_sql(*, only_if: str | None = None) -> str:
-    """PostgreSQL, one event in one statement: the tail of a ``WITH`` (a ``head`` CTE and
-    the final ``INSERT``) that raises ``:channel``'s head by one and inserts the event
-    (``:name``, ``:data`` as JSON text, ``:actor_id``, ``:actor_name``, ``:at``), returning
-    its seq. With ``only_if``, the name of an earlier CTE of the caller's statement: only
-    when that CTE returned a row (the guarded PUT, storage/repositories/progress.py, whose
-    write and event are one statement). The one place the single-event SQL is written."""
-    # Every piece is a constant of this module or the caller's CTE name; values are bound.
+def one_event_sql(*, only_if: str | None = None, data: str = "CAST(:data AS json)") -> str:
+    """PostgreSQL, one event in one statement: the tail of a ``WITH`` (a ``head`` CTE and an
+    ``appended`` one, whose ``seq`` the caller selects) that raises ``:channel``'s head by one
+    and inserts the event (``:name``, ``data``, ``:actor_id``, ``:actor_name``, ``:at``).
+    With ``only_if``, the name of an earlier CTE of the caller's statement that returns at
+    most one row: only when it returned one (the guarded PUT, storage/repositories/
+    progress.py, and the move, repositories/card_moves.py, whose write and event are one
+    statement); ``data`` may then use its columns. ``data`` is an SQL expression of type
+    ``json``: by default the bound ``:data``, JSON text. The one place the single-event SQL
+    is written."""
+    # Every piece is a constant of this module or the caller's; values are bound.
     source = f"SELECT :channel, 1 FROM {only_if}" if only_if else "VALUES (:channel, 1)"  # noqa: S608
+    rows = f"head, {only_if}" if only_if else "head"
     return f"""head AS (
   INSERT INTO channel_heads AS h (channel, seq) {source}
   ON CONFLICT (channel) DO UPDATE SET seq = h.seq + 1
   RETURNING h.seq
-)
-INSERT INTO events (channel, seq, name, data, actor_id, actor_name, at)
-SELECT :channel, head.seq, :name, CAST(:data AS json), :actor_id, :actor_name, :at FROM head
-RETURNING seq"""  # noqa: S608
+), appended AS (
+  INSERT INTO events (channel, seq, name, data, actor_id, actor_name, at)
+  SELECT :channel, head.seq, :name, {data}, :actor_id, :actor_name, :at FROM {rows}
+  RETURNING seq
+)"""  # noqa: S608
 
 
 ONE_EVENT_PARAMETERS = (
@@ -235,7 +300,8 @@ def _append_one_statement() -> TextClause:
     """PostgreSQL: raise the head by one and insert the event in one statement, one round
     trip instead of two on every single write (a move, a PUT), some of them made while
     the board's lock is held. SQLite cannot put an ``INSERT`` in a ``WITH``."""
-    return text(f"WITH {one_event_sql()}").bindparams(*ONE_EVENT_PARAMETERS)
+    sql = f"WITH {one_event_sql()} SELECT seq FROM appended"  # noqa: S608 - constants only
+    return text(sql).bindparams(*ONE_EVENT_PARAMETERS)
 
 
 async def _append_one(session: AsyncSession, event: NewEvent, at: datetime) -> StoredEvent:

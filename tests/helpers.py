@@ -9,6 +9,11 @@ import httpx
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from server.settings import Settings
+from storage import events
+from storage.database import Database
+from storage.events import StoredEvent
+
 Client = AsyncTestClient[Litestar] | httpx.AsyncClient
 PASSWORD = "correct horse battery"
 
@@ -62,3 +67,14 @@ def error_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]
     assert body["error"]["message"]
     error: dict[str, Any] = body["error"]
     return error
+
+
+async def stored_events(settings: Settings, channel: str, after: int = 0) -> list[StoredEvent]:
+    """The events ``channel`` holds after seq ``after``, read from the event store: what a
+    subscriber resuming with ``since`` gets."""
+    database = Database(settings.database_url, pool_size=1, max_overflow=0)
+    try:
+        async with database.reader() as session:
+            return await events.read_since(session, channel, after)
+    finally:
+        await database.dispose()

@@ -197,13 +197,12 @@ async def _filters(session: AsyncSession, classroom_id: uuid.UUID) -> Filters:
     )
 
 
-# Showing and encoding a card costs about 4 µs (a 3,000-card board: 12 ms of the read's
-# 16.5 ms of Python, bench/board_read.py), so a board of a few hundred cards and more is
-# shown in a worker thread (storage/offload.py): on the loop, a large board's 12 ms
-# stalled every request of the process, among them moves holding their board's lock
-# between two round trips, and one reader held 200 moves/s back by tens of milliseconds
-# each (docs/benchmarks.md, eighth round).
-SHOW_CARD_US = 4
+# Making, showing and encoding a card costs about 5.5 µs (a 3,000-card board: 16.5 ms of
+# Python, bench/board_read.py), so a board of a few hundred cards and more is made from
+# its rows and shown in a worker thread (storage/offload.py): on the loop, a large board's
+# 16 ms stalled every request of the process, and one reader held 200 moves/s on its board
+# back by tens of milliseconds each (docs/benchmarks.md).
+SHOW_CARD_US = 5.5
 
 
 async def encoded(
@@ -226,10 +225,10 @@ async def encoded(
 
 
 def _encoded_board(
-    classroom_id: uuid.UUID, seq: int, found: list[cards.CardView], filters: Filters
+    classroom_id: uuid.UUID, seq: int, found: cards.BoardRows, filters: Filters
 ) -> bytes:
     by_status: dict[str, list[CardOut]] = {status: [] for status in rules.STATUSES}
-    for shown in CardOut.many(found, utcnow()):  # in position order: so is each column
+    for shown in CardOut.many(found.views(), utcnow()):  # in position order: so is each column
         by_status[shown.status].append(shown)
     board = BoardOut(
         columns=[

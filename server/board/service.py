@@ -106,50 +106,81 @@ class BoardService:
         return CardOut.of(view, tx.now)
 
     async def move(self, principal: Principal, card_id: uuid.UUID, move: MoveIn) -> CardOut:
+        if not self._db.is_sqlite and rules.is_status(move.new_status) and move.new_position >= 0:
+            moved = await self._move_in_database(principal, card_id, move)
+            if moved is not None:
+                return moved
         async with self._transaction(principal) as tx:
-            if (
-                not self._db.is_sqlite
-                and rules.is_status(move.new_status)
-                and move.new_position >= 0
-            ):
-                view = await self._move_in_database(tx, card_id, move)
-            else:
-                classroom_id = await self._lock_board_of(tx, card_id)
-                view = await self._move(tx, card_id, classroom_id, move)
+            classroom_id = await self._lock_board_of(tx, card_id)
+            view = await self._move(tx, card_id, classroom_id, move)
         return CardOut.of(view, tx.now)
 
-    async def _move_in_database(self, tx: Tx, card_id: uuid.UUID, move: MoveIn) -> cards.CardView:
-        """PostgreSQL: the board's lock, the checks and the write in one call
-        (storage/repositories/card_moves.py); the card shown and its event appended here,
-        as :meth:`_move` does. A column that needs renumbering is moved by :meth:`_move`,
-        under the lock the call took."""
-        result = await card_moves.move_card(
-            tx.session,
-            card_id=card_id,
-            teacher_id=tx.principal.user_id,
-            status=move.new_status,
-            index=move.new_position,
-            version=move.version,
-            # Applied only if the card's version is ``move.version``.
-            new_version=rules.next_version(move.version, tx.now),
-            now=tx.now,
-            allowed_from=rules.allowed_from(move.new_status),
-        )
+    async def _move_in_database(
+        self, principal: Principal, card_id: uuid.UUID, move: MoveIn
+    ) -> CardOut | None:
+        """PostgreSQL: the card read without a lock and shown moved, then the move and its
+        event in one statement that applies only if the card is still as read
+        (storage/repositories/card_moves.py). None when it is not, or its column needs
+        renumbering: the caller moves it the Python way, under the board's lock.
+
+        Not a unit of work (storage/unit_of_work.py): the one statement writes the card,
+        numbers its event and commits on its own; the event is announced here, after it."""
+        async with self._db.autocommit() as session:
+            found = await card_moves.read(session, card_id, principal.user_id)
+            if found is None:
+                raise CardNotFound()
+            now = utcnow()
+            shown, data = _moved_json(
+                found.card, move.new_status, card_moves.PLACE, move.version, now
+            )
+            data["from_position"] = card_moves.WAS
+            pieces = card_moves.open_event(data)
+            if pieces is None:
+                return None
+            channel = events.board_channel(found.card.classroom_id)
+            result = await card_moves.move_card(
+                session,
+                card_id=card_id,
+                teacher_id=principal.user_id,
+                status=move.new_status,
+                index=move.new_position,
+                version=move.version,
+                # Applied only if the card's version is ``move.version``.
+                new_version=shown.updated_at,
+                allowed_from=rules.allowed_from(move.new_status),
+                seen=found.seen,
+                event=card_moves.OpenEvent(pieces, channel, principal.user_id, principal.name, now),
+            )
         card = result.card
         match result.outcome:
             case "moved":
                 assert card is not None
                 assert result.position is not None
-                return self._moved(tx, card, move.new_status, result.position, move.version)
-            case "renumber":
-                assert card is not None
-                return await self._move(tx, card_id, card.classroom_id, move)
+                assert result.seq is not None
+                # What the statement stored: the same card, its numbers filled in.
+                moved, data = _moved_json(card, move.new_status, result.position, move.version, now)
+                await self._announce(
+                    [
+                        events.StoredEvent(
+                            channel,
+                            result.seq,
+                            "card.moved",
+                            data,
+                            principal.user_id,
+                            principal.name,
+                            now,
+                        )
+                    ]
+                )
+                return CardOut.of(moved, now)
+            case "stale" | "renumber":
+                return None
             case "locked":
                 assert card is not None
                 raise _locked_error(card)
             case "version":
                 assert card is not None
-                raise _version_conflict(card_json(card, tx.now))
+                raise _version_conflict(card_json(card, now))
             case "transition":
                 assert card is not None
                 raise _bad_transition(card.status, move.new_status)

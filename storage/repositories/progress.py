@@ -253,6 +253,7 @@ WITH written AS (
   ON CONFLICT (user_id, word_id) DO UPDATE SET {_UPDATED} WHERE {seen}
   RETURNING 1
 ), {events.one_event_sql(only_if="written")}
+SELECT seq FROM appended
 """  # noqa: S608 - every piece is a constant of this module; values are all bound
     times = [bindparam(name, type_=UTCDateTime()) for name in _TIMES]
     return text(sql).bindparams(

@@ -55,7 +55,7 @@ from tests.board_helpers import (
     user,
 )
 from tests.helpers import Client as AnyClient
-from tests.helpers import error_of
+from tests.helpers import error_of, stored_events
 from tests.live import frame_where, live, subscribe, websocket
 
 Client = AsyncTestClient[Litestar]
@@ -567,12 +567,13 @@ async def test_a_position_past_the_end_means_last(client: Client) -> None:
 
 
 @pytest.mark.needs_postgres
-async def test_a_move_on_postgresql_is_one_call_and_its_event(client: Client) -> None:
-    """On PostgreSQL a move is one call of ``tandem_move_card`` (migration 0010), which
-    takes the board's lock and returns the card with its stored progress sums (contract
-    §9: the moved card shows them, storage/repositories/card_progress.py), and the one
-    statement of its event's append: the lock is held across those two round trips and
-    the commit only (storage/repositories/card_moves.py)."""
+async def test_a_move_on_postgresql_is_one_statement_after_a_read(
+    client: Client, settings: Settings
+) -> None:
+    """On PostgreSQL a move reads the card without a lock, then moves it and appends its
+    event in one autocommitted statement (storage/repositories/card_moves.py, migration
+    0011): the board's lock is held inside PostgreSQL only. The moved card shows its
+    stored progress sums (contract §9) and its event is the one the answer describes."""
     place = await room(client)
     ids = await fill(client, place, {"not_started": 2, "in_progress": 1})
     card = cards_by_id(await get_board(client, place.teacher))[ids["not_started"][1]]
@@ -589,11 +590,17 @@ async def test_a_move_on_postgresql_is_one_call_and_its_event(client: Client) ->
     moved = data_of(response)
     assert (moved["status"], moved["position"]) == ("in_progress", 0)
     assert len(statements) == 2, statements
-    assert "tandem_move_card" in statements[0]
+    assert "tandem_card_seen" in statements[0]
+    assert "tandem_move_card" in statements[1]
     assert "INSERT INTO events" in statements[1]
     board = await get_board(client, place.teacher)
     assert_dense(board)
     assert ids_by_status(board)["in_progress"] == [ids["not_started"][1], *ids["in_progress"]]
+    last = (await stored_events(settings, f"board:{place.id}"))[-1]
+    assert (last.name, last.data) == (
+        "card.moved",
+        {"card": moved, "from_status": "not_started", "from_position": 1},
+    )
 
 
 async def test_a_move_gives_only_the_moved_card_a_new_version(client: Client) -> None:

@@ -12,8 +12,6 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from server.settings import Settings
-from storage import events
-from storage.database import Database
 from tests.board_helpers import (
     CLASSROOMS,
     LESSONS,
@@ -25,6 +23,7 @@ from tests.board_helpers import (
     room,
     user,
 )
+from tests.helpers import stored_events
 from tests.server.loop_helpers import (
     PROGRESS,
     WORDS,
@@ -39,15 +38,6 @@ from tests.server.loop_helpers import (
 
 Client = AsyncTestClient[Litestar]
 SYSTEM = (None, "Tandem")
-
-
-async def stored(settings: Settings, channel: str, after: int) -> list[events.StoredEvent]:
-    database = Database(settings.database_url, pool_size=1, max_overflow=0)
-    try:
-        async with database.reader() as session:
-            return await events.read_since(session, channel, after)
-    finally:
-        await database.dispose()
 
 
 class Board:
@@ -65,7 +55,7 @@ class Board:
 
     async def since(self) -> list[tuple[str, Any, tuple[Any, str | None]]]:
         """The events after the mark, as (name, data, (actor id, actor name)); moves the mark."""
-        found = await stored(self.settings, self.setup.place.channel, self.seq)
+        found = await stored_events(self.settings, self.setup.place.channel, self.seq)
         if found:
             self.seq = found[-1].seq
         return [
@@ -304,7 +294,7 @@ async def test_claiming_and_leaving_announce_each_card_of_the_entry(
     start = (await get_board(client, teacher, classroom_id=place.id))["seq"]
     learner = await _learner_with(client, WORDS[0])
     await join(client, learner, ann["join_code"])
-    found = await stored(settings, place.channel, start)
+    found = await stored_events(settings, place.channel, start)
     assert [e.name for e in found[:3]] == ["student.updated", "card.progress", "card.progress"]
     progress = {e.data["id"]: e.data["progress"] for e in found[1:3]}
     assert progress[cards[1]["id"]] == sums(0)
@@ -314,7 +304,7 @@ async def test_claiming_and_leaving_announce_each_card_of_the_entry(
     assert all(str(e.actor_id) == learner.id for e in found[:3])
     response = await client.post(f"/api/v1/classrooms/{place.id}/leave", headers=learner.headers)
     data_of(response)
-    left = await stored(settings, place.channel, found[-1].seq)
+    left = await stored_events(settings, place.channel, found[-1].seq)
     assert [e.name for e in left] == ["student.updated", "card.progress", "card.progress"]
     assert {e.data["id"]: e.data["progress"] for e in left[1:]} == {c["id"]: None for c in cards}
 

@@ -27,7 +27,6 @@ from litestar import Litestar
 
 from server.settings import Settings
 from storage import events
-from storage.database import Database
 from tests.board_helpers import (
     BOARD,
     LEARNER_JOIN,
@@ -40,7 +39,7 @@ from tests.board_helpers import (
     post_card,
     room,
 )
-from tests.helpers import bearer, signed_in
+from tests.helpers import bearer, signed_in, stored_events
 from tests.live import live
 
 Columns = dict[str, list[dict[str, Any]]]
@@ -55,15 +54,6 @@ MIN_SEQS_READ = 10  # reads at fewer seqs did not race the writes enough to mean
 async def http(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     async with live(app) as address, httpx.AsyncClient(base_url=f"http://{address}") as client:
         yield client
-
-
-async def _stored_events(settings: Settings, channel: str, after: int) -> list[events.StoredEvent]:
-    database = Database(settings.database_url, pool_size=1, max_overflow=0)
-    try:
-        async with database.reader() as session:
-            return await events.read_since(session, channel, after)
-    finally:
-        await database.dispose()
 
 
 def _mismatches(
@@ -163,7 +153,7 @@ async def test_every_board_read_holds_exactly_the_events_up_to_its_seq(
     replayed: dict[int, Columns] = {start["seq"]: columns(start)}
     board = {status: list(cards) for status, cards in columns(start).items()}
     channel = place.channel
-    for event in await _stored_events(settings, channel, start["seq"]):
+    for event in await stored_events(settings, channel, start["seq"]):
         _apply_board_event(board, event.name, event.data)
         replayed[event.seq] = _positioned(board)
     final = await get_board(http, teacher, classroom_id=place.id)
@@ -251,7 +241,7 @@ async def test_every_board_read_holds_exactly_the_progress_up_to_its_seq(
     replayed: dict[int, Columns] = {start["seq"]: columns(start)}
     board = {status: list(cards) for status, cards in columns(start).items()}
     names = set()
-    for event in await _stored_events(settings, place.channel, start["seq"]):
+    for event in await stored_events(settings, place.channel, start["seq"]):
         _apply_board_event(board, event.name, event.data)
         names.add((event.name, event.actor_name))
         replayed[event.seq] = _positioned(board)
@@ -310,7 +300,7 @@ async def test_every_progress_list_holds_exactly_the_events_up_to_its_seq(
 
     replayed: dict[int, dict[str, Any]] = {0: {}}
     records: dict[str, Any] = {}
-    for event in await _stored_events(settings, channel, 0):
+    for event in await stored_events(settings, channel, 0):
         if event.name == "progress.updated":
             records[event.data["wordId"]] = event.data
         else:
