@@ -84,15 +84,15 @@ class ProgressOut(msgspec.Struct, kw_only=True):
 
 
 class CardOut(msgspec.Struct, kw_only=True):
-    id: str
-    lesson_id: str
+    id: uuid.UUID
+    lesson_id: uuid.UUID
     lesson_title: str
     lesson_category: str
-    student_id: str | None
+    student_id: uuid.UUID | None
     student_name: str | None
     status: str
     position: int
-    locked_by: str | None
+    locked_by: uuid.UUID | None
     locked_by_name: str | None
     locked_at: Timestamp | None
     lock_expires_at: Timestamp | None
@@ -131,15 +131,15 @@ class CardOut(msgspec.Struct, kw_only=True):
             student = card.student_id
             shown.append(
                 cls(
-                    id=str(card.id),
-                    lesson_id=str(card.lesson_id),
+                    id=card.id,
+                    lesson_id=card.lesson_id,
                     lesson_title=card.lesson_title,
                     lesson_category=card.lesson_category,
-                    student_id=None if student is None else str(student),
+                    student_id=student,
                     student_name=card.student_name,
                     status=card.status,
                     position=card.position,
-                    locked_by=None if holder is None else str(holder),
+                    locked_by=holder,
                     locked_by_name=card.locked_by_name if held[index] else None,
                     locked_at=locked_at,
                     lock_expires_at=expires_at,

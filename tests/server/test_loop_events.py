@@ -309,6 +309,30 @@ async def test_claiming_and_leaving_announce_each_card_of_the_entry(
     assert {e.data["id"]: e.data["progress"] for e in left[1:]} == {c["id"]: None for c in cards}
 
 
+async def test_a_learner_who_left_is_written_right_after_answering_as_a_student(
+    client: Client, settings: Settings
+) -> None:
+    """A student's answers go straight to the write that updates their cards (the server
+    remembers who is a student); after leaving, the same learner's answers still update
+    their record and announce nothing on the board they left."""
+    setup = await loop(client)
+    await set_auto_advance(client, setup, False)
+    data_of(await put(client, setup.learner, WORDS[0], 1, 1), 201)
+    data_of(await put(client, setup.learner, WORDS[0], 2, 2))
+    shown = await board_card(client, setup.place.teacher, setup.card["id"])
+    assert (shown["progress"]["studies"], shown["progress"]["correct"]) == (2, 2)
+    response = await client.post(
+        f"/api/v1/classrooms/{setup.place.id}/leave", headers=setup.learner.headers
+    )
+    data_of(response)
+    start = (await get_board(client, setup.place.teacher, classroom_id=setup.place.id))["seq"]
+    record = data_of(await put(client, setup.learner, WORDS[0], 3, 2))
+    assert (record["studyCount"], record["correctCount"]) == (3, 2)
+    assert await stored_events(settings, setup.place.channel, start) == []
+    response = await client.get(f"{PROGRESS}/{WORDS[0]}", headers=setup.learner.headers)
+    assert data_of(response)["studyCount"] == 3
+
+
 async def _learner_with(client: Client, word_id: str) -> Any:
     learner = await user(client, role="learner", name="Lou")
     data_of(await put(client, learner, word_id, 1, 1), 201)
