@@ -20,12 +20,14 @@ import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
 from server.app import create_app
 from server.board.routes import accepts_gzip
 from server.settings import Settings
+from storage.database import Database
+from storage.repositories import card_moves
 from storage.repositories import cards as cards_repo
 from storage.repositories import classrooms as classrooms_repo
 from tests.board_helpers import (
@@ -601,6 +603,58 @@ async def test_a_move_on_postgresql_is_one_statement_after_a_read(
         "card.moved",
         {"card": moved, "from_status": "not_started", "from_position": 1},
     )
+
+
+@pytest.mark.needs_postgres
+async def test_a_move_shows_a_change_made_after_its_read(
+    client: Client, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A co-teacher renames the lesson between a move's unlocked read and its statement:
+    the statement refuses the card as read, the move is made again under the board's lock,
+    and the answer and the event show the new title (storage/repositories/card_moves.py)."""
+    place = await room(client)
+    ids = await fill(client, place, {"not_started": 2})
+    card = cards_by_id(await get_board(client, place.teacher))[ids["not_started"][0]]
+    read = card_moves.read
+
+    async def read_then_rename(*args: Any) -> Any:
+        found = await read(*args)
+        database = Database(settings.database_url, pool_size=1, max_overflow=0)
+        try:
+            async with database.transaction() as session:
+                await session.execute(
+                    text("UPDATE lessons SET title = 'Renamed' WHERE id = :id"),
+                    {"id": uuid.UUID(card["lesson_id"])},
+                )
+        finally:
+            await database.dispose()
+        return found
+
+    monkeypatch.setattr(card_moves, "read", read_then_rename)
+    moved = data_of(await move(client, place.teacher, card, "in_progress", 0))
+    assert (moved["lesson_title"], moved["status"], moved["position"]) == (
+        "Renamed",
+        "in_progress",
+        0,
+    )
+    last = (await stored_events(settings, f"board:{place.id}"))[-1]
+    assert last.data == {"card": moved, "from_status": "not_started", "from_position": 0}
+    assert cards_by_id(await get_board(client, place.teacher))[card["id"]] == moved
+
+
+async def test_a_lesson_titled_like_a_number_the_move_leaves_open_moves(
+    client: Client, settings: Settings
+) -> None:
+    """The move's event is encoded with two numbers left open for PostgreSQL to fill in
+    (card_moves.PLACE and WAS); a title that spells one of them is moved the other way,
+    with the same answer and event."""
+    place = await room(client, lessons=((str(card_moves.PLACE), "Numbers"),))
+    ids = await fill(client, place, {"not_started": 2})
+    card = cards_by_id(await get_board(client, place.teacher))[ids["not_started"][1]]
+    moved = data_of(await move(client, place.teacher, card, "in_progress", 5))
+    assert (moved["lesson_title"], moved["position"]) == (str(card_moves.PLACE), 0)
+    last = (await stored_events(settings, f"board:{place.id}"))[-1]
+    assert last.data == {"card": moved, "from_status": "not_started", "from_position": 1}
 
 
 async def test_a_move_gives_only_the_moved_card_a_new_version(client: Client) -> None:
