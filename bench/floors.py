@@ -7,7 +7,8 @@ beyond what the statements take.
 
 ``batch``
     One 1,000-word batch's transaction: read the 1,000 records by id (``FOR UPDATE`` on
-    PostgreSQL), upsert 1,000, raise the channel head, insert 1,000 events, commit. On
+    PostgreSQL), upsert 1,000, raise the channel head and insert 1,000 events (one
+    statement on PostgreSQL, as storage/events.py appends them), commit. On
     SQLite (WAL, ``synchronous=NORMAL``, as Tandem runs it) and on PostgreSQL. The batch
     targets are 15 ms (SQLite) and 30 ms (PostgreSQL) for the whole request.
 ``board``

@@ -598,7 +598,7 @@ async def test_a_move_on_postgresql_is_one_statement_after_a_read(
     board = await get_board(client, place.teacher)
     assert_dense(board)
     assert ids_by_status(board)["in_progress"] == [ids["not_started"][1], *ids["in_progress"]]
-    last = (await stored_events(settings, f"board:{place.id}"))[-1]
+    last = (await stored_events(settings, place.channel))[-1]
     assert (last.name, last.data) == (
         "card.moved",
         {"card": moved, "from_status": "not_started", "from_position": 1},
@@ -637,7 +637,7 @@ async def test_a_move_shows_a_change_made_after_its_read(
         "in_progress",
         0,
     )
-    last = (await stored_events(settings, f"board:{place.id}"))[-1]
+    last = (await stored_events(settings, place.channel))[-1]
     assert last.data == {"card": moved, "from_status": "not_started", "from_position": 0}
     assert cards_by_id(await get_board(client, place.teacher))[card["id"]] == moved
 
@@ -653,7 +653,7 @@ async def test_a_lesson_titled_like_a_number_the_move_leaves_open_moves(
     card = cards_by_id(await get_board(client, place.teacher))[ids["not_started"][1]]
     moved = data_of(await move(client, place.teacher, card, "in_progress", 5))
     assert (moved["lesson_title"], moved["position"]) == (str(card_moves.PLACE), 0)
-    last = (await stored_events(settings, f"board:{place.id}"))[-1]
+    last = (await stored_events(settings, place.channel))[-1]
     assert last.data == {"card": moved, "from_status": "not_started", "from_position": 1}
 
 
