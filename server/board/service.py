@@ -130,10 +130,11 @@ class BoardService:
             if found is None:
                 raise CardNotFound()
             now = utcnow()
+            # Its places left open: the statement fills them in under the lock.
+            unplaced = found.card._replace(position=card_moves.WAS)
             shown, data = _moved_json(
-                found.card, move.new_status, card_moves.PLACE, move.version, now
+                unplaced, move.new_status, card_moves.PLACE, move.version, now
             )
-            data["from_position"] = card_moves.WAS
             pieces = card_moves.open_event(data)
             if pieces is None:
                 return None
