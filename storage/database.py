@@ -28,6 +28,11 @@ class Database:
     ) -> None:
         self.url = url
         self.is_sqlite = is_sqlite(url)
+        # Whether a row's write and its event's append can be one autocommitted statement
+        # (``events.one_event_sql``: an ``INSERT`` inside a ``WITH``), which the guarded
+        # progress PUT and the single move use to hold no lock across a round trip. PostgreSQL
+        # can; SQLite cannot, and its writers are serialised anyway.
+        self.one_statement_writes = not self.is_sqlite
         self.engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
         self.sessionmaker = create_sessionmaker(self.engine)
         # Each statement its own transaction, with no BEGIN or COMMIT round trip: for reads

@@ -106,7 +106,8 @@ class BoardService:
         return CardOut.of(view, tx.now)
 
     async def move(self, principal: Principal, card_id: uuid.UUID, move: MoveIn) -> CardOut:
-        if not self._db.is_sqlite and rules.is_status(move.new_status) and move.new_position >= 0:
+        known = rules.is_status(move.new_status) and move.new_position >= 0
+        if self._db.one_statement_writes and known:
             moved = await self._move_in_database(principal, card_id, move)
             if moved is not None:
                 return moved

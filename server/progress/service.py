@@ -117,7 +117,7 @@ class ProgressService:
     ) -> tuple[repository.ProgressRow, bool]:
         """Apply one device's report; the record and whether it was created."""
         self._check(update)
-        if not self._db.is_sqlite and principal.user_id not in self._students:
+        if self._db.one_statement_writes and principal.user_id not in self._students:
             for _ in range(GUARDED_TRIES):
                 done = await self._put_guarded(principal, update)
                 if done is _STUDENT:
