@@ -101,10 +101,11 @@ async def append(
 ) -> list[StoredEvent]:
     """Append ``events`` in the session's transaction and return them numbered.
 
-    Per channel: one upsert raises the head by the number of new events (taking the row
-    lock, so concurrent appenders wait for this transaction) and one insert writes them.
-    Channels are locked in sorted order, so two appends spanning the same channels in a
-    different order cannot deadlock.
+    Each channel's head is raised by the number of its new events (taking the row lock, so
+    concurrent appenders wait for this transaction) and the events are inserted: on
+    PostgreSQL in one statement for every channel, on SQLite an upsert and an insert per
+    channel. Channels are locked in sorted order, so two appends spanning the same channels
+    in a different order cannot deadlock.
     """
     at = now or utcnow()
     dialect = dialect_of(session)
@@ -152,8 +153,8 @@ def _numbered(event: NewEvent, channel: str, seq: int, at: datetime) -> StoredEv
 
 # PostgreSQL: every channel's head raised and every event inserted in one statement, one
 # round trip however many channels (a student's answer appends its own ``progress.updated``
-# and a ``card.progress`` on each of its classrooms' boards: two round trips a channel
-# made that answer cost three times an unassigned one's, docs/benchmarks.md). Each event
+# and a ``card.progress`` on each of its classrooms' boards, which took two round trips a
+# channel, docs/benchmarks.md). Each event
 # comes with its place among its channel's new events (``ordinal``, from 1); a head is
 # raised by its channel's count, in channel order (the rows are locked in that order, so
 # two appends spanning the same channels cannot deadlock), and an event's seq is its
