@@ -6,7 +6,9 @@ tables (statuses and keys shuffled, a tenth of the cards locked, half of those l
 expired), each lesson ``--words`` words of a 300-word pool, each student a learner with
 records on ``--studied`` of the words (so every card shows progress, contract §9; ``--words
 0`` and ``--studied 0`` for the board of before), then the encoded board is built
-``--runs`` times in a snapshot session, as a cache miss builds it. Printed per read: wall
+``--runs`` times in a snapshot session, as a cache miss builds it: on PostgreSQL both
+ways, the cards built as JSON by the database (what the server does there) and by Python
+(``CardOut.many``, what it does on SQLite), alternating. Printed per read: wall
 time, this process's CPU time and, on
 PostgreSQL when its server runs on this machine, the backend's CPU time (from
 ``/proc/<pid>/stat``), medians over the runs.
@@ -217,32 +219,41 @@ def backend_cpu(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+# The two builds of the cards: by the database (what a PostgreSQL server does, from
+# server/board/card_json.py) and by Python (``CardOut.many``, what SQLite does).
+BUILDS = {"database": True, "python": False}
+
+
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
+    builds = ["python"] if args.backend == "sqlite" else list(BUILDS)
+    walls: dict[str, list[float]] = {build: [] for build in builds}
+    cpus: dict[str, list[float]] = {build: [] for build in builds}
+    server: dict[str, list[float]] = {build: [] for build in builds}
+    sizes: dict[str, int] = {}
     async with database_url(args) as url:
         await migrate.upgrade(url)
         database = Database(url)
         try:
             classroom = await fill(database, args.students, args.lessons, args.words, args.studied)
             query = reads.BoardQuery(classroom)
-            walls: list[float] = []
-            cpus: list[float] = []
-            server: list[float] = []
-            size = 0
             for run in range(args.runs + 3):  # the first three warm the caches up
-                async with database.snapshot() as session:
-                    pid = None
-                    if not database.is_sqlite:
-                        pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar()
-                    server_before = backend_cpu(pid)
-                    began, cpu = time.perf_counter(), time.process_time()
-                    body = await reads.encoded(session, classroom, 1, query)
-                    wall, used = time.perf_counter() - began, time.process_time() - cpu
-                    server_used = backend_cpu(pid) - server_before
-                if run >= 3:
-                    walls.append(wall)
-                    cpus.append(used)
-                    server.append(server_used)
-                size = len(body)
+                for build in builds:  # alternating, so both see the same machine
+                    async with database.snapshot() as session:
+                        pid = None
+                        if not database.is_sqlite:
+                            pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar()
+                        server_before = backend_cpu(pid)
+                        began, cpu = time.perf_counter(), time.process_time()
+                        body = await reads.encoded(
+                            session, classroom, 1, query, in_database=BUILDS[build]
+                        )
+                        wall, used = time.perf_counter() - began, time.process_time() - cpu
+                        server_used = backend_cpu(pid) - server_before
+                    if run >= 3:
+                        walls[build].append(wall)
+                        cpus[build].append(used)
+                        server[build].append(server_used)
+                    sizes[build] = len(body)
         finally:
             await database.dispose()
     return {
@@ -250,23 +261,29 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         "cards": args.students * args.lessons,
         "words_per_lesson": args.words,
         "studied": args.studied,
-        "body_bytes": size,
         "runs": args.runs,
-        "wall_ms": round(1000 * statistics.median(walls), 2),
-        "python_cpu_ms": round(1000 * statistics.median(cpus), 2),
-        "backend_cpu_ms": round(1000 * statistics.mean(server), 2),
+        "builds": {
+            build: {
+                "body_bytes": sizes[build],
+                "wall_ms": round(1000 * statistics.median(walls[build]), 2),
+                "python_cpu_ms": round(1000 * statistics.median(cpus[build]), 2),
+                "backend_cpu_ms": round(1000 * statistics.mean(server[build]), 2),
+            }
+            for build in builds
+        },
     }
 
 
 def run() -> None:
     args = parse_args()
     figures = asyncio.run(measure(args))
-    print(
-        f"{args.backend}: {figures['cards']} cards ({args.words} words a lesson, "
-        f"{args.studied:.0%} studied), {figures['body_bytes']} bytes; per read "
-        f"wall {figures['wall_ms']} ms, Python CPU {figures['python_cpu_ms']} ms, "
-        f"database backend CPU {figures['backend_cpu_ms']} ms (mean)"
-    )
+    for build, built in figures["builds"].items():
+        print(
+            f"{args.backend}, cards built by {build}: {figures['cards']} cards ({args.words} "
+            f"words a lesson, {args.studied:.0%} studied), {built['body_bytes']} bytes; per "
+            f"read wall {built['wall_ms']} ms, Python CPU {built['python_cpu_ms']} ms, "
+            f"database backend CPU {built['backend_cpu_ms']} ms (mean)"
+        )
     if args.json:
         print(json.dumps(figures, indent=2))
 

@@ -49,6 +49,13 @@ def isoformat(value: datetime) -> str:
     return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
+def isoformat_sql(expression: str) -> str:
+    """PostgreSQL's text of :func:`isoformat` for a ``timestamptz`` expression (null stays
+    null), for JSON the database builds (server/board/card_json.py); a test holds the two
+    equal over generated instants."""
+    return f"""to_char(({expression}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+
+
 _encode_instants = msgspec.json.Encoder().encode
 _decode_texts = msgspec.json.Decoder(list[str | None]).decode
 _API_TEXT_LENGTH = len("2026-11-22T09:30:00.000000Z")

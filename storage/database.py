@@ -33,6 +33,11 @@ class Database:
         # progress PUT and the single move use to hold no lock across a round trip. PostgreSQL
         # can; SQLite cannot, and its writers are serialised anyway.
         self.one_statement_writes = not self.is_sqlite
+        # Whether the database should build a large JSON answer itself (``json_agg``), for
+        # the board read (server/board/card_json.py): PostgreSQL does it in its own
+        # process, off this one's GIL; SQLite runs inside this process, so there it would
+        # save nothing and add a second build to keep equal.
+        self.builds_json = not self.is_sqlite
         self.engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
         self.sessionmaker = create_sessionmaker(self.engine)
         # Each statement its own transaction, with no BEGIN or COMMIT round trip: for reads

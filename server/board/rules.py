@@ -54,8 +54,16 @@ def lock_held(expires_at: datetime | None, now: datetime) -> TypeGuard[datetime]
     """A lease counts while it has not expired; an expired lock is no lock. The one owner
     of this rule: the board read, REST answers, events and the move's checks ask it (and
     the PL/pgSQL move, which gets no say in what a card shows, is pinned to it by
-    tests/storage/test_differential.py)."""
+    tests/storage/test_differential.py); PostgreSQL's board read asks
+    :func:`lock_held_sql`, its one SQL form."""
     return expires_at is not None and expires_at > now
+
+
+def lock_held_sql(expires_at: str, now: str) -> str:
+    """:func:`lock_held` as a PostgreSQL condition on two expressions (a null expiry is
+    null, which a ``CASE`` takes as false), for the board JSON the database builds
+    (server/board/card_json.py)."""
+    return f"{expires_at} > {now}"
 
 
 # -- the learning loop (contract §9) ----------------------------------------------------------

@@ -83,6 +83,10 @@ class ProgressOut(msgspec.Struct, kw_only=True):
         )
 
 
+# The card fields shown only while its lease runs (``rules.lock_held``), null after.
+LEASE_FIELDS = frozenset({"locked_by", "locked_by_name", "locked_at", "lock_expires_at"})
+
+
 class CardOut(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     lesson_id: uuid.UUID

@@ -11,7 +11,7 @@ they choose keys.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, lru_cache
@@ -115,10 +115,41 @@ def view_columns(position: Any = _POSITION) -> Select[*tuple[Any, ...]]:
 # are ranks by ``sort_key`` in the whole column (the CTE), before the filters.
 
 
-@cache
-def _board_sql(dialect: str, *, student: bool, category: bool, status: bool) -> str:
-    """The board's rows in :class:`CardView` order; driver SQL (``$n`` on PostgreSQL, ``?``
-    on SQLite) with the classroom first, then the filters that are set, in this order."""
+# Where each :class:`CardView` field comes from in the board's statement (its CTE ``c``,
+# ``l`` the lesson, ``s`` the student, ``h`` the lock holder), in CardView order; the stored
+# sums follow them. PostgreSQL's board JSON (:func:`board_json`) reads the same sources.
+BOARD_SOURCES = {
+    "id": "c.id",
+    "classroom_id": "c.classroom_id",
+    "lesson_id": "c.lesson_id",
+    "lesson_title": "l.title",
+    "lesson_category": "l.category",
+    "student_id": "c.student_id",
+    "student_name": "s.name",
+    "status": "c.status",
+    "position": "c.position",
+    "locked_by": "c.locked_by",
+    "locked_by_name": "h.name",
+    "locked_at": "c.locked_at",
+    "lock_expires_at": "c.lock_expires_at",
+    "created_at": "c.created_at",
+    "updated_at": "c.updated_at",
+}
+assert tuple(BOARD_SOURCES) == CardView._fields[:-1], "one source per CardView field"
+
+
+def progress_source(field: str) -> str:
+    """The board statement's column of a :class:`CardProgress` field (its stored sum)."""
+    return f"c.{card_progress.STORED_COLUMNS[CardProgress._fields.index(field)]}"
+
+
+def _board_statement(
+    dialect: str, select: str, after: str, *, student: bool, category: bool, status: bool
+) -> str:
+    """``SELECT select`` over every card of the classroom with its position in the whole
+    column (the CTE), the filters that are set, then ``after``. Driver SQL (``$n`` on
+    PostgreSQL, ``?`` on SQLite) with the classroom first, then the filters in this order;
+    PostgreSQL's board JSON binds one more value after them (:func:`board_json`)."""
     filters = [
         ("c.student_id", student),
         ("l.category", category),
@@ -131,7 +162,7 @@ def _board_sql(dialect: str, *, student: bool, category: bool, status: bool) -> 
             number += 1
             where.append(f"AND {column} = {'?' if dialect == 'sqlite' else f'${number}'}")
     classroom = "?" if dialect == "sqlite" else "$1"
-    # Every piece of this statement is a constant of this module; values are all bound.
+    # Every piece of this statement is a constant of this package; values are all bound.
     return f"""
 WITH c AS (
   SELECT id, classroom_id, lesson_id, student_id, status, locked_by, locked_at,
@@ -139,16 +170,23 @@ WITH c AS (
     row_number() OVER (PARTITION BY status ORDER BY sort_key) - 1 AS position
   FROM cards WHERE classroom_id = {classroom}
 )
-SELECT c.id, c.classroom_id, c.lesson_id, l.title, l.category, c.student_id, s.name,
-  c.status, c.position, c.locked_by, h.name, c.locked_at, c.lock_expires_at,
-  c.created_at, c.updated_at, {card_progress.stored_sql("c")}
+SELECT {select}
 FROM c
 JOIN lessons l ON l.id = c.lesson_id
 LEFT JOIN students s ON s.id = c.student_id
 LEFT JOIN users h ON h.id = c.locked_by
 WHERE true {" ".join(where)}
-ORDER BY c.position
+{after}
 """  # noqa: S608
+
+
+@cache
+def _board_sql(dialect: str, *, student: bool, category: bool, status: bool) -> str:
+    """The board's rows in :class:`CardView` order, in position order."""
+    select = f"{', '.join(BOARD_SOURCES.values())}, {card_progress.stored_sql('c')}"
+    return _board_statement(
+        dialect, select, "ORDER BY c.position", student=student, category=category, status=status
+    )
 
 
 @lru_cache(maxsize=4096)  # lessons, students and holders recur on every board read
@@ -203,6 +241,25 @@ class BoardRows:
         return [read(row) for row in self.rows]
 
 
+def _board_parameters(
+    session: AsyncSession,
+    classroom_id: uuid.UUID,
+    student_id: uuid.UUID | None,
+    category: str | None,
+    status: str | None,
+) -> list[Any]:
+    """The board statement's values: the classroom, then the filters that are set."""
+    bind_uuid = uuid_binder(session)
+    parameters: list[Any] = [bind_uuid(classroom_id)]
+    if student_id is not None:
+        parameters.append(bind_uuid(student_id))
+    if category is not None:
+        parameters.append(category)
+    if status is not None:
+        parameters.append(status)
+    return parameters
+
+
 async def board(
     session: AsyncSession,
     classroom_id: uuid.UUID,
@@ -215,23 +272,63 @@ async def board(
     filters applied; positions are those in the whole column, whatever the filters leave
     out."""
     dialect = dialect_of(session)
-    bind_uuid = uuid_binder(session)
     sql = _board_sql(
         dialect,
         student=student_id is not None,
         category=category is not None,
         status=status is not None,
     )
-    parameters: list[Any] = [bind_uuid(classroom_id)]
-    if student_id is not None:
-        parameters.append(bind_uuid(student_id))
-    if category is not None:
-        parameters.append(category)
-    if status is not None:
-        parameters.append(status)
+    parameters = _board_parameters(session, classroom_id, student_id, category, status)
     connection = await session.connection()
     result = await connection.exec_driver_sql(sql, tuple(parameters))
     return BoardRows(result.all(), dialect)
+
+
+# A card for PostgreSQL's board JSON: a select list over BOARD_SOURCES whose columns are the
+# card's fields, named and in order (``status`` and ``position`` among them), given the
+# placeholder of the read's instant (which decides whether a lock still counts); the
+# database makes each row a JSON object. server/board/card_json.py generates it from the
+# card's one shape.
+CardJson = Callable[[str], str]
+
+
+@cache
+def _board_json_sql(card: CardJson, *, student: bool, category: bool, status: bool) -> str:
+    now = f"${2 + student + category + status}"
+    rows = _board_statement(
+        "postgresql", card(now), "", student=student, category=category, status=status
+    )
+    return (
+        f"SELECT t.status, json_agg(t ORDER BY t.position)::text FROM ({rows}) t "  # noqa: S608
+        "GROUP BY t.status"
+    )
+
+
+async def board_json(
+    session: AsyncSession,
+    classroom_id: uuid.UUID,
+    card: CardJson,
+    now: datetime,
+    *,
+    student_id: uuid.UUID | None = None,
+    category: str | None = None,
+    status: str | None = None,
+) -> dict[str, str]:
+    """PostgreSQL only: ``{status: its column's cards as a JSON array}``, built by the
+    database with ``card``, for the statuses that have cards; the same cards, positions and
+    filters as :func:`board`."""
+    sql = _board_json_sql(
+        card,
+        student=student_id is not None,
+        category=category is not None,
+        status=status is not None,
+    )
+    parameters = _board_parameters(session, classroom_id, student_id, category, status)
+    parameters.append(now)
+    connection = await session.connection()
+    result = await connection.exec_driver_sql(sql, tuple(parameters))
+    rows: Sequence[Any] = result.all()
+    return {str(column): str(found) for column, found in rows}
 
 
 # The statements of a single move are built once and reused with bound values: a move

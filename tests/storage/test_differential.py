@@ -2,8 +2,9 @@
 
 Several rules have a second implementation on PostgreSQL: a single move's lock check,
 check order and key are a PL/pgSQL function (migration 0008) where SQLite and batches move
-in Python, the board read is SQL in two dialects, the event append and the progress PUT
-have PostgreSQL-only paths, and text is ordered by bytes by a collation on PostgreSQL.
+in Python, PostgreSQL builds the board read's cards as JSON (server/board/card_json.py)
+where SQLite shows them with ``CardOut.many``, the event append and the progress PUT have
+PostgreSQL-only paths, and text is ordered by bytes by a collation on PostgreSQL.
 The learning loop's sums (storage/repositories/card_progress.py) are one SQL statement run
 by both, stored on each card by every write that changes them (checked after every
 operation: no card's stored sums differ from the computed ones), and the order a write

@@ -1,0 +1,107 @@
+"""On PostgreSQL the database builds the board's cards as JSON (server/board/card_json.py),
+generated from ``CardOut``; it must show every kind of card exactly as the one card builder,
+``CardOut.many``, does, and write every instant as ``storage.base.isoformat`` does."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from server.board import reads
+from server.board.reads import BoardQuery
+from server.settings import Settings
+from storage.base import isoformat, isoformat_sql
+from storage.database import Database
+from tests.board_helpers import (
+    CARDS,
+    add_lesson,
+    add_student,
+    create_card,
+    data_of,
+    get_board,
+)
+from tests.helpers import Client
+from tests.server.loop_helpers import WORDS, loop, put
+
+pytestmark = pytest.mark.needs_postgres
+
+# Any instant Python holds, in any zone a client or server could give (the API's text is UTC).
+INSTANTS = st.datetimes(
+    min_value=datetime(1, 1, 2),
+    max_value=datetime(9999, 12, 30),
+    timezones=st.sampled_from([UTC, timezone(timedelta(hours=14)), timezone(-timedelta(hours=12))])
+    | st.timezones(),
+)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(instants=st.lists(INSTANTS, min_size=1, max_size=40))
+async def test_the_database_writes_an_instant_as_the_api_does(
+    settings: Settings, instants: list[datetime]
+) -> None:
+    database = Database(settings.database_url, pool_size=1, max_overflow=0)
+    try:
+        async with database.reader() as session:
+            connection = await session.connection()
+            sql = f"SELECT {isoformat_sql('value')} FROM unnest($1::timestamptz[]) AS t(value)"  # noqa: S608
+            result = await connection.exec_driver_sql(sql, (instants,))
+            written = [row[0] for row in result.all()]
+    finally:
+        await database.dispose()
+    assert written == [isoformat(instant) for instant in instants]
+
+
+async def test_the_database_shows_every_kind_of_card_as_the_card_builder_does(
+    client: Client, settings: Settings
+) -> None:
+    """A learner's card with progress, a template card, a student with no learner, a lock
+    that runs, a lock that ran out, titles and names JSON must escape; every filter."""
+    setup = await loop(client, status="in_progress")
+    teacher, place = setup.place.teacher, setup.place
+    data_of(await put(client, setup.learner, WORDS[0], 3, 2, mastered=True), 201)
+    odd = await add_lesson(client, teacher, place.id, 'Quotes "\\ and\ttabs', "Ünïcödé ✓", WORDS)
+    pupil = await add_student(client, teacher, place.id, 'Zoë "Z" \u0001')
+    held = await create_card(client, teacher, odd["id"], pupil["id"], "needs_review")
+    expired = await create_card(client, teacher, odd["id"], None, "mastered")
+    await create_card(client, teacher, setup.lesson["id"], pupil["id"], "mastered")
+    for card in (held, expired):
+        data_of(await client.post(f"{CARDS}/{card['id']}/lock", headers=teacher.headers))
+    database = Database(settings.database_url, pool_size=1, max_overflow=0)
+    try:
+        async with database.transaction() as session:
+            await session.execute(
+                text("UPDATE cards SET lock_expires_at = :past WHERE id = :id"),
+                {"past": datetime.now(UTC) - timedelta(hours=1), "id": uuid.UUID(expired["id"])},
+            )
+        classroom = uuid.UUID(place.id)
+        queries = [
+            BoardQuery(classroom),
+            BoardQuery(classroom, student_id=uuid.UUID(pupil["id"])),
+            BoardQuery(classroom, category="Ünïcödé ✓"),
+            BoardQuery(classroom, status="mastered"),
+            BoardQuery(classroom, student_id=uuid.UUID(setup.student["id"]), status="in_progress"),
+            BoardQuery(classroom, category="no such category"),
+        ]
+        async with database.snapshot() as session:
+            for query in queries:
+                built = await reads.encoded(session, classroom, 7, query, in_database=True)
+                shown = await reads.encoded(session, classroom, 7, query, in_database=False)
+                assert json.loads(built) == json.loads(shown), query
+    finally:
+        await database.dispose()
+    # The board the API serves (built by the database here) shows each kind as it should.
+    board = await get_board(client, teacher)
+    cards = {card["id"]: card for column in board["columns"] for card in column["cards"]}
+    assert cards[held["id"]]["locked_by"] == teacher.id
+    assert cards[expired["id"]]["locked_by"] is None
+    assert cards[expired["id"]]["lock_expires_at"] is None
+    learned = cards[setup.card["id"]]["progress"]
+    assert (learned["words"], learned["mastered"], learned["studies"]) == (len(WORDS), 1, 3)
+    assert cards[setup.template["id"]]["progress"] is None
+    assert cards[held["id"]]["student_name"] == 'Zoë "Z" \u0001'
