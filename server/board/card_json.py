@@ -1,10 +1,11 @@
 """A card as PostgreSQL builds it for the board read: JSON generated from ``CardOut``.
 
 Python shows a card through one builder, ``CardOut.many``; on a 3,000-card board that is
-about 15 ms of this process's CPU, under the GIL, on the process that also serves the
-board's moves, and one teacher reading the board held 200 moves/s back by tens of
-milliseconds each (docs/benchmarks.md). PostgreSQL builds the same JSON in its own process
-(``json_agg``), so the board read on PostgreSQL asks it to, with this expression.
+15 to 30 ms of this process's CPU (rows to cards to JSON), under the GIL, on the process
+that also serves the board's moves, and one teacher reading the board held 200 moves/s
+back by tens of milliseconds each (docs/benchmarks.md). PostgreSQL builds the same JSON in
+its own process (``json_agg``), so the board read on PostgreSQL asks it to, with the select
+list made here.
 
 It is not a second card shape written by hand: it is generated from ``CardOut``'s fields
 (their names and order, which are instants), ``rules.lock_held_sql`` (the lease rule),

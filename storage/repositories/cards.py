@@ -241,6 +241,17 @@ class BoardRows:
         return [read(row) for row in self.rows]
 
 
+def _filters_set(
+    student_id: uuid.UUID | None, category: str | None, status: str | None
+) -> dict[str, bool]:
+    """Which of the board's filters are set, as the statement builders take them."""
+    return {
+        "student": student_id is not None,
+        "category": category is not None,
+        "status": status is not None,
+    }
+
+
 def _board_parameters(
     session: AsyncSession,
     classroom_id: uuid.UUID,
@@ -272,12 +283,7 @@ async def board(
     filters applied; positions are those in the whole column, whatever the filters leave
     out."""
     dialect = dialect_of(session)
-    sql = _board_sql(
-        dialect,
-        student=student_id is not None,
-        category=category is not None,
-        status=status is not None,
-    )
+    sql = _board_sql(dialect, **_filters_set(student_id, category, status))
     parameters = _board_parameters(session, classroom_id, student_id, category, status)
     connection = await session.connection()
     result = await connection.exec_driver_sql(sql, tuple(parameters))
@@ -317,12 +323,7 @@ async def board_json(
     """PostgreSQL only: ``{status: its column's cards as a JSON array}``, built by the
     database with ``card``, for the statuses that have cards; the same cards, positions and
     filters as :func:`board`."""
-    sql = _board_json_sql(
-        card,
-        student=student_id is not None,
-        category=category is not None,
-        status=status is not None,
-    )
+    sql = _board_json_sql(card, **_filters_set(student_id, category, status))
     parameters = _board_parameters(session, classroom_id, student_id, category, status)
     parameters.append(now)
     connection = await session.connection()

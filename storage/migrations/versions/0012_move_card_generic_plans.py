@@ -9,10 +9,11 @@ spends is a moment every other move of the board waits; at 200 moves a second on
 a locked part a millisecond too long queued the moves for hundreds of milliseconds
 (docs/benchmarks.md). Two costs in it were planning, not work:
 
-- ``tandem_card_seen`` was a SQL function (migration 0011's query, unchanged here). PostgreSQL plans a SQL function's query on every
-  call it cannot inline, and this one (a query with joins) it cannot: 0.31 ms of CPU a
-  call against 0.09 ms for the same query in PL/pgSQL, which keeps its plan for the
-  connection's life. Same query, same text answer; only its language changes.
+- ``tandem_card_seen`` was a SQL function. PostgreSQL plans a SQL function's query on
+  every call it cannot inline, and this one (a query with joins) it cannot: 0.31 ms of CPU
+  a call against 0.09 ms for the same query in PL/pgSQL, which keeps its plan for the
+  connection's life. Same query (migration 0011's, taken from it), same text answer; only
+  its language changes.
 - PL/pgSQL plans each of the move's queries for each call's values until it decides one
   plan would do, and for a key range and ``status = ANY(…)`` it may never decide so.
   ``plan_cache_mode = force_generic_plan`` on the function makes each query's plan once:
