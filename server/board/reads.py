@@ -236,7 +236,7 @@ async def encoded(
         roster = await _filters(session, classroom_id)
         # On the loop: the envelope only copies the database's text (a 3,000-card board's
         # 1.7 MB in about a millisecond).
-        built = {status: msgspec.Raw(columns.get(status, "[]")) for status in rules.STATUSES}
+        built = {column: msgspec.Raw(columns.get(column, "[]")) for column in rules.STATUSES}
         return _envelope(classroom_id, seq, built, roster)
     found = await cards.board(
         session, classroom_id, student_id=student, category=category, status=status

@@ -144,12 +144,19 @@ def progress_source(field: str) -> str:
 
 
 def _board_statement(
-    dialect: str, select: str, after: str, *, student: bool, category: bool, status: bool
+    dialect: str,
+    select: Callable[[str], str],
+    after: str,
+    *,
+    student: bool,
+    category: bool,
+    status: bool,
 ) -> str:
-    """``SELECT select`` over every card of the classroom with its position in the whole
+    """``SELECT select(…)`` over every card of the classroom with its position in the whole
     column (the CTE), the filters that are set, then ``after``. Driver SQL (``$n`` on
     PostgreSQL, ``?`` on SQLite) with the classroom first, then the filters in this order;
-    PostgreSQL's board JSON binds one more value after them (:func:`board_json`)."""
+    ``select`` is given the placeholder of a value bound after them (PostgreSQL's board
+    JSON binds the read's instant there, :func:`board_json`)."""
     filters = [
         ("c.student_id", student),
         ("l.category", category),
@@ -162,6 +169,7 @@ def _board_statement(
             number += 1
             where.append(f"AND {column} = {'?' if dialect == 'sqlite' else f'${number}'}")
     classroom = "?" if dialect == "sqlite" else "$1"
+    following = "?" if dialect == "sqlite" else f"${number + 1}"
     # Every piece of this statement is a constant of this package; values are all bound.
     return f"""
 WITH c AS (
@@ -170,7 +178,7 @@ WITH c AS (
     row_number() OVER (PARTITION BY status ORDER BY sort_key) - 1 AS position
   FROM cards WHERE classroom_id = {classroom}
 )
-SELECT {select}
+SELECT {select(following)}
 FROM c
 JOIN lessons l ON l.id = c.lesson_id
 LEFT JOIN students s ON s.id = c.student_id
@@ -185,7 +193,12 @@ def _board_sql(dialect: str, *, student: bool, category: bool, status: bool) -> 
     """The board's rows in :class:`CardView` order, in position order."""
     select = f"{', '.join(BOARD_SOURCES.values())}, {card_progress.stored_sql('c')}"
     return _board_statement(
-        dialect, select, "ORDER BY c.position", student=student, category=category, status=status
+        dialect,
+        lambda _: select,
+        "ORDER BY c.position",
+        student=student,
+        category=category,
+        status=status,
     )
 
 
@@ -300,9 +313,8 @@ CardJson = Callable[[str], str]
 
 @cache
 def _board_json_sql(card: CardJson, *, student: bool, category: bool, status: bool) -> str:
-    now = f"${2 + student + category + status}"
     rows = _board_statement(
-        "postgresql", card(now), "", student=student, category=category, status=status
+        "postgresql", card, "", student=student, category=category, status=status
     )
     return (
         f"SELECT t.status, json_agg(t ORDER BY t.position)::text FROM ({rows}) t "  # noqa: S608
