@@ -78,6 +78,13 @@ def board_channel(classroom_id: uuid.UUID) -> str:
     return f"{_BOARD_PREFIX}{classroom_id}"
 
 
+def board_channel_sql(classroom_id: str) -> str:
+    """PostgreSQL: :func:`board_channel` of a ``uuid`` expression (PostgreSQL writes a UUID
+    as Python's ``str`` does: lower case, hyphenated), for an event a statement appends to
+    the board of the classroom it found (repositories/card_moves.py)."""
+    return f"('{_BOARD_PREFIX}' || CAST({classroom_id} AS text))"
+
+
 def is_board_channel(channel: str) -> bool:
     """Whether ``channel`` names a board (its id still to be checked: :func:`board_classroom`)."""
     return channel.startswith(_BOARD_PREFIX)
@@ -266,7 +273,9 @@ def _advance_head_statement(dialect: str) -> Any:
     )
 
 
-def one_event_sql(*, only_if: str | None = None, data: str = "CAST(:data AS json)") -> str:
+def one_event_sql(
+    *, only_if: str | None = None, data: str = "CAST(:data AS json)", channel: str = ":channel"
+) -> str:
     """PostgreSQL, one event in one statement: the tail of a ``WITH`` (a ``head`` CTE and an
     ``appended`` one, whose ``seq`` the caller selects) that raises ``:channel``'s head by one
     and inserts the event (``:name``, ``data``, ``:actor_id``, ``:actor_name``, ``:at``).
@@ -274,10 +283,10 @@ def one_event_sql(*, only_if: str | None = None, data: str = "CAST(:data AS json
     most one row: only when it returned one (the guarded PUT, storage/repositories/
     progress.py, and the move, repositories/card_moves.py, whose write and event are one
     statement); ``data`` may then use its columns. ``data`` is an SQL expression of type
-    ``json``: by default the bound ``:data``, JSON text. The one place the single-event SQL
-    is written."""
+    ``json``: by default the bound ``:data``, JSON text; ``channel`` one of type ``text``,
+    by default the bound ``:channel``. The one place the single-event SQL is written."""
     # Every piece is a constant of this module or the caller's; values are bound.
-    source = f"SELECT :channel, 1 FROM {only_if}" if only_if else "VALUES (:channel, 1)"  # noqa: S608
+    source = f"SELECT {channel}, 1 FROM {only_if}" if only_if else f"VALUES ({channel}, 1)"  # noqa: S608
     rows = f"head, {only_if}" if only_if else "head"
     return f"""head AS (
   INSERT INTO channel_heads AS h (channel, seq) {source}
@@ -285,7 +294,7 @@ def one_event_sql(*, only_if: str | None = None, data: str = "CAST(:data AS json
   RETURNING h.seq
 ), appended AS (
   INSERT INTO events (channel, seq, name, data, actor_id, actor_name, at)
-  SELECT :channel, head.seq, :name, {data}, :actor_id, :actor_name, :at FROM {rows}
+  SELECT {channel}, head.seq, :name, {data}, :actor_id, :actor_name, :at FROM {rows}
   RETURNING seq
 )"""  # noqa: S608
 

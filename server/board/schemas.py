@@ -155,6 +155,16 @@ class CardOut(msgspec.Struct, kw_only=True):
         return shown
 
 
+class CardMovedOut(msgspec.Struct, kw_only=True):
+    """A ``card.moved`` event's data: the card after the move and where it was before.
+    PostgreSQL builds the same from these fields for a single move (server/board/
+    card_json.py)."""
+
+    card: CardOut
+    from_status: str
+    from_position: int
+
+
 class ColumnOut(msgspec.Struct, kw_only=True):
     id: str
     name: str

@@ -15,7 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.tokens import Principal
 from server.board import rules
-from server.board.schemas import BatchMoveItem, CardOut, FailedMove, LockOut, MoveIn
+from server.board.card_json import moved_event
+from server.board.schemas import (
+    BatchMoveItem,
+    CardMovedOut,
+    CardOut,
+    FailedMove,
+    LockOut,
+    MoveIn,
+)
 from server.board.stamps import BoardStamps
 from server.board.transaction import BoardWork, Tx
 from server.http.envelope import timestamp
@@ -119,27 +127,15 @@ class BoardService:
     async def _move_in_database(
         self, principal: Principal, card_id: uuid.UUID, move: MoveIn
     ) -> CardOut | None:
-        """PostgreSQL: the card read without a lock and shown moved, then the move and its
-        event in one statement that applies only if the card is still as read
-        (storage/repositories/card_moves.py). None when it is not, or its column needs
-        renumbering: the caller moves it the Python way, under the board's lock.
+        """PostgreSQL: the move and its event in one statement, which builds the event from
+        the card as the board's lock found it (storage/repositories/card_moves.py). None
+        when its column needs renumbering: the caller moves it the Python way, under the
+        board's lock.
 
         Not a unit of work (storage/unit_of_work.py): the one statement writes the card,
         numbers its event and commits on its own; the event is announced here, after it."""
+        now = utcnow()
         async with self._db.autocommit() as session:
-            found = await card_moves.read(session, card_id, principal.user_id)
-            if found is None:
-                raise CardNotFound()
-            now = utcnow()
-            # Its places left open: the statement fills them in under the lock.
-            unplaced = found.card._replace(position=card_moves.WAS)
-            shown, data = _moved_json(
-                unplaced, move.new_status, card_moves.PLACE, move.version, now
-            )
-            pieces = card_moves.open_event(data)
-            if pieces is None:
-                return None
-            channel = events.board_channel(found.card.classroom_id)
             result = await card_moves.move_card(
                 session,
                 card_id=card_id,
@@ -148,10 +144,11 @@ class BoardService:
                 index=move.new_position,
                 version=move.version,
                 # Applied only if the card's version is ``move.version``.
-                new_version=shown.updated_at,
+                new_version=rules.next_version(move.version, now),
                 allowed_from=rules.allowed_from(move.new_status),
-                seen=found.seen,
-                event=card_moves.OpenEvent(pieces, channel, principal.user_id, principal.name, now),
+                actor_name=principal.name,
+                now=now,
+                event_data=moved_event(),
             )
         card = result.card
         match result.outcome:
@@ -159,12 +156,12 @@ class BoardService:
                 assert card is not None
                 assert result.position is not None
                 assert result.seq is not None
-                # What the statement stored: the same card, its numbers filled in.
+                # What the statement stored, shown the Python way: the same card and event.
                 moved, data = _moved_json(card, move.new_status, result.position, move.version, now)
                 await self._announce(
                     [
                         events.StoredEvent(
-                            channel,
+                            events.board_channel(card.classroom_id),
                             result.seq,
                             "card.moved",
                             data,
@@ -175,7 +172,7 @@ class BoardService:
                     ]
                 )
                 return CardOut.of(moved, now)
-            case "stale" | "renumber":
+            case "renumber":
                 return None
             case "locked":
                 assert card is not None
@@ -467,11 +464,11 @@ def _moved_json(
     moved = card._replace(
         status=status, position=target, updated_at=rules.next_version(previous, now)
     )
-    data = {
-        "card": card_json(moved, now),
-        "from_status": card.status,
-        "from_position": card.position,
-    }
+    data: dict[str, Any] = msgspec.to_builtins(
+        CardMovedOut(
+            card=CardOut.of(moved, now), from_status=card.status, from_position=card.position
+        )
+    )
     return moved, data
 
 

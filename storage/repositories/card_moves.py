@@ -4,15 +4,17 @@ Every board write holds the classroom's row lock from its first read to its comm
 writes to one board queue behind each other. Made in a transaction, a move held that lock
 across round trips with the event loop between them, and a busy process (a 3,000-card
 board being read) stretched every turn: 200 moves a second on one board queued for
-hundreds of milliseconds (docs/benchmarks.md). So the move is made as the progress PUT's
-guarded write is (repositories/progress.py): :func:`read` takes the card and what it was
-seen as (``tandem_card_seen``, migration 0011) without a lock; the caller shows the card
-moved and encodes its ``card.moved`` event in Python (the one card builder) with the two
-numbers only the lock can tell left open (:data:`PLACE`, :data:`WAS`); :func:`move_card`
-is one autocommitted statement: ``tandem_move_card`` takes the board's lock, does the
-checks of contract §5 in their order, answers ``stale`` (nothing written) if the card is
-no longer as seen, else writes the key, and the event is appended with its numbers filled
-in (storage/events.py's single-event SQL). The lock is held inside PostgreSQL only.
+hundreds of milliseconds (docs/benchmarks.md). So :func:`move_card` is one autocommitted
+statement: ``tandem_move_card`` takes the board's lock, does the checks of contract §5 in
+their order, writes the key and returns the card as it found it under the lock; the
+``card.moved`` event is built from that row in the same statement and appended with it
+(storage/events.py's single-event SQL). The lock is held inside PostgreSQL only, and
+nothing is read before it: the event shows the card as the lock found it.
+
+The event's JSON is not written here. The caller passes it in as an SQL expression over
+:data:`MOVED_SOURCES` and :data:`FROM_SOURCES`, generated from the API's shapes
+(server/board/card_json.py), as the board read's JSON is; tests/server/test_board_json.py
+and tests/storage/test_differential.py hold it equal to the event Python builds.
 
 What the function decides is a second copy of rules that live in Python (the lock's lease,
 the check order, past the end means last, the midpoint key), pinned to the Python move by
@@ -20,8 +22,8 @@ tests/storage/test_differential.py, which compares the answers and the stored ev
 it need not decide is passed in: which statuses may go to the new one and the new version
 (server.board.rules), the key gap. A column whose neighbours' keys have no room between
 them comes back as ``renumber`` with nothing written: the caller makes that rare move the
-Python way, which renumbers, as it does a ``stale`` one. SQLite keeps the Python way for
-every move: it has no round trips to save.
+Python way, which renumbers. SQLite keeps the Python way for every move: it has no round
+trips to save.
 """
 
 from __future__ import annotations
@@ -30,52 +32,55 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from typing import Any
+from functools import lru_cache
 
-import msgspec
-from sqlalchemy import BigInteger, TextClause, Uuid, bindparam, func, literal, text
+from sqlalchemy import BigInteger, TextClause, Uuid, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import events
 from storage.base import UTCDateTime
-from storage.models import Card, ClassroomTeacher
-from storage.repositories.cards import GAP, LAST_INDEX, CardView, view_columns, view_of
+from storage.repositories.card_progress import CardProgress
+from storage.repositories.cards import GAP, LAST_INDEX, CardView, view_of
 
-# The two numbers of a ``card.moved`` event that only the lock can tell, as the caller
-# writes them into the event's data: the card's place after the move and before it. They
-# are no place a card can have, and a text that holds one of them twice (a lesson named
-# after it) is not filled in: the caller moves the Python way then (:func:`open_event`).
-PLACE = -9_007_199_254_740_001
-WAS = -9_007_199_254_740_002
-_json = msgspec.json.Encoder()
+# ``tandem_move_card``'s columns after its outcome, named by migration 0008 (and 0010 for
+# the sums): the card as the lock found it, in CardView's order, its place after the move
+# (``o_position``), then its stored sums in CardProgress's order.
+_CARD_COLUMNS = (
+    "o_id", "o_classroom", "o_lesson", "o_title", "o_category", "o_student",
+    "o_student_name", "o_status", "o_place", "o_locked_by", "o_holder", "o_locked_at",
+    "o_expires", "o_created", "o_updated",
+)  # fmt: skip
+_PROGRESS_COLUMNS = (
+    "o_words", "o_started", "o_mastered", "o_studies", "o_correct", "o_last_studied",
+)  # fmt: skip
+assert len(_CARD_COLUMNS) == len(CardView._fields) - 1, "one column per CardView field"
+assert len(_PROGRESS_COLUMNS) == len(CardProgress._fields), "one column per sum"
+
+#: Each CardView field of the card after the move, as SQL over the moved row (``m``): what
+#: the lock found, with the new status, place and version.
+MOVED_SOURCES = {
+    **dict(zip(CardView._fields[:-1], (f"m.{column}" for column in _CARD_COLUMNS), strict=True)),
+    "status": "CAST(:status AS text)",
+    "position": "m.o_position",
+    "updated_at": ":new_version",
+}
+#: The card's place before the move, as SQL over the moved row (``card.moved``'s
+#: ``from_status`` and ``from_position``).
+FROM_SOURCES = {"from_status": "m.o_status", "from_position": "m.o_place"}
+#: The instant the event's card shows its lock at: the move's.
+NOW = ":now"
 
 
-@dataclass(frozen=True, slots=True)
-class Seen:
-    """A card as read for a move, without a lock, and what it was seen as."""
-
-    card: CardView
-    seen: str
-
-
-@dataclass(frozen=True, slots=True)
-class OpenEvent:
-    """A ``card.moved`` event to append with the move: its data as JSON text in three
-    pieces, between which go the card's place after the move and before it."""
-
-    data: tuple[str, str, str]
-    channel: str
-    actor_id: uuid.UUID
-    actor_name: str
-    at: datetime
+def moved_progress_source(field: str) -> str:
+    """The moved row's column of a :class:`CardProgress` field (its stored sum)."""
+    return f"m.{_PROGRESS_COLUMNS[CardProgress._fields.index(field)]}"
 
 
 @dataclass(frozen=True, slots=True)
 class MoveResult:
-    """``outcome`` is ``moved``, ``not_found``, ``locked``, ``version``, ``transition``,
-    ``stale`` or ``renumber`` (nothing written for any but ``moved``). ``card`` is the card
-    as it was before the move (None for ``not_found``); when moved, ``position`` is its
+    """``outcome`` is ``moved``, ``not_found``, ``locked``, ``version``, ``transition`` or
+    ``renumber`` (nothing written for any but ``moved``). ``card`` is the card as the lock
+    found it, before the move (None for ``not_found``); when moved, ``position`` is its
     place in the new column and ``seq`` its event's."""
 
     outcome: str
@@ -84,59 +89,22 @@ class MoveResult:
     seq: int | None = None
 
 
-def open_event(data: Any) -> tuple[str, str, str] | None:
-    """``data`` (holding :data:`PLACE` and :data:`WAS` once each) as JSON text cut where
-    they stand; None if it holds either more than once."""
-    encoded = _json.encode(data).decode()
-    place, was = str(PLACE), str(WAS)
-    if encoded.count(place) != 1 or encoded.count(was) != 1:
-        return None
-    first, rest = encoded.split(place)
-    if was in first:
-        return None  # the place after the move is written first: see _statement
-    middle, last = rest.split(was)
-    return first, middle, last
-
-
-@cache
-def _read_statement() -> Any:
-    # The card's place is not read: the move finds it under the lock.
-    return (
-        view_columns(position=literal(0))
-        .add_columns(func.tandem_card_seen(Card.id))
-        .join(ClassroomTeacher, ClassroomTeacher.classroom_id == Card.classroom_id)
-        .where(Card.id == bindparam("card_id"), ClassroomTeacher.user_id == bindparam("teacher_id"))
-    )
-
-
-async def read(session: AsyncSession, card_id: uuid.UUID, teacher_id: uuid.UUID) -> Seen | None:
-    """The card, if on a board of ``teacher_id``'s, and what it is seen as; no lock."""
-    row = (
-        await session.execute(_read_statement(), {"card_id": card_id, "teacher_id": teacher_id})
-    ).first()
-    if row is None:
-        return None
-    *columns, seen = row
-    return Seen(view_of(columns), seen)
-
-
-@cache
-def _statement() -> TextClause:
-    # The event is appended only when the card moved; its data gets the card's place after
-    # the move, then its place before (o_place), in the order open_event cut them.
-    data = (
-        "CAST(CAST(:data0 AS text) || placed.o_position || CAST(:data1 AS text)"
-        " || placed.o_place || CAST(:data2 AS text) AS json)"
+@lru_cache(maxsize=4)  # one event expression per process
+def _statement(event_data: str) -> TextClause:
+    # The event is appended only when the card moved (``m`` has a row), to the board of
+    # the classroom the lock found it on.
+    event = events.one_event_sql(
+        only_if="m", data=event_data, channel=events.board_channel_sql("m.o_classroom")
     )
     sql = f"""
 WITH moved AS (
   SELECT * FROM tandem_move_card(:card_id, :teacher_id, :status, :index, :version,
-    :new_version, :now, CAST(:allowed_from AS text[]), :gap, :seen)
-), placed AS (
-  SELECT o_position, o_place FROM moved WHERE o_outcome = 'moved'
-), {events.one_event_sql(only_if="placed", data=data)}
+    :new_version, :now, CAST(:allowed_from AS text[]), :gap)
+), m AS (
+  SELECT * FROM moved WHERE o_outcome = 'moved'
+), {event}
 SELECT moved.*, (SELECT seq FROM appended) FROM moved
-"""  # noqa: S608 - every piece is a constant; values are all bound
+"""  # noqa: S608 - every piece is a constant or generated from our shapes; values are bound
     return text(sql).bindparams(
         bindparam("card_id", type_=Uuid()),
         bindparam("teacher_id", type_=Uuid()),
@@ -159,15 +127,18 @@ async def move_card(
     version: datetime,
     new_version: datetime,
     allowed_from: Sequence[str],
-    seen: str,
-    event: OpenEvent,
+    actor_name: str,
+    now: datetime,
+    event_data: str,
 ) -> MoveResult:
-    """Move the card for ``teacher_id`` (a known ``status``, ``index`` 0 or more) if it is
-    still as ``seen``, and append ``event``: one statement. ``session`` should autocommit,
-    so the statement is its own transaction and its lock is let go at its end."""
+    """Move the card for ``teacher_id`` (a known ``status``, ``index`` 0 or more) and
+    append its ``card.moved`` event, whose data is ``event_data`` (an SQL expression of
+    type ``json`` over :data:`MOVED_SOURCES`, :data:`FROM_SOURCES` and :data:`NOW`): one
+    statement. ``session`` should autocommit, so the statement is its own transaction and
+    its lock is let go at its end."""
     row = (
         await session.execute(
-            _statement(),
+            _statement(event_data),
             {
                 "card_id": card_id,
                 "teacher_id": teacher_id,
@@ -175,18 +146,13 @@ async def move_card(
                 "index": min(index, LAST_INDEX),
                 "version": version,
                 "new_version": new_version,
-                "now": event.at,
+                "now": now,
                 "allowed_from": list(allowed_from),
                 "gap": GAP,
-                "seen": seen,
-                "data0": event.data[0],
-                "data1": event.data[1],
-                "data2": event.data[2],
-                "channel": event.channel,
                 "name": "card.moved",
-                "actor_id": event.actor_id,
-                "actor_name": event.actor_name,
-                "at": event.at,
+                "actor_id": teacher_id,
+                "actor_name": actor_name,
+                "at": now,
             },
         )
     ).one()

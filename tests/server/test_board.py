@@ -20,14 +20,12 @@ import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from server.app import create_app
 from server.board.routes import accepts_gzip
 from server.settings import Settings
-from storage.database import Database
-from storage.repositories import card_moves
 from storage.repositories import cards as cards_repo
 from storage.repositories import classrooms as classrooms_repo
 from tests.board_helpers import (
@@ -36,6 +34,7 @@ from tests.board_helpers import (
     CARD_KEYS,
     CARDS,
     LEARNER_JOIN,
+    LESSONS,
     STATUSES,
     TIMESTAMP,
     User,
@@ -569,13 +568,11 @@ async def test_a_position_past_the_end_means_last(client: Client) -> None:
 
 
 @pytest.mark.needs_postgres
-async def test_a_move_on_postgresql_is_one_statement_after_a_read(
-    client: Client, settings: Settings
-) -> None:
-    """On PostgreSQL a move reads the card without a lock, then moves it and appends its
-    event in one autocommitted statement (storage/repositories/card_moves.py, migration
-    0011): the board's lock is held inside PostgreSQL only. The moved card shows its
-    stored progress sums (contract §9) and its event is the one the answer describes."""
+async def test_a_move_on_postgresql_is_one_statement(client: Client, settings: Settings) -> None:
+    """On PostgreSQL a move, its event and its commit are one autocommitted statement
+    (storage/repositories/card_moves.py, migration 0013): the board's lock is held inside
+    PostgreSQL only, and nothing is read before it. The moved card shows its stored
+    progress sums (contract §9) and its event is the one the answer describes."""
     place = await room(client)
     ids = await fill(client, place, {"not_started": 2, "in_progress": 1})
     card = cards_by_id(await get_board(client, place.teacher))[ids["not_started"][1]]
@@ -591,10 +588,9 @@ async def test_a_move_on_postgresql_is_one_statement_after_a_read(
         event.remove(Engine, "before_cursor_execute", seen)
     moved = data_of(response)
     assert (moved["status"], moved["position"]) == ("in_progress", 0)
-    assert len(statements) == 2, statements
-    assert "tandem_card_seen" in statements[0]
-    assert "tandem_move_card" in statements[1]
-    assert "INSERT INTO events" in statements[1]
+    assert len(statements) == 1, statements
+    assert "tandem_move_card" in statements[0]
+    assert "INSERT INTO events" in statements[0]
     board = await get_board(client, place.teacher)
     assert_dense(board)
     assert ids_by_status(board)["in_progress"] == [ids["not_started"][1], *ids["in_progress"]]
@@ -605,32 +601,19 @@ async def test_a_move_on_postgresql_is_one_statement_after_a_read(
     )
 
 
-@pytest.mark.needs_postgres
-async def test_a_move_shows_a_change_made_after_its_read(
-    client: Client, settings: Settings, monkeypatch: pytest.MonkeyPatch
+async def test_a_move_shows_the_card_as_it_is_when_moved(
+    client: Client, settings: Settings
 ) -> None:
-    """A co-teacher renames the lesson between a move's unlocked read and its statement:
-    the statement refuses the card as read, the move is made again under the board's lock,
-    and the answer and the event show the new title (storage/repositories/card_moves.py)."""
+    """The lesson is renamed just before a move: the answer, the event and the board show
+    the new title (on PostgreSQL the move statement builds its event from the card its lock
+    found, storage/repositories/card_moves.py)."""
     place = await room(client)
     ids = await fill(client, place, {"not_started": 2})
     card = cards_by_id(await get_board(client, place.teacher))[ids["not_started"][0]]
-    read = card_moves.read
-
-    async def read_then_rename(*args: Any) -> Any:
-        found = await read(*args)
-        database = Database(settings.database_url, pool_size=1, max_overflow=0)
-        try:
-            async with database.transaction() as session:
-                await session.execute(
-                    text("UPDATE lessons SET title = 'Renamed' WHERE id = :id"),
-                    {"id": uuid.UUID(card["lesson_id"])},
-                )
-        finally:
-            await database.dispose()
-        return found
-
-    monkeypatch.setattr(card_moves, "read", read_then_rename)
+    renamed = await client.patch(
+        f"{LESSONS}/{card['lesson_id']}", json={"title": "Renamed"}, headers=place.teacher.headers
+    )
+    assert data_of(renamed)["title"] == "Renamed"
     moved = data_of(await move(client, place.teacher, card, "in_progress", 0))
     assert (moved["lesson_title"], moved["status"], moved["position"]) == (
         "Renamed",
@@ -640,21 +623,6 @@ async def test_a_move_shows_a_change_made_after_its_read(
     last = (await stored_events(settings, place.channel))[-1]
     assert last.data == {"card": moved, "from_status": "not_started", "from_position": 0}
     assert cards_by_id(await get_board(client, place.teacher))[card["id"]] == moved
-
-
-async def test_a_lesson_titled_like_a_number_the_move_leaves_open_moves(
-    client: Client, settings: Settings
-) -> None:
-    """The move's event is encoded with two numbers left open for PostgreSQL to fill in
-    (card_moves.PLACE and WAS); a title that spells one of them is moved the other way,
-    with the same answer and event."""
-    place = await room(client, lessons=((str(card_moves.PLACE), "Numbers"),))
-    ids = await fill(client, place, {"not_started": 2})
-    card = cards_by_id(await get_board(client, place.teacher))[ids["not_started"][1]]
-    moved = data_of(await move(client, place.teacher, card, "in_progress", 5))
-    assert (moved["lesson_title"], moved["position"]) == (str(card_moves.PLACE), 0)
-    last = (await stored_events(settings, place.channel))[-1]
-    assert last.data == {"card": moved, "from_status": "not_started", "from_position": 1}
 
 
 async def test_a_move_gives_only_the_moved_card_a_new_version(client: Client) -> None:

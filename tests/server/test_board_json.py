@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,9 +27,10 @@ from tests.board_helpers import (
     create_card,
     data_of,
     get_board,
+    move,
 )
-from tests.helpers import Client
-from tests.server.loop_helpers import WORDS, loop, put
+from tests.helpers import Client, stored_events
+from tests.server.loop_helpers import WORDS, Loop, loop, put
 
 pytestmark = pytest.mark.needs_postgres
 
@@ -57,11 +60,21 @@ async def test_the_database_writes_an_instant_as_the_api_does(
     assert written == [isoformat(instant) for instant in instants]
 
 
-async def test_the_database_shows_every_kind_of_card_as_the_card_builder_does(
-    client: Client, settings: Settings
-) -> None:
-    """A learner's card with progress, a template card, a student with no learner, a lock
-    that runs, a lock that ran out, titles and names JSON must escape; every filter."""
+@dataclass
+class Kinds:
+    """A board with every kind of card: ``setup``'s learner card with progress and its
+    template card, ``plain`` (a student with no learner), ``held`` (locked by the teacher,
+    the lock running) and ``expired`` (its lock ran out), under a title and a name JSON
+    must escape."""
+
+    setup: Loop
+    pupil: dict[str, Any]
+    plain: dict[str, Any]
+    held: dict[str, Any]
+    expired: dict[str, Any]
+
+
+async def every_kind_of_card(client: Client, settings: Settings) -> Kinds:
     setup = await loop(client, status="in_progress")
     teacher, place = setup.place.teacher, setup.place
     data_of(await put(client, setup.learner, WORDS[0], 3, 2, mastered=True), 201)
@@ -69,7 +82,7 @@ async def test_the_database_shows_every_kind_of_card_as_the_card_builder_does(
     pupil = await add_student(client, teacher, place.id, 'Zoë "Z" \u0001')
     held = await create_card(client, teacher, odd["id"], pupil["id"], "needs_review")
     expired = await create_card(client, teacher, odd["id"], None, "mastered")
-    await create_card(client, teacher, setup.lesson["id"], pupil["id"], "mastered")
+    plain = await create_card(client, teacher, setup.lesson["id"], pupil["id"], "mastered")
     for card in (held, expired):
         data_of(await client.post(f"{CARDS}/{card['id']}/lock", headers=teacher.headers))
     database = Database(settings.database_url, pool_size=1, max_overflow=0)
@@ -79,6 +92,21 @@ async def test_the_database_shows_every_kind_of_card_as_the_card_builder_does(
                 text("UPDATE cards SET lock_expires_at = :past WHERE id = :id"),
                 {"past": datetime.now(UTC) - timedelta(hours=1), "id": uuid.UUID(expired["id"])},
             )
+    finally:
+        await database.dispose()
+    return Kinds(setup, pupil, plain, held, expired)
+
+
+async def test_the_database_shows_every_kind_of_card_as_the_card_builder_does(
+    client: Client, settings: Settings
+) -> None:
+    """A learner's card with progress, a template card, a student with no learner, a lock
+    that runs, a lock that ran out, titles and names JSON must escape; every filter."""
+    kinds = await every_kind_of_card(client, settings)
+    setup, pupil, held, expired = kinds.setup, kinds.pupil, kinds.held, kinds.expired
+    teacher, place = setup.place.teacher, setup.place
+    database = Database(settings.database_url, pool_size=1, max_overflow=0)
+    try:
         classroom = uuid.UUID(place.id)
         queries = [
             BoardQuery(classroom),
@@ -105,3 +133,32 @@ async def test_the_database_shows_every_kind_of_card_as_the_card_builder_does(
     assert (learned["words"], learned["mastered"], learned["studies"]) == (len(WORDS), 1, 3)
     assert cards[setup.template["id"]]["progress"] is None
     assert cards[held["id"]]["student_name"] == 'Zoë "Z" \u0001'
+
+
+async def test_a_moves_event_the_database_builds_shows_the_card_as_the_answer_does(
+    client: Client, settings: Settings
+) -> None:
+    """A single move's ``card.moved`` is built by its statement (server/board/card_json.py's
+    ``moved_event``); for every kind of card it holds what Python shows: the answer's card
+    (``CardOut.of``) and the place the card left."""
+    kinds = await every_kind_of_card(client, settings)
+    teacher, place = kinds.setup.place.teacher, kinds.setup.place
+    cards = (kinds.setup.card, kinds.setup.template, kinds.plain, kinds.held, kinds.expired)
+    for card in cards:
+        board = await get_board(client, teacher)
+        was = next(
+            c for column in board["columns"] for c in column["cards"] if c["id"] == card["id"]
+        )
+        target = "in_progress" if was["status"] == "not_started" else "not_started"
+        moved = data_of(await move(client, teacher, was, target, 0))
+        last = (await stored_events(settings, place.channel))[-1]
+        assert (last.name, last.data) == (
+            "card.moved",
+            {"card": moved, "from_status": was["status"], "from_position": was["position"]},
+        ), card["id"]
+    shown = (await stored_events(settings, place.channel))[-len(cards) :]
+    assert shown[0].data["card"]["progress"]["studies"] == 3
+    assert shown[1].data["card"]["progress"] is None
+    assert shown[3].data["card"]["locked_by"] == teacher.id
+    assert shown[3].data["card"]["lesson_title"] == 'Quotes "\\ and\ttabs'
+    assert shown[4].data["card"]["locked_by"] is None

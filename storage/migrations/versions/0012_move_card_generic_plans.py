@@ -45,12 +45,14 @@ END
 $$
 """
 
+GENERIC_PLANS = "ALTER FUNCTION tandem_move_card SET plan_cache_mode = force_generic_plan"
+
 
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(CARD_SEEN)
-    op.execute("ALTER FUNCTION tandem_move_card SET plan_cache_mode = force_generic_plan")
+    op.execute(GENERIC_PLANS)
 
 
 def downgrade() -> None:
