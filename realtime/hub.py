@@ -75,6 +75,11 @@ class _Channel:
     subscriptions: set[Subscription] = field(default_factory=set)
     catch_up: asyncio.Task[None] | None = None
     presence: list[PresenceUser] | None = None
+    # Presence reads of this channel started, and the number of the newest one shown: two
+    # reads (two notices, or a notice and a subscribe) may answer out of order, and the
+    # set an earlier read found must not replace the one a later read showed.
+    presence_reads: int = 0
+    presence_shown: int = 0
 
 
 class Hub:
@@ -160,10 +165,11 @@ class Hub:
         # events that are still kept (§7). Live events and other members' presence that
         # arrive meanwhile are held in ``subscription.held``, behind the replay.
         users: list[PresenceUser] | None = None
+        read = 0
         try:
             if member is not None:
                 await self._presence.join(store_channel, connection_id, member)
-                users = await self._presence.members(store_channel)
+                read, users = await self._members(store_channel, channel)
             replay: list[str] = []
             if since is not None:
                 current, replay = await self._replay(channel, subscription, since, current)
@@ -189,8 +195,8 @@ class Hub:
                 # then finds ``channel.presence`` up to date and sends nothing twice). After
                 # a replay read the set may have changed meanwhile: tell them the current one.
                 if since is not None:
-                    users = await self._presence.members(store_channel)
-                self._show_presence(channel, users, skip=subscription)
+                    read, users = await self._members(store_channel, channel)
+                self._show_presence(channel, users, read, skip=subscription)
                 await self._broker.publish([PresenceNotice(store_channel)])
             for frame in replay:
                 outbox.force(frame)
@@ -462,15 +468,27 @@ class Hub:
         channel = self._channels.get(store_channel)
         if channel is None:
             return
-        users = await self._presence.members(store_channel)
+        read, users = await self._members(store_channel, channel)
         if self._channels.get(store_channel) is channel:
-            self._show_presence(channel, users)
+            self._show_presence(channel, users, read)
+
+    async def _members(
+        self, store_channel: str, channel: _Channel
+    ) -> tuple[int, list[PresenceUser]]:
+        """The channel's members, with the number of this read among the channel's."""
+        channel.presence_reads += 1
+        read = channel.presence_reads
+        return read, await self._presence.members(store_channel)
 
     @staticmethod
     def _show_presence(
-        channel: _Channel, users: list[PresenceUser], skip: Subscription | None = None
+        channel: _Channel, users: list[PresenceUser], read: int, skip: Subscription | None = None
     ) -> None:
-        """Send ``users`` to the channel's subscribers (but ``skip``) if the set changed."""
+        """Send ``users`` (found by read number ``read``) to the channel's subscribers (but
+        ``skip``) if the set changed, unless a read started later was shown already."""
+        if read < channel.presence_shown:
+            return
+        channel.presence_shown = read
         if users == channel.presence:
             return
         channel.presence = users

@@ -626,6 +626,56 @@ async def test_presence_changes_wait_behind_a_replay(db: GatedDatabase, hub: Hub
     ]
 
 
+class GatedPresence(MemoryPresence):
+    """Presence whose next ``members`` read can be made to pause once it has read the set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._gate: asyncio.Event | None = None
+        self.paused = asyncio.Event()
+
+    def close_gate(self) -> asyncio.Event:
+        self._gate, self.paused = asyncio.Event(), asyncio.Event()
+        return self._gate
+
+    async def members(self, channel: str) -> list[PresenceUser]:
+        users = await super().members(channel)
+        gate, self._gate = self._gate, None
+        if gate is not None:
+            self.paused.set()
+            await gate.wait()
+        return users
+
+
+async def test_a_presence_read_that_answers_late_does_not_undo_a_later_one(
+    db: GatedDatabase,
+) -> None:
+    """Two presence reads of a board answer out of order (a notice's read is slow, a join's
+    read meanwhile shows Bob): the slow read's older set is not shown after the newer one."""
+    broker, presence = MemoryBroker(), GatedPresence()
+    hub = Hub(db, broker, presence)
+    await broker.start(hub.handlers)
+    try:
+        alice, _ = await subscribe(hub, channel=BOARD, member=ALICE, connection_id="a")
+        assert summary(await take(alice, 2)) == [("subscribed", 0), ("presence", ["Alice"])]
+        gate = presence.close_gate()
+        slow = asyncio.create_task(hub.on_presence(BOARD))  # reads [Alice], then waits
+        async with asyncio.timeout(WAIT_SECONDS):
+            await presence.paused.wait()
+        bob, _ = await subscribe(hub, channel=BOARD, member=BOB, connection_id="b")
+        assert summary(await take(alice, 1)) == [("presence", ["Alice", "Bob"])]
+        gate.set()
+        async with asyncio.timeout(WAIT_SECONDS):
+            await slow
+        await hub.publish(await append(db, 1, BOARD))
+        for outbox in (alice, bob):
+            frames = summary(await take_until_seq(outbox, 1))
+            assert ("presence", ["Alice"]) not in frames, frames
+            assert frames[-1] == ("event", 1)
+    finally:
+        await broker.stop()
+
+
 async def test_a_replay_the_store_cannot_answer_refuses_the_subscribe(
     db: GatedDatabase, hub: Hub
 ) -> None:
