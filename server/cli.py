@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from server.demo import DemoLogins
 
 log = logging.getLogger("tandem")
+GRACEFUL_STOP_SECONDS = 30
 
 
 def _settings() -> Settings:
@@ -118,6 +119,9 @@ def _run_uvicorn(args: argparse.Namespace, settings: Settings) -> None:
         **WEBSOCKET_OPTIONS,
         backlog=4096,
         lifespan="on",
+        # A stop waits for requests in flight, not forever: a rolling restart must end even
+        # when a client never reads its socket (docs/operations.md, "Stopping a process").
+        timeout_graceful_shutdown=GRACEFUL_STOP_SECONDS,
         # The app reads X-Forwarded-For itself, trusting TANDEM_TRUSTED_PROXIES only
         # (server/http/client_address.py); uvicorn's copy would first rewrite the client
         # address from its own FORWARDED_ALLOW_IPS list, which the setting must replace, not

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -16,6 +17,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from realtime.uvicorn_protocol import WEBSOCKET_OPTIONS
 
 FRAME_TIMEOUT_SECONDS = 5.0
+# A stop that takes longer is a bug (a connection's task that does not end): the test fails
+# and names what still runs, instead of hanging the whole run.
+STOP_TIMEOUT_SECONDS = 15.0
 
 
 @asynccontextmanager
@@ -41,8 +45,26 @@ async def live(app: Litestar) -> AsyncIterator[str]:
         yield f"{host}:{port}"
     finally:
         server.should_exit = True
-        await task
-        listener.close()
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT_SECONDS):
+                await asyncio.shield(task)
+        except TimeoutError:
+            running = _stacks(server.server_state.tasks)
+            server.force_exit = True
+            await task
+            raise AssertionError(
+                f"the server did not stop within {STOP_TIMEOUT_SECONDS} s; still running:\n"
+                f"{running}"
+            ) from None
+        finally:
+            listener.close()
+
+
+def _stacks(tasks: set[asyncio.Task[None]]) -> str:
+    text = io.StringIO()
+    for running in tasks:
+        running.print_stack(file=text)
+    return text.getvalue()
 
 
 @asynccontextmanager
