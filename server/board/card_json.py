@@ -97,7 +97,7 @@ def _object(columns: str) -> str:
 
 def _value(name: str, kind: Any, sources: Mapping[str, str]) -> str:
     if name not in sources:
-        raise LookupError(f"the board statement has no source for the card field {name!r}")
+        raise LookupError(f"the statement has no source for the field {name!r}")
     source = sources[name]
     return isoformat_sql(source) if kind in (Timestamp, Timestamp | None) else source
 
