@@ -165,12 +165,20 @@ def _numbered(event: NewEvent, channel: str, seq: int, at: datetime) -> StoredEv
 # comes with its place among its channel's new events (``ordinal``, from 1); a head is
 # raised by its channel's count, in channel order (the rows are locked in that order, so
 # two appends spanning the same channels cannot deadlock), and an event's seq is its
-# channel's new head less the count plus its ordinal. Every piece is a constant.
-_APPEND_MANY = """
-WITH e AS (
-  SELECT * FROM unnest(CAST($1 AS varchar[]), CAST($2 AS bigint[]), CAST($3 AS varchar[]),
-    CAST($4 AS text[]), CAST($5 AS uuid[]), CAST($6 AS varchar[]))
-    AS e(channel, ordinal, name, data, actor_id, actor_name)
+# channel's new head less the count plus its ordinal (:data:`APPENDED_SEQ`).
+
+
+def append_many_sql(events: str, at: str) -> str:
+    """PostgreSQL, many events in one statement: the tail of a ``WITH`` (CTEs ``e``,
+    ``counts``, ``head``, ``appended``) that raises each channel's head by its count and
+    inserts the events. ``events`` is a query of the events' ``channel``, ``ordinal``,
+    ``name``, ``data`` (JSON text), ``actor_id`` and ``actor_name``; ``at`` the instant's
+    expression. The caller selects from ``head`` (each channel's new seq) or from ``e``
+    joined to ``counts`` and ``head`` (each event's :data:`APPENDED_SEQ`). The one place
+    the many-event SQL is written: Python's append and a learner's one-statement write
+    (repositories/learner_writes.py) use it."""
+    # Every piece is a constant of this module or the caller's; values are bound.
+    return f"""e AS ({events}
 ), counts AS (
   SELECT channel, max(ordinal) AS n FROM e GROUP BY channel
 ), head AS (
@@ -179,13 +187,28 @@ WITH e AS (
   RETURNING h.channel, h.seq
 ), appended AS (
   INSERT INTO events (channel, seq, name, data, actor_id, actor_name, at)
-  SELECT e.channel, head.seq - counts.n + e.ordinal, e.name, CAST(e.data AS json),
-    e.actor_id, e.actor_name, $7
+  SELECT e.channel, {APPENDED_SEQ}, e.name, CAST(e.data AS json),
+    e.actor_id, e.actor_name, {at}
   FROM e JOIN counts USING (channel) JOIN head USING (channel)
   RETURNING 1
-)
+)"""  # noqa: S608
+
+
+#: An event's seq in :func:`append_many_sql`: its channel's new head less the channel's
+#: count plus its ordinal.
+APPENDED_SEQ = "head.seq - counts.n + e.ordinal"
+
+_APPEND_MANY = f"""
+WITH {
+    append_many_sql(
+        "SELECT * FROM unnest(CAST($1 AS varchar[]), CAST($2 AS bigint[]), CAST($3 AS varchar[]), "
+        "CAST($4 AS text[]), CAST($5 AS uuid[]), CAST($6 AS varchar[])) "
+        "AS e(channel, ordinal, name, data, actor_id, actor_name)",
+        "$7",
+    )
+}
 SELECT head.channel, head.seq, (SELECT count(*) FROM appended) FROM head
-"""
+"""  # noqa: S608 - constants only
 
 
 async def _append_many(

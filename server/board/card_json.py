@@ -30,7 +30,13 @@ from typing import Any
 import msgspec
 
 from server.board import rules
-from server.board.schemas import LEASE_FIELDS, CardMovedOut, CardOut, ProgressOut
+from server.board.schemas import (
+    LEASE_FIELDS,
+    CardMovedOut,
+    CardOut,
+    CardProgressOut,
+    ProgressOut,
+)
 from server.http.envelope import Timestamp
 from storage.base import isoformat_sql
 from storage.repositories import card_moves, cards
@@ -60,6 +66,19 @@ def moved_event() -> str:
     columns = [
         f'{card if name == "card" else _value(name, kind, card_moves.FROM_SOURCES)} AS "{name}"'
         for name, kind in _fields(CardMovedOut)
+    ]
+    return _object(", ".join(columns))
+
+
+def progress_event(card_id: str, progress_source: Callable[[str], str]) -> str:
+    """A ``card.progress`` event's data (``CardProgressOut``) as a ``json`` expression:
+    ``card_id`` the card's id, ``progress_source`` each stored sum's SQL (a student's
+    one-statement answer, storage/repositories/learner_writes.py)."""
+    sources = {"id": card_id}
+    columns = [
+        f"{_progress(progress_source) if name == 'progress' else _value(name, kind, sources)} "
+        f'AS "{name}"'
+        for name, kind in _fields(CardProgressOut)
     ]
     return _object(", ".join(columns))
 

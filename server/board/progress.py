@@ -20,19 +20,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.board import rules
-from server.board.schemas import ProgressOut
+from server.board import card_json, rules
+from server.board.schemas import CardProgressOut, ProgressOut
 from server.board.service import advance
 from storage import events
-from storage.repositories import card_progress, classrooms
+from storage.repositories import card_progress, classrooms, learner_writes
 from storage.repositories.card_progress import CardSums
 
 Emit = Callable[[events.NewEvent], None]
+CARD_PROGRESS = "card.progress"
 
 
 async def settle(
@@ -54,7 +56,7 @@ async def settle(
         emit(
             events.NewEvent(
                 events.board_channel(sums.classroom_id),
-                "card.progress",
+                CARD_PROGRESS,
                 progress_json(sums.card_id, sums.progress),
                 *actor,
             )
@@ -70,6 +72,7 @@ async def settle(
 
 
 def _may_advance(sums: CardSums, now: datetime) -> bool:
+    # Its SQL form, for a student's one-statement answer, is advances_sql below.
     progress = sums.progress
     if progress is None or rules.lock_held(sums.lock_expires_at, now):
         return False
@@ -84,5 +87,36 @@ def _may_advance(sums: CardSums, now: datetime) -> bool:
 
 
 def progress_json(card_id: uuid.UUID, progress: card_progress.CardProgress | None) -> object:
-    """A ``card.progress`` event's data: ``{id, progress}``, progress as cards show it."""
-    return {"id": str(card_id), "progress": msgspec.to_builtins(ProgressOut.of(progress))}
+    """A ``card.progress`` event's data (``CardProgressOut``), progress as cards show it."""
+    return msgspec.to_builtins(CardProgressOut(id=card_id, progress=ProgressOut.of(progress)))
+
+
+# -- a student's answer on PostgreSQL (storage/repositories/learner_writes.py) ---------------
+
+
+@cache
+def card_event_sql() -> tuple[str, str]:
+    """``card.progress`` and its data (``progress_json``) as a ``json`` expression over a
+    changed card of a student's one-statement answer, generated from ``CardProgressOut``
+    (server/board/card_json.py)."""
+    data = card_json.progress_event(
+        learner_writes.CHANGED_ID, learner_writes.changed_progress_source
+    )
+    return CARD_PROGRESS, data
+
+
+@cache
+def advances_sql() -> str:
+    """:func:`_may_advance` as a condition over a changed card of a student's
+    one-statement answer: the statement leaves an answer that would move a card to the
+    Python way (``settle``). Made of the rules' own SQL forms (``rules.lock_held_sql``,
+    ``rules.advances_sql``)."""
+    sum_of = learner_writes.changed_progress_source
+    held = rules.lock_held_sql(learner_writes.CHANGED_LOCK_EXPIRES_AT, learner_writes.NOW)
+    moves = rules.advances_sql(
+        learner_writes.CHANGED_STATUS,
+        started=sum_of("started"),
+        words=sum_of("words"),
+        mastered=sum_of("mastered"),
+    )
+    return f"({sum_of('words')} IS NOT NULL AND NOT coalesce({held}, false) AND {moves})"

@@ -165,6 +165,15 @@ class CardMovedOut(msgspec.Struct, kw_only=True):
     from_position: int
 
 
+class CardProgressOut(msgspec.Struct, kw_only=True):
+    """A ``card.progress`` event's data (contract §9): the card and its new progress.
+    PostgreSQL builds the same from these fields for a student's one-statement answer
+    (server/board/card_json.py)."""
+
+    id: uuid.UUID
+    progress: ProgressOut | None
+
+
 class ColumnOut(msgspec.Struct, kw_only=True):
     id: str
     name: str

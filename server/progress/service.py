@@ -9,7 +9,6 @@ from datetime import UTC, datetime, time
 from typing import Any, TypeVar
 
 import msgspec
-from cachetools import LRUCache
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.tokens import Principal
@@ -35,7 +34,7 @@ from storage import events, offload
 from storage.base import utcnow
 from storage.database import Database
 from storage.dialects import dialect_of
-from storage.repositories import classrooms
+from storage.repositories import classrooms, learner_writes
 from storage.repositories import progress as repository
 from storage.unit_of_work import UnitOfWork, unit_of_work
 
@@ -87,11 +86,6 @@ class ProgressService:
         # A write may announce cards' progress on boards: their stamps go first (as every
         # board transaction's, server/board/transaction.py), then the events.
         self._publish = BoardWork(database, publish, stamps).announce
-        # Learners this process found to be students, whose writes skip the unlocked try
-        # (:meth:`_put_guarded` answers ``_STUDENT`` for them, a round trip for nothing).
-        # Only positive answers, bounded: the transactional path serves every learner, so
-        # one who has left every classroom since is still written correctly.
-        self._students: LRUCache[uuid.UUID, bool] = LRUCache(maxsize=100_000)
 
     async def list_body(self, principal: Principal, *, due: bool) -> bytes:
         """The user's records (or those due now) and the channel's seq, read in one
@@ -117,14 +111,15 @@ class ProgressService:
     ) -> tuple[repository.ProgressRow, bool]:
         """Apply one device's report; the record and whether it was created."""
         self._check(update)
-        if self._db.one_statement_writes and principal.user_id not in self._students:
+        if self._db.one_statement_writes:
             for _ in range(GUARDED_TRIES):
-                done = await self._put_guarded(principal, update)
-                if done is _STUDENT:
-                    self._students[principal.user_id] = True
-                    break
+                try:
+                    done = await self._put_guarded(principal, update)
+                except learner_writes.MovesACard:
+                    # Rare (a lesson's first study, its last word mastered): the Python
+                    # way, holding the boards as a move does.
+                    return await self._put_once(principal, update, True)
                 if done is not None:
-                    assert not isinstance(done, _Student)
                     return done
         return await _boarded(lambda exclusive: self._put_once(principal, update, exclusive))
 
@@ -148,25 +143,24 @@ class ProgressService:
 
     async def _put_guarded(
         self, principal: Principal, update: Update
-    ) -> tuple[repository.ProgressRow, bool] | _Student | None:
-        """PostgreSQL: read without a lock, then write the record and its event in one
-        statement that applies only if the record is still as read
-        (``repository.write_if_unchanged``). None when it changed meanwhile: the caller
-        reads again, or in the end takes the row's lock.
+    ) -> tuple[repository.ProgressRow, bool] | None:
+        """PostgreSQL: read without a lock, then write the record and its events in one
+        statement that applies only if the record is still as read. None when it changed
+        meanwhile: the caller reads again, or in the end takes the row's lock.
+
+        A learner who is no classroom's student: the record and its ``progress.updated``
+        (``repository.write_if_unchanged``). A student: also the sums of the cards whose
+        lessons hold the word and a ``card.progress`` for each that changed, under the
+        locks every student's write takes (storage/repositories/learner_writes.py), or
+        ``MovesACard`` with nothing written when one would auto-advance.
 
         Not a unit of work (storage/unit_of_work.py): there is no transaction to hold the
-        events, the one statement writes the record and numbers its event and commits on
-        its own, so the event it numbered is published here, after that statement.
-
-        Only for a learner who is no classroom's student (:data:`_STUDENT` otherwise): a
-        student's write may change cards' progress, which is announced in the write's
-        transaction under the classrooms' locks (server/board/progress.py)."""
+        events, the one statement writes the record and numbers its events and commits on
+        its own, so the events it numbered are published here, after that statement."""
         async with self._db.autocommit() as session:
             seen, student = await repository.get_for_guarded_write(
                 session, principal.user_id, update.word_id
             )
-            if student:
-                return _STUDENT
             now = utcnow()
             outcome = apply_update(seen, update, now)
             match outcome:
@@ -176,24 +170,80 @@ class ProgressService:
                     return record, False
                 case Created(record=record) | Changed(record=record):
                     event = _updated_event(principal, ProgressOut.of(record))
-                    seq = await repository.write_if_unchanged(
-                        session,
-                        principal.user_id,
-                        record,
-                        seen=seen,
-                        channel=event.channel,
-                        event_name=event.name,
-                        event_data=msgspec.json.encode(event.data).decode(),
-                        actor_name=principal.name,
-                        at=now,
-                    )
+                    data = msgspec.json.encode(event.data).decode()
+                    if student:
+                        stored = await self._write_student(
+                            session, principal, record, seen, event, data, now
+                        )
+                    else:
+                        stored = await self._write_learner(
+                            session, principal, record, seen, event, data, now
+                        )
+        if stored is None:
+            return None
+        await self._publish(stored)
+        return record, isinstance(outcome, Created)
+
+    @staticmethod
+    async def _write_learner(
+        session: AsyncSession,
+        principal: Principal,
+        record: repository.ProgressRow,
+        seen: repository.ProgressRow | None,
+        event: events.NewEvent,
+        data: str,
+        now: datetime,
+    ) -> list[events.StoredEvent] | None:
+        seq = await repository.write_if_unchanged(
+            session,
+            principal.user_id,
+            record,
+            seen=seen,
+            channel=event.channel,
+            event_name=event.name,
+            event_data=data,
+            actor_name=principal.name,
+            at=now,
+        )
         if seq is None:
             return None
-        stored = events.StoredEvent(
-            event.channel, seq, event.name, event.data, event.actor_id, event.actor_name, now
+        return [events.StoredEvent(event.channel, seq, event.name, event.data, *_actor(event), now)]
+
+    @staticmethod
+    async def _write_student(
+        session: AsyncSession,
+        principal: Principal,
+        record: repository.ProgressRow,
+        seen: repository.ProgressRow | None,
+        event: events.NewEvent,
+        data: str,
+        now: datetime,
+    ) -> list[events.StoredEvent] | None:
+        appended = await learner_writes.write(
+            session,
+            principal.user_id,
+            record,
+            seen=seen,
+            event=(event.channel, event.name, data),
+            card_event=board_progress.card_event_sql(),
+            advances=board_progress.advances_sql(),
+            actor_name=principal.name,
+            now=now,
         )
-        await self._publish([stored])
-        return record, isinstance(outcome, Created)
+        if appended is None:
+            return None
+        # The learner's event is shown as built here; each card's as the statement built it.
+        return [
+            events.StoredEvent(
+                item.channel,
+                item.seq,
+                item.name,
+                event.data if index == 0 else msgspec.json.decode(item.data),
+                *_actor(event),
+                now,
+            )
+            for index, item in enumerate(appended)
+        ]
 
     async def _apply_one(
         self, session: AsyncSession, user_id: uuid.UUID, update: Update, now: datetime
@@ -334,11 +384,8 @@ class ProgressService:
         return found
 
 
-class _Student:
-    """The guarded PUT's answer for a learner who is some classroom's student."""
-
-
-_STUDENT = _Student()
+def _actor(event: events.NewEvent) -> tuple[uuid.UUID | None, str | None]:
+    return event.actor_id, event.actor_name
 
 
 async def _watch(session: AsyncSession, learner_id: uuid.UUID, exclusive: bool) -> bool:

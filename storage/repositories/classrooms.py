@@ -253,15 +253,24 @@ async def lock_of_learner(
     return list(result.scalars())
 
 
-@cache
-def _learner_lock(*, exclusive: bool) -> Any:
+def learner_lock_sql(learner: str, *, exclusive: bool) -> str:
+    """PostgreSQL: the locks of :func:`lock_of_learner` as a query of the classrooms' ids,
+    ``learner`` the SQL of the learner's id. The one place they are written: a student's
+    one-statement write (repositories/learner_writes.py) takes them with it too."""
     # Two locking strengths in one statement: SQLAlchemy's select() takes one ``FOR``.
     mode = "UPDATE" if exclusive else "SHARE"
-    return text(
-        "SELECT c.id FROM classrooms c, users u WHERE u.id = :learner AND c.id IN "  # noqa: S608
-        "(SELECT classroom_id FROM students WHERE learner_id = :learner) "
+    return (
+        f"SELECT c.id FROM classrooms c, users u WHERE u.id = {learner} AND c.id IN "  # noqa: S608
+        f"(SELECT classroom_id FROM students WHERE learner_id = {learner}) "
         f"ORDER BY c.id FOR {mode} OF c FOR NO KEY UPDATE OF u"
-    ).bindparams(bindparam("learner", type_=Uuid()))
+    )
+
+
+@cache
+def _learner_lock(*, exclusive: bool) -> Any:
+    return text(learner_lock_sql(":learner", exclusive=exclusive)).bindparams(
+        bindparam("learner", type_=Uuid())
+    )
 
 
 async def advancing(session: AsyncSession, classroom_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:

@@ -66,8 +66,9 @@ COLUMNS = ProgressRow._fields
 _TIMES = frozenset(
     {"last_studied_at", "next_review", "created_at", "updated_at", "fsrs_last_review"}
 )
-# PostgreSQL array type of each column, for ``unnest``.
-_PG_TYPES = {
+# PostgreSQL type of each column (of its array, for ``unnest``; of a function's parameter,
+# repositories/learner_writes.py).
+PG_TYPES = {
     "word_id": "varchar",
     "study_count": "integer",
     "correct_count": "integer",
@@ -147,7 +148,7 @@ def _write(dialect: str, *, overwrite: bool) -> str:
         source = f"VALUES ({marks})"
     else:
         arrays = ", ".join(
-            f"CAST(${number} AS {_PG_TYPES[name]}[])" for number, name in enumerate(COLUMNS, 2)
+            f"CAST(${number} AS {PG_TYPES[name]}[])" for number, name in enumerate(COLUMNS, 2)
         )
         source = f"SELECT $1, r.* FROM unnest({arrays}) AS r"  # noqa: S608
     return f"INSERT INTO progress (user_id, {_COLUMN_LIST}) {source} {conflict}"
@@ -240,17 +241,38 @@ async def _execute_write(
 # statement, after the record's row, in the order every other progress write takes them;
 # their SQL is storage/events.py's single-event append, gated on the write.
 
-_GUARDED_COLUMNS = ("study_count", "correct_count", "confidence", "mastered", "updated_at")
+GUARDED_COLUMNS = ("study_count", "correct_count", "confidence", "mastered", "updated_at")
+
+
+def guarded_write_sql(place: Callable[[str], str]) -> str:
+    """PostgreSQL: the ``INSERT`` of one record of a user that overwrites the stored one
+    only if it is still as seen (see above); ``place`` gives the SQL of each value:
+    ``user_id``, each column of :class:`ProgressRow`, and ``seen_`` + each of
+    :data:`GUARDED_COLUMNS` (all null when no record was seen). Nothing written when the
+    record changed meanwhile. The one place this guard is written: the guarded PUT below
+    and a student's one-statement write (repositories/learner_writes.py) use it."""
+    values = ", ".join(place(name) for name in COLUMNS)
+    seen = " AND ".join(f"progress.{name} = {place('seen_' + name)}" for name in GUARDED_COLUMNS)
+    # Every piece is a constant of this module or the caller's; values are all bound.
+    return (
+        f"INSERT INTO progress (user_id, {_COLUMN_LIST}) VALUES ({place('user_id')}, {values}) "  # noqa: S608
+        f"ON CONFLICT (user_id, word_id) DO UPDATE SET {_UPDATED} WHERE {seen}"
+    )
+
+
+def guard_values(seen: ProgressRow | None) -> dict[str, Any]:
+    """The ``seen_`` values of :func:`guarded_write_sql` for the record read (None: none)."""
+    # With nothing seen the guard is false: a record created meanwhile is not written.
+    return {
+        f"seen_{name}": None if seen is None else getattr(seen, name) for name in GUARDED_COLUMNS
+    }
 
 
 @cache
 def _guarded_write_statement() -> TextClause:
-    values = ", ".join(f":{name}" for name in COLUMNS)
-    seen = " AND ".join(f"progress.{name} = :seen_{name}" for name in _GUARDED_COLUMNS)
     sql = f"""
 WITH written AS (
-  INSERT INTO progress (user_id, {_COLUMN_LIST}) VALUES (:user_id, {values})
-  ON CONFLICT (user_id, word_id) DO UPDATE SET {_UPDATED} WHERE {seen}
+  {guarded_write_sql(lambda name: f":{name}")}
   RETURNING 1
 ), {events.one_event_sql(only_if="written")}
 SELECT seq FROM appended
@@ -288,10 +310,8 @@ async def write_if_unchanged(
         "actor_id": user_id,
         "actor_name": actor_name,
         "at": at,
+        **guard_values(seen),
     }
-    for name in _GUARDED_COLUMNS:
-        # With nothing seen the guard is false: a record created meanwhile is not written.
-        parameters[f"seen_{name}"] = None if seen is None else getattr(seen, name)
     result = await session.execute(_guarded_write_statement(), parameters)
     seq = result.scalar_one_or_none()
     return None if seq is None else int(seq)

@@ -4,6 +4,7 @@ generated from ``CardOut``; it must show every kind of card exactly as the one c
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from dataclasses import dataclass
@@ -15,11 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from server.board import progress as board_progress
 from server.board import reads
 from server.board.reads import BoardQuery
+from server.board.rules import STATUSES
 from server.settings import Settings
 from storage.base import isoformat, isoformat_sql
 from storage.database import Database
+from storage.repositories.card_progress import CardProgress, CardSums
 from tests.board_helpers import (
     CARDS,
     add_lesson,
@@ -58,6 +62,54 @@ async def test_the_database_writes_an_instant_as_the_api_does(
     finally:
         await database.dispose()
     assert written == [isoformat(instant) for instant in instants]
+
+
+async def test_the_database_judges_auto_advance_as_python_does(settings: Settings) -> None:
+    """A student's one-statement answer (storage/repositories/learner_writes.py) leaves
+    an answer that would move a card to the Python way, judged by ``advances_sql``: on
+    every status, small sums (a lesson of no words, some, all mastered), no progress, and
+    a lock running, run out or absent, it agrees with the judgement ``settle`` makes."""
+    now = datetime(2026, 12, 6, 12, tzinfo=UTC)
+    cases = [
+        CardSums(
+            uuid.uuid4(),
+            uuid.uuid4(),
+            None if words is None else CardProgress(words, started, mastered, 0, 0, None),
+            status=status,
+            lock_expires_at=expires,
+        )
+        for status in (*STATUSES, "unknown")
+        for words, started, mastered in [
+            (None, 0, 0),
+            *itertools.product(range(3), range(3), range(3)),
+        ]
+        for expires in (None, now - timedelta(seconds=1), now, now + timedelta(seconds=1))
+    ]
+    columns = [
+        [case.progress and getattr(case.progress, name) for case in cases]
+        for name in ("words", "started", "mastered")
+    ]
+    changed = (
+        "changed(progress_words, progress_started, progress_mastered, status, lock_expires_at)"
+    )
+    sql = (
+        f"SELECT {board_progress.advances_sql()} FROM unnest($1::int[], $2::int[], $3::int[], "  # noqa: S608
+        f"$4::text[], $5::timestamptz[]) AS {changed}, (SELECT $6::timestamptz AS p_at) AS now"
+    )
+    database = Database(settings.database_url, pool_size=1, max_overflow=0)
+    try:
+        async with database.reader() as session:
+            connection = await session.connection()
+            result = await connection.exec_driver_sql(
+                sql,
+                (*columns, [c.status for c in cases], [c.lock_expires_at for c in cases], now),
+            )
+            judged = [bool(row[0]) for row in result.all()]
+    finally:
+        await database.dispose()
+    expected = [board_progress._may_advance(case, now) for case in cases]
+    assert judged == expected
+    assert 0 < sum(expected) < len(expected)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import Engine, event
 
 from server.settings import Settings
 from tests.board_helpers import (
@@ -377,3 +378,59 @@ async def test_the_events_replayed_equal_the_board(
                 assert name == "card.moved"
                 card = data["card"]
         assert await board_card(client, teacher, setup.card["id"]) == card
+
+
+@pytest.mark.needs_postgres
+async def test_a_students_answer_on_postgresql_is_a_read_and_one_statement(
+    client: Client, settings: Settings
+) -> None:
+    """On PostgreSQL a student's PUT reads the record without a lock, then writes it,
+    stores its cards' sums and appends every event in one autocommitted statement
+    (storage/repositories/learner_writes.py): no transaction holds the boards' heads
+    across a round trip. Its events are those the Python way makes: one ``card.progress``
+    per changed card, on each classroom's board, in the order the cards were made."""
+    setup, board = await watched(client, settings)
+    teacher = setup.place.teacher
+    other = await add_lesson(client, teacher, setup.place.id, "Bye", "Spanish", WORDS[:2])
+    second = await create_card(client, teacher, other["id"], setup.student["id"])
+    await board.since()
+    # The same learner is a student of a second classroom, whose lesson holds the word.
+    elsewhere = await room(client, students=(), lessons=())
+    student = (await join(client, setup.learner, elsewhere.classroom["student_join_code"]))[
+        "student"
+    ]
+    far = await add_lesson(client, elsewhere.teacher, elsewhere.id, "Hi", "Spanish", WORDS[:1])
+    third = await create_card(client, elsewhere.teacher, far["id"], student["id"], "in_progress")
+    far_board = Board(client, settings, Loop(elsewhere, setup.learner, student, far, third, {}))
+    await far_board.mark()
+    # The first study moves the cards (auto-advance): the Python way, as a move.
+    data_of(await put(client, setup.learner, WORDS[0], 1, 1), 201)
+    assert [name for name, _, _ in await board.since()] == ["card.progress"] * 2 + [
+        "card.moved"
+    ] * 2
+    await far_board.since()
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        # A new pooled connection first makes the function (once per connection).
+        if not statement.startswith("CREATE OR REPLACE FUNCTION pg_temp."):
+            statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        answer = data_of(await put(client, setup.learner, WORDS[0], 2, 1))
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert len(statements) == 2, statements
+    assert "pg_temp.tandem_learner_write_" in statements[1]
+    last = answer["lastStudiedAt"]
+    actor = learner_actor(setup)
+    assert await board.since() == [
+        ("card.progress", {"id": card["id"], "progress": sums(words, 1, 0, 2, 1, last)}, actor)
+        for card, words in [(setup.card, 3), (second, 2)]
+    ]
+    assert await far_board.since() == [
+        ("card.progress", {"id": third["id"], "progress": sums(1, 1, 0, 2, 1, last)}, actor)
+    ]
+    updated = (await stored_events(settings, f"progress:{setup.learner.id}"))[-1]
+    assert (updated.name, updated.data) == ("progress.updated", answer)
