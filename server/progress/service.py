@@ -30,6 +30,7 @@ from server.progress.rules import (
     merge_import,
 )
 from server.progress.schemas import ProgressList, ProgressOut, Stats, check_word_id
+from server.progress.student_writes import StudentWrites
 from storage import events, offload
 from storage.base import utcnow
 from storage.database import Database
@@ -86,6 +87,7 @@ class ProgressService:
         # A write may announce cards' progress on boards: their stamps go first (as every
         # board transaction's, server/board/transaction.py), then the events.
         self._publish = BoardWork(database, publish, stamps).announce
+        self._students = StudentWrites(database, self._publish)
 
     async def list_body(self, principal: Principal, *, due: bool) -> bytes:
         """The user's records (or those due now) and the channel's seq, read in one
@@ -151,12 +153,13 @@ class ProgressService:
         A learner who is no classroom's student: the record and its ``progress.updated``
         (``repository.write_if_unchanged``). A student: also the sums of the cards whose
         lessons hold the word and a ``card.progress`` for each that changed, under the
-        locks every student's write takes (storage/repositories/learner_writes.py), or
-        ``MovesACard`` with nothing written when one would auto-advance.
+        locks every student's write takes, written with the other students' answers
+        waiting in this process (server/progress/student_writes.py), or ``MovesACard``
+        with nothing written when one would auto-advance.
 
         Not a unit of work (storage/unit_of_work.py): there is no transaction to hold the
         events, the one statement writes the record and numbers its events and commits on
-        its own, so the events it numbered are published here, after that statement."""
+        its own, so the events it numbered are published after that statement."""
         async with self._db.autocommit() as session:
             seen, student = await repository.get_for_guarded_write(
                 session, principal.user_id, update.word_id
@@ -171,79 +174,38 @@ class ProgressService:
                 case Created(record=record) | Changed(record=record):
                     event = _updated_event(principal, ProgressOut.of(record))
                     data = msgspec.json.encode(event.data).decode()
-                    if student:
-                        stored = await self._write_student(
-                            session, principal, record, seen, event, data, now
+                    if not student:
+                        seq = await repository.write_if_unchanged(
+                            session,
+                            principal.user_id,
+                            record,
+                            seen=seen,
+                            channel=event.channel,
+                            event_name=event.name,
+                            event_data=data,
+                            actor_name=principal.name,
+                            at=now,
                         )
-                    else:
-                        stored = await self._write_learner(
-                            session, principal, record, seen, event, data, now
-                        )
-        if stored is None:
-            return None
-        await self._publish(stored)
-        return record, isinstance(outcome, Created)
-
-    @staticmethod
-    async def _write_learner(
-        session: AsyncSession,
-        principal: Principal,
-        record: repository.ProgressRow,
-        seen: repository.ProgressRow | None,
-        event: events.NewEvent,
-        data: str,
-        now: datetime,
-    ) -> list[events.StoredEvent] | None:
-        seq = await repository.write_if_unchanged(
-            session,
-            principal.user_id,
-            record,
-            seen=seen,
-            channel=event.channel,
-            event_name=event.name,
-            event_data=data,
-            actor_name=principal.name,
-            at=now,
-        )
-        if seq is None:
-            return None
-        return [events.StoredEvent(event.channel, seq, event.name, event.data, *_actor(event), now)]
-
-    @staticmethod
-    async def _write_student(
-        session: AsyncSession,
-        principal: Principal,
-        record: repository.ProgressRow,
-        seen: repository.ProgressRow | None,
-        event: events.NewEvent,
-        data: str,
-        now: datetime,
-    ) -> list[events.StoredEvent] | None:
-        appended = await learner_writes.write(
-            session,
-            principal.user_id,
-            record,
-            seen=seen,
-            event=(event.channel, event.name, data),
-            card_event=board_progress.card_event_sql(),
-            advances=board_progress.advances_sql(),
-            actor_name=principal.name,
-            now=now,
-        )
-        if appended is None:
-            return None
-        # The learner's event is shown as built here; each card's as the statement built it.
-        return [
-            events.StoredEvent(
-                item.channel,
-                item.seq,
-                item.name,
-                event.data if index == 0 else msgspec.json.decode(item.data),
-                *_actor(event),
-                now,
+        created = isinstance(outcome, Created)
+        if not student:
+            if seq is None:
+                return None
+            await self._publish(
+                [
+                    events.StoredEvent(
+                        event.channel, seq, event.name, event.data, *_actor(event), now
+                    )
+                ]
             )
-            for index, item in enumerate(appended)
-        ]
+            return record, created
+        # A student's answer, with the connection given back while it waits its turn.
+        answer = learner_writes.Answer(
+            principal.user_id, record, seen, (event.channel, event.name, data), principal.name, now
+        )
+        written = await self._students.write(answer, event.data)
+        if written.state == learner_writes.MOVES:
+            raise learner_writes.MovesACard
+        return (record, created) if written.state == learner_writes.WRITTEN else None
 
     async def _apply_one(
         self, session: AsyncSession, user_id: uuid.UUID, update: Update, now: datetime

@@ -73,15 +73,18 @@ _SCOPES = {
 }
 
 
-def _condition(dialect: str, scope: str, first: int) -> str:
+def _condition(dialect: str, scope: str, first: int, names: tuple[str, ...] | None = None) -> str:
+    """The scope's condition; its parameters ``$first``, ``$first + 1`` on PostgreSQL, or
+    the SQL ``names`` given (a PL/pgSQL function's variables)."""
+
     def place(number: int, *, listed: bool = False) -> str:
         if dialect == "sqlite":
             return "SELECT value FROM json_each(?)" if listed else "?"
-        index = first + number - 1
+        value = names[number - 1] if names else f"${first + number - 1}"
         return (
-            f"SELECT unnest(CAST(${index} AS {'uuid' if number == 1 else 'varchar'}[]))"
+            f"SELECT unnest(CAST({value} AS {'uuid' if number == 1 else 'varchar'}[]))"
             if listed
-            else f"${index}"
+            else value
         )
 
     return _SCOPES[scope].format_map(
@@ -179,14 +182,15 @@ def stored_progress(columns: Sequence[Any], *, sqlite: bool) -> CardProgress | N
     return CardProgress(int(words), int(started), int(mastered), int(studies), int(correct), last)
 
 
-def store_sql(dialect: str, scope: str) -> str:
+def store_sql(dialect: str, scope: str, *, names: tuple[str, ...] | None = None) -> str:
     """Driver SQL: write the aggregate's sums into the cards of ``scope`` whose stored
     sums differ, returning those cards as ``card_id``, ``classroom_id``, the stored
     columns, ``created_at``, ``status``, ``lock_expires_at``. Parameters as
-    :func:`aggregate_sql`'s. It reads the records as its statement's snapshot sees them:
-    callers hold the locks that keep the sums' inputs from changing under it (the cards'
-    classrooms, or the learner's row for a learner's own write)."""
-    return _store(dialect, _condition(dialect, scope, 1))
+    :func:`aggregate_sql`'s, or (PostgreSQL) the SQL ``names`` given for them. It reads
+    the records as its statement's snapshot sees them: callers hold the locks that keep
+    the sums' inputs from changing under it (the cards' classrooms, or the learner's row
+    for a learner's own write)."""
+    return _store(dialect, _condition(dialect, scope, 1, names))
 
 
 def drifted_sql(dialect: str) -> str:

@@ -253,16 +253,19 @@ async def lock_of_learner(
     return list(result.scalars())
 
 
-def learner_lock_sql(learner: str, *, exclusive: bool) -> str:
+def learner_lock_sql(learners: str, *, exclusive: bool) -> str:
     """PostgreSQL: the locks of :func:`lock_of_learner` as a query of the classrooms' ids,
-    ``learner`` the SQL of the learner's id. The one place they are written: a student's
-    one-statement write (repositories/learner_writes.py) takes them with it too."""
+    for the learners ``learners`` lists (SQL for an ``IN`` list: one parameter, or a
+    query). Rows are locked in (classroom, learner) order and every learner's row comes
+    with the first classroom, so the learners' rows too are taken in one order by all.
+    The one place these locks are written: students' one-statement writes (repositories/
+    learner_writes.py) take them with it too."""
     # Two locking strengths in one statement: SQLAlchemy's select() takes one ``FOR``.
     mode = "UPDATE" if exclusive else "SHARE"
     return (
-        f"SELECT c.id FROM classrooms c, users u WHERE u.id = {learner} AND c.id IN "  # noqa: S608
-        f"(SELECT classroom_id FROM students WHERE learner_id = {learner}) "
-        f"ORDER BY c.id FOR {mode} OF c FOR NO KEY UPDATE OF u"
+        f"SELECT c.id FROM classrooms c, users u WHERE u.id IN ({learners}) AND c.id IN "  # noqa: S608
+        f"(SELECT classroom_id FROM students WHERE learner_id IN ({learners})) "
+        f"ORDER BY c.id, u.id FOR {mode} OF c FOR NO KEY UPDATE OF u"
     )
 
 

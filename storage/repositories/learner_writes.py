@@ -1,4 +1,4 @@
-"""A student's answer on PostgreSQL: the record, its cards' sums and every event in one statement.
+"""Students' answers on PostgreSQL: records, their cards' sums and every event in one statement.
 
 A student's PUT changes the cards of the lessons that hold the word (contract §9): made as
 a transaction (server/progress/service.py ``_put_once``) it is eight round trips, and it
@@ -6,19 +6,24 @@ holds its boards' channel heads from the append to the COMMIT, across a turn of 
 loop: every learner of a classroom queues on that row while the process fans out frames
 (docs/benchmarks.md, issues 15 and 16). So, as a single move does (repositories/
 card_moves.py), the write after Python's unlocked read is one autocommitted statement, a
-call of a PL/pgSQL function that:
+call of a PL/pgSQL function, and it writes every answer this process has waiting at that
+moment (server/progress/student_writes.py): a board's head row is raised once for all of
+them, not locked once per answer. The function:
 
 1. takes the locks every progress write of a student takes, in their order
-   (``classrooms.learner_lock_sql``: the classrooms shared, then the learner's row);
-2. writes the record if it is still as read (``progress.guarded_write_sql``); if it
-   changed meanwhile, writes nothing and returns no row (the caller reads again);
-3. stores the sums of the cards whose lessons hold the word (``card_progress.store_sql``)
-   and builds each changed card's ``card.progress`` (its JSON generated from the API's
-   shape by the caller, server/board/card_json.py);
-4. if auto-advance would move one of those cards, raises :class:`MovesACard` and writes
-   nothing: the caller makes that rare answer (a lesson's first study, its last word
-   mastered) the Python way, which moves by the board's one move rule;
-5. appends the events (``events.append_many_sql``) and returns them.
+   (``classrooms.learner_lock_sql``: the classrooms shared, then the learners' rows);
+2. for each answer, in (learner, word) order, in a block of its own:
+
+   a. writes the record if it is still as read (``progress.guarded_write_sql``); if it
+      changed meanwhile, nothing (:data:`CHANGED`: the caller reads again);
+   b. stores the sums of the learner's cards whose lessons hold the word
+      (``card_progress.store_sql``) and builds each changed card's ``card.progress`` (its
+      JSON generated from the API's shape by the caller, server/board/card_json.py);
+   c. if auto-advance would move one of those cards, rolls this answer back
+      (:data:`MOVES`): the caller makes that rare answer (a lesson's first study, its last
+      word mastered) the Python way, which moves by the board's one move rule;
+
+3. appends every written answer's events (``events.append_many_sql``) and returns them.
 
 Why a function and not one ``WITH``: each step must see what the one before left. A
 statement reads as of its start, so a ``WITH`` that waited for a lock would sum records as
@@ -42,7 +47,6 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import events
@@ -61,8 +65,9 @@ from storage.repositories.progress import (
 CHANGED_ID = "changed.id"
 CHANGED_STATUS = "changed.status"
 CHANGED_LOCK_EXPIRES_AT = "changed.lock_expires_at"
-#: The instant of the write (its records' and events'), as the function names it.
-NOW = "p_at"
+#: The instant of the answer being written (its record's and its events'), as the
+#: function names it.
+NOW = "v_at"
 
 
 def changed_progress_source(field: str) -> str:
@@ -70,12 +75,28 @@ def changed_progress_source(field: str) -> str:
     return f"changed.{STORED_COLUMNS[CardProgress._fields.index(field)]}"
 
 
-# Raised by the function when a card would auto-advance (a user-defined SQLSTATE).
+# Raised inside the function when a card would auto-advance (a user-defined SQLSTATE),
+# caught there: that answer alone is rolled back.
 _MOVES_STATE = "TA001"
+
+WRITTEN, CHANGED, MOVES = "written", "changed", "moves"
 
 
 class MovesACard(Exception):
-    """The answer would auto-advance a card: nothing was written."""
+    """An answer would auto-advance a card: it was not written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A student's answer to write: the record as Python made it from the one it read
+    (``seen``, None if none), its event (channel, name, JSON text), by whom, at when."""
+
+    learner_id: uuid.UUID
+    record: ProgressRow
+    seen: ProgressRow | None
+    event: tuple[str, str, str]
+    actor_name: str
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,24 +109,36 @@ class Appended:
     data: str
 
 
-# The function's parameters in order. The store statement's ``$1`` and ``$2`` are its
-# first two: the learner and the words (``card_progress``'s ``learner_words`` scope).
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of an answer: :data:`WRITTEN` with its events (the learner's first),
+    :data:`CHANGED` (the record changed since it was read: nothing written, read again) or
+    :data:`MOVES` (a card would auto-advance: nothing written, the caller moves it the
+    Python way)."""
+
+    state: str
+    events: tuple[Appended, ...] = ()
+
+
+# The function's parameters in order: an array of one element per answer, but for the
+# two event names. The answers come sorted by (learner, word): the order their records'
+# rows are locked in.
 _PARAMETERS = (
-    ("p_learner", "uuid"),
-    ("p_words", "varchar[]"),
-    *((f"p_{name}", PG_TYPES[name]) for name in COLUMNS),
-    *((f"p_seen_{name}", PG_TYPES[name]) for name in GUARDED_COLUMNS),
-    ("p_channel", "varchar"),
+    ("p_learners", "uuid[]"),
+    *((f"p_{name}", f"{PG_TYPES[name]}[]") for name in COLUMNS),
+    *((f"p_seen_{name}", f"{PG_TYPES[name]}[]") for name in GUARDED_COLUMNS),
+    ("p_channels", "varchar[]"),
     ("p_name", "varchar"),
-    ("p_data", "text"),
+    ("p_data", "text[]"),
     ("p_card_name", "varchar"),
-    ("p_actor_name", "varchar"),
-    (NOW, "timestamptz"),
+    ("p_actor_names", "varchar[]"),
+    ("p_ats", "timestamptz[]"),
 )
 
 
 def _place(name: str) -> str:
-    return "p_learner" if name == "user_id" else f"p_{name}"
+    """An answer's value in the loop over them (``i``)."""
+    return "v_learner" if name == "user_id" else f"p_{name}[i]"
 
 
 @lru_cache(maxsize=4)  # one (card event, advance) pair per process
@@ -113,45 +146,76 @@ def _function(card_event: str, advances: str) -> tuple[str, str]:
     """The function's name and its ``CREATE`` statement, for the caller's SQL of a changed
     card's ``card.progress`` data (``json``) and of whether it would auto-advance."""
     order = "ORDER BY changed.created_at, changed.id"  # a board's cards in creation order
-    # The learner's event first, then each changed card's in its board's order.
+    board = events.board_channel_sql("changed.classroom_id")
+    store = card_progress.store_sql("postgresql", "learner_words", names=("v_learner", "v_words"))
+    # Each answer's events in order: the learner's, then each changed card's in its
+    # board's order; answers in the order they were written.
     new_events = """
   SELECT channel, row_number() OVER (PARTITION BY channel ORDER BY position) AS ordinal,
-    CASE WHEN position = 1 THEN p_name ELSE p_card_name END AS name, data,
-    p_learner AS actor_id, p_actor_name AS actor_name, position
-  FROM unnest(array_prepend(p_channel, v_channels), array_prepend(p_data, v_data))
-    WITH ORDINALITY AS u(channel, data, position)"""
+    name, data, p_learners[item] AS actor_id, p_actor_names[item] AS actor_name, item, position
+  FROM unnest(e_channels, e_names, e_data, e_items)
+    WITH ORDINALITY AS u(channel, name, data, item, position)"""
     body = f"""
 DECLARE
+  v_learner uuid;
+  v_words varchar[];
+  v_at timestamptz;
   v_written bigint;
   v_channels varchar[];
   v_data text[];
   v_moves boolean;
+  v_states text[] := '{{}}';
+  e_items integer[] := '{{}}';
+  e_channels varchar[] := '{{}}';
+  e_names varchar[] := '{{}}';
+  e_data text[] := '{{}}';
 BEGIN
-  PERFORM count(*) FROM ({classrooms.learner_lock_sql("p_learner", exclusive=False)}) AS locked;
-  {guarded_write_sql(_place)};
-  GET DIAGNOSTICS v_written = ROW_COUNT;
-  IF v_written = 0 THEN
-    RETURN;
-  END IF;
-  WITH changed AS ({card_progress.store_sql("postgresql", "learner_words")})
-  SELECT coalesce(array_agg({events.board_channel_sql("changed.classroom_id")} {order}), '{{}}'),
-    coalesce(array_agg(CAST({card_event} AS text) {order}), '{{}}'),
-    coalesce(bool_or(c.auto_advance AND {advances}), false)
-  INTO v_channels, v_data, v_moves
-  FROM changed JOIN classrooms c ON c.id = changed.classroom_id;
-  IF v_moves THEN
-    RAISE EXCEPTION 'the answer auto-advances a card' USING ERRCODE = '{_MOVES_STATE}';
-  END IF;
-  RETURN QUERY WITH {events.append_many_sql(new_events, NOW)}
-  SELECT e.channel, {events.APPENDED_SEQ}, e.name, e.data
+  PERFORM count(*) FROM (
+    {classrooms.learner_lock_sql("SELECT unnest(p_learners)", exclusive=False)}
+  ) AS locked;
+  FOR i IN 1 .. cardinality(p_learners) LOOP
+    v_learner := p_learners[i];
+    v_words := ARRAY[p_word_id[i]];
+    v_at := p_ats[i];
+    BEGIN
+      {guarded_write_sql(_place)};
+      GET DIAGNOSTICS v_written = ROW_COUNT;
+      IF v_written = 0 THEN
+        v_states := v_states || '{CHANGED}'::text;
+        CONTINUE;
+      END IF;
+      WITH changed AS ({store})
+      SELECT coalesce(array_agg({board} {order}), '{{}}'),
+        coalesce(array_agg(CAST({card_event} AS text) {order}), '{{}}'),
+        coalesce(bool_or(c.auto_advance AND {advances}), false)
+      INTO v_channels, v_data, v_moves
+      FROM changed JOIN classrooms c ON c.id = changed.classroom_id;
+      IF v_moves THEN
+        RAISE EXCEPTION 'the answer auto-advances a card' USING ERRCODE = '{_MOVES_STATE}';
+      END IF;
+      v_states := v_states || '{WRITTEN}'::text;
+      e_items := e_items || array_fill(i, ARRAY[1 + cardinality(v_channels)]);
+      e_channels := e_channels || p_channels[i] || v_channels;
+      e_names := e_names || p_name || array_fill(p_card_name, ARRAY[cardinality(v_channels)]);
+      e_data := e_data || p_data[i] || v_data;
+    EXCEPTION WHEN SQLSTATE '{_MOVES_STATE}' THEN
+      -- This answer's writes are rolled back; the others stand.
+      v_states := v_states || '{MOVES}'::text;
+    END;
+  END LOOP;
+  RETURN QUERY WITH {events.append_many_sql(new_events, "p_ats[e.item]")}
+  SELECT e.item, CAST('{WRITTEN}' AS text), e.channel, {events.APPENDED_SEQ}, e.name, e.data
   FROM e JOIN counts USING (channel) JOIN head USING (channel) ORDER BY e.position;
+  RETURN QUERY SELECT n, v_states[n], NULL::varchar, NULL::bigint, NULL::varchar, NULL::text
+  FROM generate_subscripts(v_states, 1) AS n WHERE v_states[n] <> '{WRITTEN}';
 END
 """  # noqa: S608 - every piece is a constant of ours or generated from our shapes; values are bound
     name = "tandem_learner_write_" + hashlib.sha256(body.encode()).hexdigest()[:16]
     parameters = ", ".join(f"{parameter} {kind}" for parameter, kind in _PARAMETERS)
     create = (
         f"CREATE OR REPLACE FUNCTION pg_temp.{name}({parameters}) "
-        "RETURNS TABLE (o_channel varchar, o_seq bigint, o_name varchar, o_data text) "
+        "RETURNS TABLE (o_item integer, o_state text, o_channel varchar, o_seq bigint, "
+        "o_name varchar, o_data text) "
         f"LANGUAGE plpgsql AS $function${body}$function$"
     )
     return name, create
@@ -171,53 +235,52 @@ async def _defined(session: AsyncSession, card_event: str, advances: str) -> str
 
 async def write(
     session: AsyncSession,
-    learner_id: uuid.UUID,
-    record: ProgressRow,
+    answers: Sequence[Answer],
     *,
-    seen: ProgressRow | None,
-    event: tuple[str, str, str],
     card_event: tuple[str, str],
     advances: str,
-    actor_name: str,
-    now: datetime,
-) -> list[Appended] | None:
-    """Write a student's ``record`` if the stored one is still ``seen``, store its cards'
-    sums and append ``event`` (channel, name, JSON text) and a ``card_event`` (its name
+) -> list[Outcome]:
+    """Write students' ``answers``, each if its stored record is still the one it read,
+    store their cards' sums and append each answer's event and a ``card_event`` (its name
     and its data as a ``json`` expression over :data:`CHANGED_ID` and
-    :func:`changed_progress_source`) for each changed card, in one statement; the
-    appended events, learner's first, or None when the record changed meanwhile and
-    nothing was written. ``advances`` is a condition over the changed card
-    (:data:`CHANGED_STATUS`, :data:`CHANGED_LOCK_EXPIRES_AT`, its sums, :data:`NOW`):
-    when it holds for a card of a classroom with auto-advance on, nothing is written and
-    :class:`MovesACard` is raised. ``session`` should autocommit."""
+    :func:`changed_progress_source`) for each card it changed, in one statement; each
+    answer's :class:`Outcome`, in the order given. ``advances`` is a condition over a
+    changed card (:data:`CHANGED_STATUS`, :data:`CHANGED_LOCK_EXPIRES_AT`, its sums,
+    :data:`NOW`): when it holds for a card of a classroom with auto-advance on, that
+    answer is not written (:data:`MOVES`). ``session`` should autocommit."""
     card_name, card_data = card_event
     name = await _defined(session, card_data, advances)
-    channel, event_name, data = event
-    values: dict[str, Any] = {**record._asdict(), **guard_values(seen)}
+    # Sorted by (learner, word): every writer locks records' rows in one order.
+    order = sorted(
+        range(len(answers)), key=lambda k: (answers[k].learner_id, answers[k].record.word_id)
+    )
+    ranked = [answers[k] for k in order]
+    values = [{**a.record._asdict(), **guard_values(a.seen)} for a in ranked]
     arguments = (
-        learner_id,
-        [record.word_id],
-        *(values[column] for column in COLUMNS),
-        *(values[f"seen_{column}"] for column in GUARDED_COLUMNS),
-        channel,
-        event_name,
-        data,
+        [a.learner_id for a in ranked],
+        *([v[column] for v in values] for column in COLUMNS),
+        *([v[f"seen_{column}"] for v in values] for column in GUARDED_COLUMNS),
+        [a.event[0] for a in ranked],
+        ranked[0].event[1] if ranked else "",
+        [a.event[2] for a in ranked],
         card_name,
-        actor_name,
-        now,
+        [a.actor_name for a in ranked],
+        [a.at for a in ranked],
     )
     marks = ", ".join(f"${number}" for number in range(1, len(arguments) + 1))
     connection = await session.connection()
-    try:
-        result = await connection.exec_driver_sql(
-            f"SELECT * FROM pg_temp.{name}({marks})",  # noqa: S608 - a name of ours
-            arguments,
-        )
-    except DBAPIError as error:
-        if getattr(error.orig, "sqlstate", None) == _MOVES_STATE:
-            raise MovesACard from error
-        raise
-    rows: Sequence[Any] = result.all()
-    if not rows:
-        return None
-    return [Appended(str(row[0]), int(row[1]), str(row[2]), str(row[3])) for row in rows]
+    result = await connection.exec_driver_sql(
+        f"SELECT * FROM pg_temp.{name}({marks})",  # noqa: S608 - a name of ours
+        arguments,
+    )
+    states: dict[int, str] = {}
+    appended: dict[int, list[Appended]] = {}
+    rows: list[Any] = list(result.all())
+    for item, state, channel, seq, event_name, data in rows:
+        states[item] = state
+        if state == WRITTEN:
+            appended.setdefault(item, []).append(Appended(channel, int(seq), event_name, data))
+    outcomes: list[Outcome] = [Outcome(CHANGED)] * len(answers)
+    for rank, k in enumerate(order, 1):
+        outcomes[k] = Outcome(states[rank], tuple(appended.get(rank, ())))
+    return outcomes

@@ -24,6 +24,7 @@ from server.settings import Settings
 from storage.base import isoformat, isoformat_sql
 from storage.database import Database
 from storage.repositories.card_progress import CardProgress, CardSums
+from storage.repositories.learner_writes import NOW
 from tests.board_helpers import (
     CARDS,
     add_lesson,
@@ -94,7 +95,7 @@ async def test_the_database_judges_auto_advance_as_python_does(settings: Setting
     )
     sql = (
         f"SELECT {board_progress.advances_sql()} FROM unnest($1::int[], $2::int[], $3::int[], "  # noqa: S608
-        f"$4::text[], $5::timestamptz[]) AS {changed}, (SELECT $6::timestamptz AS p_at) AS now"
+        f"$4::text[], $5::timestamptz[]) AS {changed}, (SELECT $6::timestamptz AS {NOW}) AS now"
     )
     database = Database(settings.database_url, pool_size=1, max_overflow=0)
     try:

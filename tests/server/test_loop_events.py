@@ -4,7 +4,9 @@ version change, and auto-advance each way; on either backend."""
 
 from __future__ import annotations
 
+import json
 import random
+import uuid
 from typing import Any
 
 import pytest
@@ -12,7 +14,14 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import Engine, event
 
+from server.board import progress as board_progress
+from server.progress.rules import Changed, Created, Update, apply_update
 from server.settings import Settings
+from storage.base import isoformat, utcnow
+from storage.database import Database
+from storage.repositories import card_progress, learner_writes
+from storage.repositories import progress as progress_repository
+from storage.repositories.learner_writes import CHANGED, MOVES, WRITTEN, Answer
 from tests.board_helpers import (
     CLASSROOMS,
     LESSONS,
@@ -434,3 +443,73 @@ async def test_a_students_answer_on_postgresql_is_a_read_and_one_statement(
     ]
     updated = (await stored_events(settings, f"progress:{setup.learner.id}"))[-1]
     assert (updated.name, updated.data) == ("progress.updated", answer)
+
+
+@pytest.mark.needs_postgres
+async def test_answers_written_together_stand_or_fall_each_on_its_own(
+    client: Client, settings: Settings
+) -> None:
+    """A process's waiting answers are one statement (server/progress/student_writes.py,
+    storage/repositories/learner_writes.py), each in a block of its own: one whose
+    record changed since it was read writes nothing, one that would auto-advance a card
+    writes nothing (its caller moves it the Python way), the others stand with their
+    events, every card's stored sums stay what the aggregate computes, and a board's
+    events are numbered in the answers' (learner, word) order."""
+    setup, board = await watched(client, settings)
+    teacher = setup.place.teacher
+    first = data_of(await put(client, setup.learner, WORDS[0], 1, 1), 201)
+    await board.since()  # its card.progress and the card's move to in_progress
+    other = await user(client, role="learner", name="Omar")
+    student = (await join(client, other, setup.place.classroom["student_join_code"]))["student"]
+    await create_card(client, teacher, setup.lesson["id"], student["id"])
+    await board.since()
+    database = Database(settings.database_url, pool_size=1, max_overflow=0)
+    try:
+        async with database.autocommit() as session:
+            lena, omar = uuid.UUID(setup.learner.id), uuid.UUID(other.id)
+            stored = await progress_repository.get(session, lena, WORDS[0])
+            assert stored is not None
+            assert stored.study_count == first["studyCount"]
+            now = utcnow()
+
+            def answer(learner: uuid.UUID, seen: Any, word: str, study: int) -> Answer:
+                made = apply_update(seen, Update(word, study, 1, 3), now)
+                assert isinstance(made, Created | Changed)
+                name = setup.learner.name if learner == lena else other.name
+                event = (f"progress:{learner}", "progress.updated", '{"answered": true}')
+                return Answer(learner, made.record, seen, event, name, now)
+
+            answers = [
+                answer(omar, None, WORDS[0], 1),  # Omar's first study: his card would move
+                answer(lena, stored, WORDS[0], 3),
+                answer(lena, None, WORDS[1], 1),
+                answer(lena, stored, WORDS[0], 2),  # read before the write above: changed since
+            ]
+            outcomes = await learner_writes.write(
+                session,
+                answers,
+                card_event=board_progress.card_event_sql(),
+                advances=board_progress.advances_sql(),
+            )
+            assert [o.state for o in outcomes] == [MOVES, WRITTEN, WRITTEN, CHANGED]
+            assert await card_progress.drifted(session) == []
+            assert await progress_repository.get(session, omar, WORDS[0]) is None
+    finally:
+        await database.dispose()
+    last = isoformat(now)
+    got = await board.since()
+    # WORDS[1] ("es:adios") sorts before WORDS[0] ("es:hola"): its answer went first.
+    assert [(name, data["progress"]) for name, data, _ in got] == [
+        ("card.progress", sums(3, 2, 0, 2, 2, last)),
+        ("card.progress", sums(3, 2, 0, 4, 2, last)),
+    ]
+    assert {data["id"] for _, data, _ in got} == {setup.card["id"]}
+    # What each written answer's outcome names is what the store holds, seq for seq.
+    for answered in outcomes[1:3]:
+        for appended in answered.events:
+            held = (await stored_events(settings, appended.channel, appended.seq - 1))[0]
+            assert (held.seq, held.name, held.data) == (
+                appended.seq,
+                appended.name,
+                json.loads(appended.data),
+            )
