@@ -109,11 +109,29 @@ def aggregate_sql(dialect: str, scope: str, *, first: int = 1) -> str:
     student costs one row, not one per word. ``mastered`` is 0/1 on SQLite, a boolean on
     PostgreSQL; ``CASE WHEN`` reads both."""
 
-    return _aggregate(_condition(dialect, scope, first))
+    return _aggregate(_condition(dialect, scope, first), _learners(dialect, scope, first))
+
+
+# The scopes whose first parameter is the one learner whose cards they are.
+_OF_A_LEARNER = frozenset({"learner", "learner_words"})
+_SCOPE_LEARNERS = "SELECT learner_id FROM sc"
+
+
+def _learners(dialect: str, scope: str, first: int, names: tuple[str, ...] | None = None) -> str:
+    """The learners whose records the scope's sums read, for an ``IN``: the scope's cards'
+    (``sc``), or on PostgreSQL for a scope of one learner that learner's parameter itself,
+    so the records are found by the primary key's first column whatever the planner
+    makes of ``sc``. Through ``sc``, it joined one connection in three of bench/loop.py's
+    to the lessons' words by word alone, reading every learner's record of each word:
+    2.5 times the database's CPU for a student's answer (docs/benchmarks.md). (SQLite's
+    parameters are positional: there it stays ``sc``.)"""
+    if dialect == "sqlite" or scope not in _OF_A_LEARNER:
+        return _SCOPE_LEARNERS
+    return names[0] if names else f"${first}"
 
 
 @cache
-def _aggregate(condition: str) -> str:
+def _aggregate(condition: str, learners: str = _SCOPE_LEARNERS) -> str:
     """The cards of the scope (``sc``, the condition written once); the sums of each
     (lesson, learner) pair over the records the learners have of the lessons' words
     (``sums``: the records are found by learner, through the primary key, then joined to
@@ -133,7 +151,7 @@ WITH sc AS (
     sum(p.study_count) AS studies, sum(p.correct_count) AS correct,
     max(p.last_studied_at) AS last_studied_at
   FROM progress p JOIN lesson_words lw ON lw.word_id = p.word_id
-  WHERE p.user_id IN (SELECT learner_id FROM sc) AND lw.lesson_id IN (SELECT lesson_id FROM sc)
+  WHERE p.user_id IN ({learners}) AND lw.lesson_id IN (SELECT lesson_id FROM sc)
   GROUP BY lw.lesson_id, p.user_id
 ), counts AS (
   SELECT lesson_id, count(*) AS words FROM lesson_words
@@ -190,7 +208,9 @@ def store_sql(dialect: str, scope: str, *, names: tuple[str, ...] | None = None)
     the records as its statement's snapshot sees them: callers hold the locks that keep
     the sums' inputs from changing under it (the cards' classrooms, or the learner's row
     for a learner's own write)."""
-    return _store(dialect, _condition(dialect, scope, 1, names))
+    return _store(
+        dialect, _condition(dialect, scope, 1, names), _learners(dialect, scope, 1, names)
+    )
 
 
 def drifted_sql(dialect: str) -> str:
@@ -202,12 +222,12 @@ def drifted_sql(dialect: str) -> str:
     )
 
 
-def _computed(condition: str) -> str:
+def _computed(condition: str, learners: str = _SCOPE_LEARNERS) -> str:
     """The aggregate's sums of the scope as the stored columns hold them."""
     return (
         "SELECT card_id, CASE WHEN learner IS NULL THEN NULL ELSE words END AS words, "  # noqa: S608
         "started, mastered, studies, correct, last_studied_at "
-        f"FROM ({_aggregate(condition)}) x"
+        f"FROM ({_aggregate(condition, learners)}) x"
     )
 
 
@@ -225,7 +245,7 @@ def _differs(dialect: str) -> str:
 
 
 @cache
-def _store(dialect: str, condition: str) -> str:
+def _store(dialect: str, condition: str, learners: str) -> str:
     assignments = ", ".join(
         f"{column} = a.{value}"
         for column, value in zip(STORED_COLUMNS, COMPUTED_COLUMNS, strict=True)
@@ -233,7 +253,7 @@ def _store(dialect: str, condition: str) -> str:
     # Every piece of this statement is a constant of this module; values are all bound.
     # SQLite's RETURNING names only the updated table: its columns hold the new sums.
     return (
-        f"UPDATE cards SET {assignments} FROM ({_computed(condition)}) a "  # noqa: S608
+        f"UPDATE cards SET {assignments} FROM ({_computed(condition, learners)}) a "  # noqa: S608
         f"WHERE cards.id = a.card_id AND {_differs(dialect)} "
         f"RETURNING cards.id, cards.classroom_id, {stored_sql('cards')}, cards.created_at, "
         "cards.status, cards.lock_expires_at"
