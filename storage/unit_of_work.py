@@ -7,10 +7,11 @@ the transaction commits, and only then do the ``after_commit`` hooks run and the
 events go to ``publish``. If the body raises, or the append or the commit fails, the
 transaction rolls back and nothing is published and no hook runs.
 
-Two writes stay outside it because they are not a transaction of ours: on PostgreSQL the
-progress PUT's guarded write (``repositories/progress.write_if_unchanged``) and the board
-move (``repositories/card_moves.move_card``) each write the row and number its event in
-one autocommitted statement; their callers publish the event that statement returns.
+Three writes stay outside it because they are not a transaction of ours: on PostgreSQL the
+progress PUT's guarded write (``repositories/progress.write_if_unchanged``), students'
+answers written together (``repositories/learner_writes.write``) and the board move
+(``repositories/card_moves.move_card``) each write their rows and number their events in
+one autocommitted statement; their callers publish the events that statement returns.
 """
 
 from __future__ import annotations

@@ -190,13 +190,10 @@ class ProgressService:
         if not student:
             if seq is None:
                 return None
-            await self._publish(
-                [
-                    events.StoredEvent(
-                        event.channel, seq, event.name, event.data, *_actor(event), now
-                    )
-                ]
+            stored = events.StoredEvent(
+                event.channel, seq, event.name, event.data, event.actor_id, event.actor_name, now
             )
+            await self._publish([stored])
             return record, created
         # A student's answer, with the connection given back while it waits its turn.
         answer = learner_writes.Answer(
@@ -344,10 +341,6 @@ class ProgressService:
         if (count_problem := _counts_problem(update)) is not None:
             found.append(("correctCount", count_problem))
         return found
-
-
-def _actor(event: events.NewEvent) -> tuple[uuid.UUID | None, str | None]:
-    return event.actor_id, event.actor_name
 
 
 async def _watch(session: AsyncSession, learner_id: uuid.UUID, exclusive: bool) -> bool:
