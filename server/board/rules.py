@@ -92,7 +92,8 @@ def advances_sql(status: str, *, started: str, words: str, mastered: str) -> str
     """Whether :func:`advances` moves the card at all, as a PostgreSQL condition on four
     expressions, for a student's one-statement answer (storage/repositories/
     learner_writes.py), which leaves a card that would move to the Python path.
-    tests/server/test_board_rules.py holds it to :func:`advances` on every status."""
+    tests/server/test_board_json.py holds it, as ``server/board/progress.advances_sql``
+    uses it, to the judgement ``settle`` makes on every status."""
     return (
         f"(({status} = 'not_started' AND {started} >= 1) OR "
         f"({status} = 'in_progress' AND {words} >= 1 AND {mastered} = {words}))"

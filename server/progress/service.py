@@ -117,7 +117,7 @@ class ProgressService:
             for _ in range(GUARDED_TRIES):
                 try:
                     done = await self._put_guarded(principal, update)
-                except learner_writes.MovesACard:
+                except _MovesACard:
                     # Rare (a lesson's first study, its last word mastered): the Python
                     # way, holding the boards as a move does.
                     return await self._put_once(principal, update, True)
@@ -154,7 +154,7 @@ class ProgressService:
         (``repository.write_if_unchanged``). A student: also the sums of the cards whose
         lessons hold the word and a ``card.progress`` for each that changed, under the
         locks every student's write takes, written with the other students' answers
-        waiting in this process (server/progress/student_writes.py), or ``MovesACard``
+        waiting in this process (server/progress/student_writes.py), or ``_MovesACard``
         with nothing written when one would auto-advance.
 
         Not a unit of work (storage/unit_of_work.py): there is no transaction to hold the
@@ -201,7 +201,7 @@ class ProgressService:
         )
         written = await self._students.write(answer, event.data)
         if written.state == learner_writes.MOVES:
-            raise learner_writes.MovesACard
+            raise _MovesACard
         return (record, created) if written.state == learner_writes.WRITTEN else None
 
     async def _apply_one(
@@ -341,6 +341,11 @@ class ProgressService:
         if (count_problem := _counts_problem(update)) is not None:
             found.append(("correctCount", count_problem))
         return found
+
+
+class _MovesACard(Exception):
+    """A student's answer would auto-advance a card: it was not written, and is made the
+    Python way (:meth:`ProgressService.put`)."""
 
 
 async def _watch(session: AsyncSession, learner_id: uuid.UUID, exclusive: bool) -> bool:

@@ -37,6 +37,9 @@ from storage.repositories.learner_writes import Answer, Outcome
 # PostgreSQL keeps the first 64 of a transaction's subtransactions in shared memory.
 MOST = 32
 
+# An answer waiting: what to write, its event's data as shown, and its request's future.
+_Waiting = tuple[Answer, Any, "asyncio.Future[Outcome]"]
+
 
 class StudentWrites:
     """This process's students' answers, written together (PostgreSQL only)."""
@@ -44,7 +47,7 @@ class StudentWrites:
     def __init__(self, database: Database, publish: events.Publish) -> None:
         self._db = database
         self._publish = publish
-        self._waiting: list[tuple[Answer, Any, asyncio.Future[Outcome]]] = []
+        self._waiting: list[_Waiting] = []
         # The one statement on its way (a second one at once gained nothing measurable and
         # cost CPU an answer: docs/benchmarks.md).
         self._writer: asyncio.Task[None] | None = None
@@ -67,7 +70,7 @@ class StudentWrites:
         finally:
             self._writer = None
 
-    async def _write(self, group: Sequence[tuple[Answer, Any, asyncio.Future[Outcome]]]) -> None:
+    async def _write(self, group: Sequence[_Waiting]) -> None:
         if not group:
             return
         try:

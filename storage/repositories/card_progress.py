@@ -73,26 +73,28 @@ _SCOPES = {
 }
 
 
+def _place(
+    dialect: str, first: int, names: tuple[str, ...] | None, number: int, *, listed: bool = False
+) -> str:
+    """A scope's parameter ``number`` (from 1): ``$first + number - 1`` on PostgreSQL, or the
+    SQL ``names`` give (a PL/pgSQL function's variables); ``?`` on SQLite. ``listed``: the
+    list's elements, for an ``IN``."""
+    if dialect == "sqlite":
+        return "SELECT value FROM json_each(?)" if listed else "?"
+    value = names[number - 1] if names else f"${first + number - 1}"
+    if not listed:
+        return value
+    return f"SELECT unnest(CAST({value} AS {'uuid' if number == 1 else 'varchar'}[]))"
+
+
 def _condition(dialect: str, scope: str, first: int, names: tuple[str, ...] | None = None) -> str:
-    """The scope's condition; its parameters ``$first``, ``$first + 1`` on PostgreSQL, or
-    the SQL ``names`` given (a PL/pgSQL function's variables)."""
-
-    def place(number: int, *, listed: bool = False) -> str:
-        if dialect == "sqlite":
-            return "SELECT value FROM json_each(?)" if listed else "?"
-        value = names[number - 1] if names else f"${first + number - 1}"
-        return (
-            f"SELECT unnest(CAST({value} AS {'uuid' if number == 1 else 'varchar'}[]))"
-            if listed
-            else value
-        )
-
+    """The scope's condition, its parameters as :func:`_place` writes them."""
     return _SCOPES[scope].format_map(
         {
-            "p1": place(1),
-            "p2": place(2),
-            "list1": place(1, listed=True),
-            "list2": place(2, listed=True),
+            "p1": _place(dialect, first, names, 1),
+            "p2": _place(dialect, first, names, 2),
+            "list1": _place(dialect, first, names, 1, listed=True),
+            "list2": _place(dialect, first, names, 2, listed=True),
         }
     )
 
@@ -127,7 +129,7 @@ def _learners(dialect: str, scope: str, first: int, names: tuple[str, ...] | Non
     parameters are positional: there it stays ``sc``.)"""
     if dialect == "sqlite" or scope not in _OF_A_LEARNER:
         return _SCOPE_LEARNERS
-    return names[0] if names else f"${first}"
+    return _place(dialect, first, names, 1)
 
 
 @cache

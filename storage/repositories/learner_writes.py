@@ -82,10 +82,6 @@ _MOVES_STATE = "TA001"
 WRITTEN, CHANGED, MOVES = "written", "changed", "moves"
 
 
-class MovesACard(Exception):
-    """An answer would auto-advance a card: it was not written."""
-
-
 @dataclass(frozen=True, slots=True)
 class Answer:
     """A student's answer to write: the record as Python made it from the one it read
@@ -121,14 +117,14 @@ class Outcome:
 
 
 # The function's parameters in order: an array of one element per answer, but for the
-# two event names. The answers come sorted by (learner, word): the order their records'
+# cards' event's name. The answers come sorted by (learner, word): the order their records'
 # rows are locked in.
 _PARAMETERS = (
     ("p_learners", "uuid[]"),
     *((f"p_{name}", f"{PG_TYPES[name]}[]") for name in COLUMNS),
     *((f"p_seen_{name}", f"{PG_TYPES[name]}[]") for name in GUARDED_COLUMNS),
     ("p_channels", "varchar[]"),
-    ("p_name", "varchar"),
+    ("p_names", "varchar[]"),
     ("p_data", "text[]"),
     ("p_card_name", "varchar"),
     ("p_actor_names", "varchar[]"),
@@ -196,7 +192,7 @@ BEGIN
       v_states := v_states || '{WRITTEN}'::text;
       e_items := e_items || array_fill(i, ARRAY[1 + cardinality(v_channels)]);
       e_channels := e_channels || p_channels[i] || v_channels;
-      e_names := e_names || p_name || array_fill(p_card_name, ARRAY[cardinality(v_channels)]);
+      e_names := e_names || p_names[i] || array_fill(p_card_name, ARRAY[cardinality(v_channels)]);
       e_data := e_data || p_data[i] || v_data;
     EXCEPTION WHEN SQLSTATE '{_MOVES_STATE}' THEN
       -- This answer's writes are rolled back; the others stand.
@@ -261,7 +257,7 @@ async def write(
         *([v[column] for v in values] for column in COLUMNS),
         *([v[f"seen_{column}"] for v in values] for column in GUARDED_COLUMNS),
         [a.event[0] for a in ranked],
-        ranked[0].event[1] if ranked else "",
+        [a.event[1] for a in ranked],
         [a.event[2] for a in ranked],
         card_name,
         [a.actor_name for a in ranked],
@@ -280,7 +276,8 @@ async def write(
         states[item] = state
         if state == WRITTEN:
             appended.setdefault(item, []).append(Appended(channel, int(seq), event_name, data))
-    outcomes: list[Outcome] = [Outcome(CHANGED)] * len(answers)
-    for rank, k in enumerate(order, 1):
-        outcomes[k] = Outcome(states[rank], tuple(appended.get(rank, ())))
-    return outcomes
+    # The function numbers the answers as it wrote them (sorted, from 1).
+    outcomes = {
+        k: Outcome(states[rank], tuple(appended.get(rank, ()))) for rank, k in enumerate(order, 1)
+    }
+    return [outcomes[k] for k in range(len(answers))]
