@@ -117,9 +117,7 @@ class ProgressService:
             for _ in range(GUARDED_TRIES):
                 try:
                     done = await self._put_guarded(principal, update)
-                except _MovesACard:
-                    # Rare (a lesson's first study, its last word mastered): the Python
-                    # way, holding the boards as a move does.
+                except _TakesTheLocks:
                     return await self._put_once(principal, update, True)
                 if done is not None:
                     return done
@@ -151,11 +149,13 @@ class ProgressService:
         meanwhile: the caller reads again, or in the end takes the row's lock.
 
         A learner who is no classroom's student: the record and its ``progress.updated``
-        (``repository.write_if_unchanged``). A student: also the sums of the cards whose
-        lessons hold the word and a ``card.progress`` for each that changed, under the
-        locks every student's write takes, written with the other students' answers
-        waiting in this process (server/progress/student_writes.py), or ``_MovesACard``
-        with nothing written when one would auto-advance.
+        (``repository.write_if_unchanged``), or ``_TakesTheLocks`` for a word they never
+        studied (a record is created holding the learner's lock, classrooms.
+        lock_of_learner). A student: also the sums of the cards whose lessons hold the
+        word and a ``card.progress`` for each that changed, under the locks every
+        student's write takes, written with the other students' answers waiting in this
+        process (server/progress/student_writes.py), or ``_TakesTheLocks`` with nothing
+        written when one would auto-advance.
 
         Not a unit of work (storage/unit_of_work.py): there is no transaction to hold the
         events, the one statement writes the record and numbers its events and commits on
@@ -171,6 +171,8 @@ class ProgressService:
                     raise _stale(current)
                 case Unchanged(record=record):
                     return record, False
+                case Created() if not student:
+                    raise _TakesTheLocks
                 case Created(record=record) | Changed(record=record):
                     event = _updated_event(principal, ProgressOut.of(record))
                     data = msgspec.json.encode(event.data).decode()
@@ -201,33 +203,19 @@ class ProgressService:
         )
         written = await self._students.write(answer, event.data)
         if written.state == learner_writes.MOVES:
-            raise _MovesACard
+            raise _TakesTheLocks
         return (record, created) if written.state == learner_writes.WRITTEN else None
 
     async def _apply_one(
         self, session: AsyncSession, user_id: uuid.UUID, update: Update, now: datetime
     ) -> Outcome:
         rows = await repository.lock(session, user_id, [update.word_id])
-        current = rows.get(update.word_id)
-        outcome = apply_update(current, update, now)
-        if isinstance(outcome, Created):
-            created = await repository.insert_new(session, user_id, [outcome.record])
-            if not created:
-                # Another request created it meanwhile: it is an update of that record now.
-                rows = await repository.lock(session, user_id, [update.word_id])
-                outcome = apply_update(rows[update.word_id], update, now)
-                if isinstance(outcome, Created):  # pragma: no cover - the row exists now
-                    raise AssertionError("a locked existing row cannot be created again")
-            else:
-                return outcome
-        return outcome
+        return apply_update(rows.get(update.word_id), update, now)
 
     async def batch(self, principal: Principal, updates: Sequence[Update]) -> list[ProgressOut]:
         """All or nothing; every bad item is named in ``details.items``, whether it is
         invalid on its own or stale against the stored record (contract §6)."""
-        return await _boarded(
-            lambda exclusive: _retrying(lambda: self._batch_once(principal, updates, exclusive))
-        )
+        return await _boarded(lambda exclusive: self._batch_once(principal, updates, exclusive))
 
     async def _batch_once(
         self, principal: Principal, updates: Sequence[Update], exclusive: bool
@@ -297,9 +285,7 @@ class ProgressService:
         self, principal: Principal, entries: Sequence[tuple[Update, datetime | None]]
     ) -> tuple[int, int, int]:
         """Merge imported records; (imported, merged, unchanged) counts."""
-        return await _boarded(
-            lambda exclusive: _retrying(lambda: self._merge_once(principal, entries, exclusive))
-        )
+        return await _boarded(lambda exclusive: self._merge_once(principal, entries, exclusive))
 
     async def _merge_once(
         self,
@@ -343,16 +329,19 @@ class ProgressService:
         return found
 
 
-class _MovesACard(Exception):
-    """A student's answer would auto-advance a card: it was not written, and is made the
-    Python way (:meth:`ProgressService.put`)."""
+class _TakesTheLocks(Exception):
+    """An answer the one-statement way does not write: a student's that would auto-advance
+    a card (a lesson's first study, its last word mastered: the boards must be held as a
+    move holds them), or a non-student's first of a word (the learner's lock must be
+    held). Nothing was written; :meth:`ProgressService.put` makes it the Python way."""
 
 
 async def _watch(session: AsyncSession, learner_id: uuid.UUID, exclusive: bool) -> bool:
     """Take the locks of the learner's classrooms and the learner's row (before the
     write's own row locks: the order every progress write takes them in, storage/
     repositories/classrooms.lock_of_learner), under which the write's cards' sums are
-    stored. False for a learner who is no student: no card shows their progress."""
+    stored and its absent words created. False for a learner who is no student (only
+    their row is locked): no card shows their progress."""
     return bool(await classrooms.lock_of_learner(session, learner_id, exclusive=exclusive))
 
 
@@ -404,23 +393,6 @@ def _stale(current: repository.ProgressRow) -> VersionConflict:
         "Counts are lower than the stored ones: this device is behind",
         details={"current": as_json(current)},
     )
-
-
-class _Retry(Exception):
-    """A concurrent request created a word this one meant to create."""
-
-
-RETRIES = 3
-
-
-async def _retrying(attempt: Callable[[], Awaitable[T]]) -> T:
-    """Run ``attempt`` again (in a new transaction) when a concurrent creation raced it."""
-    for _ in range(RETRIES - 1):
-        try:
-            return await attempt()
-        except _Retry:
-            continue
-    return await attempt()
 
 
 # What a batch or an import computes costs, per item, about 10 µs (the record read back,
@@ -519,10 +491,10 @@ def _plan_merge(
 async def _write(session: AsyncSession, user_id: uuid.UUID, plan: _Plan) -> None:
     """Insert the new words and overwrite the locked existing ones, set-based.
 
-    New words go in with ``ON CONFLICT DO NOTHING``: if one was created by a concurrent
-    request meanwhile, overwriting it would lose that request's counts, so the whole
-    transaction is rolled back and retried on the rows as they are now.
+    The write holds the learner's lock (``_watch``), which every write that creates a
+    learner's record takes, so the words it found absent are still absent. Were one
+    there, overwriting it would lose another request's counts: fail loudly instead.
     """
     if await repository.insert_new(session, user_id, plan.new_rows) != len(plan.new_rows):
-        raise _Retry()
+        raise RuntimeError("a record was created by a write without the learner's lock")
     await repository.upsert(session, user_id, plan.old_rows)

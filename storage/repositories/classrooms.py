@@ -244,13 +244,24 @@ async def lock_of_learner(
     so learners of one classroom do not queue behind each other, and its learner's row, so
     one learner's writes do (each reads the sums the one before left). A write that must
     move a card (auto-advance) needs the board's own lock: ``exclusive`` takes the
-    classrooms ``FOR UPDATE`` instead (server/progress/service.py retries with it)."""
+    classrooms ``FOR UPDATE`` instead (server/progress/service.py retries with it).
+
+    The learner's row is locked for a learner who is no student too: every write that
+    may create a learner's record holds it, so a write that found a word absent under it
+    is the one that creates it (no other request creates it meanwhile)."""
     if dialect_of(session) == "sqlite":  # its writers are serialised already
         entries = select(Student.classroom_id).where(Student.learner_id == learner_id)
         found = await session.execute(select(Classroom.id).where(Classroom.id.in_(entries)))
         return sorted(found.scalars())
     result = await session.execute(_learner_lock(exclusive=exclusive), {"learner": learner_id})
-    return list(result.scalars())
+    classroom_ids = list(result.scalars())
+    if not classroom_ids:  # no classroom row came with the learner's: lock it alone
+        await session.execute(
+            select(User.id)
+            .where(User.id == learner_id)
+            .with_for_update(key_share=True)  # FOR NO KEY UPDATE
+        )
+    return classroom_ids
 
 
 def learner_lock_sql(learners: str, *, exclusive: bool) -> str:

@@ -202,8 +202,9 @@ def _json_list(values: Sequence[str]) -> str:
 async def insert_new(session: AsyncSession, user_id: uuid.UUID, rows: Sequence[ProgressRow]) -> int:
     """Insert records that do not exist yet; how many were inserted.
 
-    A word another transaction created meanwhile is skipped (``ON CONFLICT DO NOTHING``)
-    and not counted, so the caller can tell and treat it as an update.
+    A word that exists is skipped (``ON CONFLICT DO NOTHING``) and not counted, so a
+    caller that holds the learner's lock (``classrooms.lock_of_learner``), under which no
+    other write creates one, can tell that the rule was broken.
     """
     if not rows:
         return 0

@@ -8,7 +8,6 @@ an event is read from the ``seq`` that ``GET /api/v1/progress`` reports for the 
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -203,32 +202,6 @@ async def test_an_identical_put_changes_nothing_and_emits_nothing(client: Client
         assert response.json()["data"] == created
     assert await _seq(client, headers) == 1
     assert await _one(client, headers, "hund") == created
-
-
-async def test_ten_concurrent_identical_puts_make_one_record(client: Client) -> None:
-    headers = await _user(client)
-    responses = await asyncio.gather(*(_put(client, headers, "hund", 4, 3, 4) for _ in range(10)))
-    assert sorted(r.status_code for r in responses) == [200] * 9 + [201], [
-        r.text for r in responses
-    ]
-    bodies = [r.json()["data"] for r in responses]
-    assert all(body == bodies[0] for body in bodies)
-    records, seq = await _listing(client, headers)
-    assert records == {"hund": bodies[0]}
-    assert seq == 1
-
-
-async def test_concurrent_different_puts_all_apply_in_some_order(client: Client) -> None:
-    headers = await _user(client)
-    responses = await asyncio.gather(*(_put(client, headers, "hund", n, n, 3) for n in range(1, 9)))
-    codes = [r.status_code for r in responses]
-    # Each is applied or refused as stale against what an earlier one stored; never lost.
-    assert codes.count(201) == 1
-    assert set(codes) <= {200, 201, 409}
-    assert responses[-1].status_code in (200, 201)
-    record = await _one(client, headers, "hund")
-    assert record["studyCount"] == 8
-    assert await _seq(client, headers) == codes.count(200) + codes.count(201)
 
 
 @pytest.mark.parametrize(("study", "correct"), [(4, 3), (5, 2), (2, 0)])
