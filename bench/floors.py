@@ -11,13 +11,22 @@ beyond what the statements take.
     statement on PostgreSQL, as storage/events.py appends them), commit. On
     SQLite (WAL, ``synchronous=NORMAL``, as Tandem runs it) and on PostgreSQL. The batch
     targets are 15 ms (SQLite) and 30 ms (PostgreSQL) for the whole request.
+``answers``
+    Students' answers on PostgreSQL, in groups of 8 (as server/progress/student_writes.py
+    sends them), each group one transaction of the rows the contract asks for and nothing
+    else: no PL/pgSQL, no locks taken first, no sums computed, no JSON built. Unassigned:
+    8 records upserted, 8 ``progress.updated`` appended (8 channel heads). Assigned (each
+    word in 3 lessons, 3 cards on 2 boards): the same, plus 24 cards' stored sums set and
+    24 ``card.progress`` appended on the 2 boards' channels. One connection, the two kinds
+    alternating; the figure is answers a second and their ratio (issue 15's target is
+    0.8 for the whole request).
 ``board``
     PostgreSQL reading a 3,000-card board's rows (storage/repositories/cards.py's board
     query, fetched by asyncpg), and gzip of the board's JSON (the cards shown by
     ``CardOut.of``) at levels 1 and 6. The uncached-read target is 300
     boards a second on two cores.
 
-    uv run python -m bench.floors [--scenarios batch,board] [--rounds 25]
+    uv run python -m bench.floors [--scenarios batch,answers,board] [--rounds 25]
 """
 
 from __future__ import annotations
@@ -70,7 +79,7 @@ HEAD_SQLITE = (
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenarios", default="batch,board", help="comma-separated")
+    parser.add_argument("--scenarios", default="batch,answers,board", help="comma-separated")
     parser.add_argument("--rounds", type=int, default=25, help="timed rounds (5 more warm up)")
     parser.add_argument("--admin-url", default=common.ADMIN_URL)
     return parser.parse_args()
@@ -174,6 +183,120 @@ async def postgres_batch(url: str, rounds: int) -> list[float]:
     return times[5:]
 
 
+GROUP = 8
+ANSWER_DATA = """
+INSERT INTO users (id, email, name, role, password_hash, created_at)
+  SELECT gen_random_uuid(), 'floor' || i || '@example.org', 'F' || i, 'learner', 'x', now()
+  FROM generate_series(1, 16) i;
+INSERT INTO classrooms (id, name, teacher_join_code, student_join_code, created_at)
+  SELECT gen_random_uuid(), 'Floor ' || i, 'floor-t' || i, 'floor-s' || i, now()
+  FROM generate_series(1, 2) i;
+INSERT INTO students (id, classroom_id, name, learner_id, created_at)
+  SELECT gen_random_uuid(), c.id, u.name, u.id, now() FROM classrooms c CROSS JOIN users u;
+INSERT INTO lessons (id, classroom_id, title, category, created_at)
+  SELECT gen_random_uuid(), c.id, 'Lesson', 'category', now()
+  FROM classrooms c, generate_series(1, 2) i WHERE i = 1 OR c.name = 'Floor 1';
+INSERT INTO cards (id, classroom_id, lesson_id, student_id, status, sort_key, created_at,
+    updated_at, progress_words)
+  SELECT gen_random_uuid(), l.classroom_id, l.id, s.id, 'in_progress',
+    (row_number() OVER ()) * 65536, now(), now(), 10
+  FROM lessons l JOIN students s ON s.classroom_id = l.classroom_id;
+"""
+# The group's records, one statement: each learner's row of one word, overwritten.
+_ARRAYS = ", ".join(
+    f"CAST(${n} AS {records.PG_TYPES[c]}[])" for n, c in enumerate(records.COLUMNS, 2)
+)
+_OVERWRITE = ", ".join(
+    f"{c} = excluded.{c}" for c in records.COLUMNS if c not in ("word_id", "created_at")
+)
+RECORDS = (
+    f"INSERT INTO progress (user_id, {', '.join(records.COLUMNS)}) "  # noqa: S608 - ours
+    f"SELECT * FROM unnest(CAST($1 AS uuid[]), {_ARRAYS}) "
+    f"ON CONFLICT (user_id, word_id) DO UPDATE SET {_OVERWRITE}"
+)
+CARD_SUMS = """
+UPDATE cards SET progress_started = v.started, progress_mastered = v.mastered,
+  progress_studies = v.studies, progress_correct = v.correct, progress_last_studied_at = $6
+FROM unnest(CAST($1 AS uuid[]), CAST($2 AS int[]), CAST($3 AS int[]), CAST($4 AS int[]),
+  CAST($5 AS int[])) AS v(id, started, mastered, studies, correct)
+WHERE cards.id = v.id
+"""
+CARD_DATA = json.dumps(
+    {
+        "id": str(CLASSROOM),
+        "progress": {
+            "words": 10,
+            "started": 7,
+            "mastered": 2,
+            "studies": 40,
+            "correct": 31,
+            "last_studied_at": "2026-12-04T16:58:00.123456Z",
+        },
+    }
+)
+
+
+async def postgres_answers(url: str, rounds: int) -> dict[str, list[float]]:
+    """Each kind's groups' times (ms), alternating."""
+    await migrate.upgrade(url)
+    db = await asyncpg.connect(url.replace("+asyncpg", ""))
+    for statement in filter(str.strip, ANSWER_DATA.split(";")):
+        await db.execute(statement)
+    await db.execute("ANALYZE")
+    learners = [row[0] for row in await db.fetch("SELECT id FROM users ORDER BY id")]
+    cards: dict[uuid.UUID, list[uuid.UUID]] = {learner: [] for learner in learners}
+    boards: dict[uuid.UUID, str] = {}
+    for learner, card, board in await db.fetch(
+        "SELECT s.learner_id, c.id, 'board:' || CAST(c.classroom_id AS text) FROM cards c "
+        "JOIN students s ON s.id = c.student_id ORDER BY c.id"
+    ):
+        cards[learner].append(card)
+        boards[card] = board
+    times: dict[str, list[float]] = {"assigned": [], "unassigned": []}
+    for done in range(rounds + 5):
+        for kind, word in (("assigned", "assigned-word"), ("unassigned", "free-word")):
+            group = learners[(done * GROUP) % len(learners) :][:GROUP]
+            at = datetime.now(UTC)
+            row = records.ProgressRow(
+                word, done + 1, done, 3, False, at, at, at, at, 2, None, 1.5, 5.0, at
+            )
+            channels = [f"progress:{learner}" for learner in group]
+            names = ["progress.updated"] * GROUP
+            data = [EVENT_DATA] * GROUP
+            changed = (
+                [card for learner in group for card in cards[learner]] if kind == "assigned" else []
+            )
+            channels += [boards[card] for card in changed]
+            names += ["card.progress"] * len(changed)
+            data += [CARD_DATA] * len(changed)
+            ordinals: dict[str, int] = {}
+            numbered = []
+            for channel in channels:  # each event's ordinal in its channel
+                ordinals[channel] = ordinals.get(channel, 0) + 1
+                numbered.append(ordinals[channel])
+            began = time.perf_counter()
+            async with db.transaction():
+                await db.execute(RECORDS, group, *[[value] * GROUP for value in row])
+                if changed:
+                    n = len(changed)
+                    await db.execute(
+                        CARD_SUMS, changed, [7] * n, [2] * n, [40 + done] * n, [31] * n, at
+                    )
+                await db.execute(
+                    events._APPEND_MANY,
+                    channels,
+                    numbered,
+                    names,
+                    data,
+                    [group[0]] * len(channels),
+                    ["F"] * len(channels),
+                    at,
+                )
+            times[kind].append((time.perf_counter() - began) * 1000)
+    await db.close()
+    return {kind: found[5:] for kind, found in times.items()}
+
+
 BOARD_DATA = """
 INSERT INTO classrooms VALUES ($1, 'Floor', 'floor-t', 'floor-s', now());
 INSERT INTO students SELECT gen_random_uuid(), $1, 'Student number ' || i, NULL, now()
@@ -215,6 +338,15 @@ async def main(args: argparse.Namespace) -> None:
         summary("SQLite (sqlite3)", await sqlite_batch(args.rounds))
         async with common.fresh_database(args.admin_url) as url:
             summary("PostgreSQL (asyncpg)", await postgres_batch(url, args.rounds))
+    if "answers" in scenarios:
+        async with common.fresh_database(args.admin_url) as url:
+            groups = await postgres_answers(url, args.rounds * 8)
+        print(f"students' answers in groups of {GROUP}: the rows alone, one connection")
+        rates = {}
+        for kind, found in groups.items():
+            rates[kind] = GROUP * 1000 / statistics.median(found)
+            summary(f"{kind} group ({rates[kind]:,.0f} answers/s)", found)
+        print(f"  ratio assigned / unassigned: {rates['assigned'] / rates['unassigned']:.2f}")
     if "board" in scenarios:
         async with common.fresh_database(args.admin_url) as url:
             times, body = await postgres_board(url, args.rounds)
