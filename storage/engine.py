@@ -52,13 +52,15 @@ JSON_CODEC: dict[str, Any] = {
 }
 
 
-DEFAULT_POOL_SIZE = 20
-# Connections beyond the pool are opened for a burst and closed when returned. Few: under
-# steady load past the pool size, every checkout opened a new PostgreSQL backend (a fork
-# and a type introspection) and closed it again, which cost PostgreSQL more CPU than the
-# PUTs themselves (docs/benchmarks.md). Requests past the pool and its overflow wait for a
-# connection instead (at most ``pool_timeout``).
-POOL_OVERFLOW = 5
+# A process holds at most this many PostgreSQL connections, and keeps every one it opens:
+# a connection opened for a burst and closed when returned (SQLAlchemy's overflow) cost
+# PostgreSQL a fork, the asyncpg codecs' type introspection, the students' write function
+# and every statement's first plans again. At a school day's load the pool's 20 plus 5
+# overflow churned 19 backends a second, and PostgreSQL spent 71 % of a core at 1,500 learners;
+# the same 25, all kept: 50 %, and 1,750 learners carried where 1,500 was the most
+# (docs/benchmarks.md). Requests past the pool wait for a connection (``pool_timeout``).
+DEFAULT_POOL_SIZE = 25
+POOL_OVERFLOW = 0
 
 
 def create_engine(
