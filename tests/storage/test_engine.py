@@ -63,8 +63,7 @@ async def test_a_burst_of_requests_opens_no_new_backend_the_second_time(
             before = await admin.fetchval(SESSIONS, dsn.database)
             async with AsyncExitStack() as held:
                 sessions = [
-                    await held.enter_async_context(database.autocommit())
-                    for _ in range(most)
+                    await held.enter_async_context(database.autocommit()) for _ in range(most)
                 ]
                 await asyncio.gather(*(s.execute(text("SELECT 1")) for s in sessions))
             await admin.execute("SELECT pg_stat_clear_snapshot()")
