@@ -177,6 +177,7 @@ class ProgressService:
                     event = _updated_event(principal, ProgressOut.of(record))
                     data = msgspec.json.encode(event.data).decode()
                     if not student:
+                        assert seen is not None  # a first answer took the locked way above
                         seq = await repository.write_if_unchanged(
                             session,
                             principal.user_id,

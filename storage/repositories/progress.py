@@ -253,12 +253,30 @@ def guarded_write_sql(place: Callable[[str], str]) -> str:
     record changed meanwhile. The one place this guard is written: the guarded PUT below
     and a student's one-statement write (repositories/learner_writes.py) use it."""
     values = ", ".join(place(name) for name in COLUMNS)
-    seen = " AND ".join(f"progress.{name} = {place('seen_' + name)}" for name in GUARDED_COLUMNS)
     # Every piece is a constant of this module or the caller's; values are all bound.
     return (
         f"INSERT INTO progress (user_id, {_COLUMN_LIST}) VALUES ({place('user_id')}, {values}) "  # noqa: S608
-        f"ON CONFLICT (user_id, word_id) DO UPDATE SET {_UPDATED} WHERE {seen}"
+        f"ON CONFLICT (user_id, word_id) DO UPDATE SET {_UPDATED} WHERE {_still_seen(place)}"
     )
+
+
+def guarded_update_sql(place: Callable[[str], str]) -> str:
+    """PostgreSQL: :func:`guarded_write_sql` for a record that was seen, as an ``UPDATE``:
+    a record deleted meanwhile is not written again either (an ``INSERT`` would create it,
+    and a record is created only under the learner's lock: classrooms.lock_of_learner).
+    For writers that do not hold that lock (a non-student's guarded PUT)."""
+    assignments = ", ".join(
+        f"{name} = {place(name)}" for name in COLUMNS if name not in {"word_id", "created_at"}
+    )
+    return (
+        f"UPDATE progress SET {assignments} WHERE progress.user_id = {place('user_id')} "  # noqa: S608
+        f"AND progress.word_id = {place('word_id')} AND {_still_seen(place)}"
+    )
+
+
+def _still_seen(place: Callable[[str], str]) -> str:
+    """The guard: the stored record is still the one seen."""
+    return " AND ".join(f"progress.{name} = {place('seen_' + name)}" for name in GUARDED_COLUMNS)
 
 
 def guard_values(seen: ProgressRow | None) -> dict[str, Any]:
@@ -273,12 +291,13 @@ def guard_values(seen: ProgressRow | None) -> dict[str, Any]:
 def _guarded_write_statement() -> TextClause:
     sql = f"""
 WITH written AS (
-  {guarded_write_sql(lambda name: f":{name}")}
+  {guarded_update_sql(lambda name: f":{name}")}
   RETURNING 1
 ), {events.one_event_sql(only_if="written")}
 SELECT seq FROM appended
 """  # noqa: S608 - every piece is a constant of this module; values are all bound
-    times = [bindparam(name, type_=UTCDateTime()) for name in _TIMES]
+    # created_at is not overwritten: an update keeps the record's creation.
+    times = [bindparam(name, type_=UTCDateTime()) for name in _TIMES - {"created_at"}]
     return text(sql).bindparams(
         _USER,
         *times,
@@ -292,16 +311,17 @@ async def write_if_unchanged(
     user_id: uuid.UUID,
     row: ProgressRow,
     *,
-    seen: ProgressRow | None,
+    seen: ProgressRow,
     channel: str,
     event_name: str,
     event_data: str,
     actor_name: str,
     at: datetime,
 ) -> int | None:
-    """PostgreSQL: write ``row`` and append its event (``event_data``: JSON text) if the
-    stored record is still ``seen`` (None: there was none); the event's seq, or None when
-    the record changed meanwhile and nothing was written. ``session`` should autocommit."""
+    """PostgreSQL: write ``row`` over the stored record and append its event
+    (``event_data``: JSON text) if that record is still ``seen``; the event's seq, or None
+    when it changed or was deleted meanwhile and nothing was written. It never creates a
+    record (see :func:`guarded_update_sql`). ``session`` should autocommit."""
     parameters: dict[str, Any] = {
         "user_id": user_id,
         **row._asdict(),

@@ -20,7 +20,7 @@ import pytest
 from litestar import Litestar
 from sqlalchemy import text
 
-from server.progress.rules import Created, Update, apply_update
+from server.progress.rules import Changed, Created, Update, apply_update
 from storage.base import isoformat, utcnow
 from storage.database import Database
 from storage.repositories import classrooms, progress
@@ -172,3 +172,46 @@ async def _until_waiting_on_a_lock(database: Database, task: asyncio.Task[Any]) 
             return True
         await asyncio.sleep(0.01)  # polling a condition: the task runs meanwhile
     return False
+
+
+@pytest.mark.needs_postgres
+async def test_an_answer_read_before_its_record_was_deleted_writes_nothing(
+    client: Client, database_url: str
+) -> None:
+    """A non-student's PUT reads its record, and a DELETE removes it before the PUT's one
+    statement runs (made here at the repository, between the two): the statement writes
+    nothing and appends nothing, so the PUT reads again and creates the record the locked
+    way. Written as an upsert, it re-created the record without the learner's lock, and a
+    batch that had found the word absent then failed (CI's histories test)."""
+    tokens = await signed_in(client)
+    headers = bearer(tokens["access_token"])
+    learner = uuid.UUID(tokens["user"]["id"])
+    assert (await _put(client, headers, "hund", 1, 1, 3)).status_code == 201
+    database = Database(database_url)
+    try:
+        async with database.autocommit() as session:
+            seen, student = await progress.get_for_guarded_write(session, learner, "hund")
+        assert seen is not None
+        assert not student
+        assert (await client.delete(f"{PROGRESS}/hund", headers=headers)).status_code == 200
+        _, seq = await _listing(client, headers)
+        changed = apply_update(seen, Update("hund", 2, 2, 4), utcnow())
+        assert isinstance(changed, Changed)
+        async with database.autocommit() as session:
+            written = await progress.write_if_unchanged(
+                session,
+                learner,
+                changed.record,
+                seen=seen,
+                channel=f"progress:{learner}",
+                event_name="progress.updated",
+                event_data="{}",
+                actor_name="Ada",
+                at=utcnow(),
+            )
+    finally:
+        await database.dispose()
+    assert written is None
+    assert await _listing(client, headers) == ({}, seq)
+    # The device's answer, sent again, creates it anew.
+    assert (await _put(client, headers, "hund", 2, 2, 4)).status_code == 201
