@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import uvicorn
 from litestar import Litestar
 from websockets.asyncio.client import ClientConnection, connect
@@ -58,6 +59,14 @@ async def live(app: Litestar) -> AsyncIterator[str]:
             ) from None
         finally:
             listener.close()
+
+
+@asynccontextmanager
+async def served(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of ``app`` served for real (:func:`live`), for requests that must run
+    at the same time: Litestar's test client's transport runs one request at a time."""
+    async with live(app) as address, httpx.AsyncClient(base_url=f"http://{address}") as http:
+        yield http
 
 
 def _stacks(tasks: set[asyncio.Task[None]]) -> str:

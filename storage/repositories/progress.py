@@ -84,9 +84,9 @@ _TIME_INDEXES = tuple(COLUMNS.index(name) for name in COLUMNS if name in _TIMES)
 _MASTERED = COLUMNS.index("mastered")
 _USER = bindparam("user_id", type_=Uuid())
 _COLUMN_LIST = ", ".join(COLUMNS)
-_UPDATED = ", ".join(
-    f"{name} = excluded.{name}" for name in COLUMNS if name not in {"word_id", "created_at"}
-)
+# What a write over a stored record sets: all but its key's word and its creation.
+_OVERWRITTEN = tuple(name for name in COLUMNS if name not in {"word_id", "created_at"})
+_UPDATED = ", ".join(f"{name} = excluded.{name}" for name in _OVERWRITTEN)
 
 
 def _from_sqlite(row: Sequence[Any]) -> ProgressRow:
@@ -265,9 +265,7 @@ def guarded_update_sql(place: Callable[[str], str]) -> str:
     a record deleted meanwhile is not written again either (an ``INSERT`` would create it,
     and a record is created only under the learner's lock: classrooms.lock_of_learner).
     For writers that do not hold that lock (a non-student's guarded PUT)."""
-    assignments = ", ".join(
-        f"{name} = {place(name)}" for name in COLUMNS if name not in {"word_id", "created_at"}
-    )
+    assignments = ", ".join(f"{name} = {place(name)}" for name in _OVERWRITTEN)
     return (
         f"UPDATE progress SET {assignments} WHERE progress.user_id = {place('user_id')} "  # noqa: S608
         f"AND progress.word_id = {place('word_id')} AND {_still_seen(place)}"

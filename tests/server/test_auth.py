@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import jwt
 import pytest
 from litestar import Litestar, get
@@ -22,17 +19,9 @@ from storage.database import Database
 from storage.models import User
 from tests.backends import SECRET_KEY
 from tests.helpers import PASSWORD, bearer, error_of, login, register, signed_in, unique_email
-from tests.live import live
+from tests.live import served
 
 Client = AsyncTestClient[Litestar]
-
-
-@asynccontextmanager
-async def served(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of ``app`` served for real, for requests that must run at the same time
-    (the test client's transport runs one request at a time)."""
-    async with live(app) as address, httpx.AsyncClient(base_url=f"http://{address}") as http:
-        yield http
 
 
 async def test_register_returns_the_user(client: Client) -> None:

@@ -34,7 +34,7 @@ from tests.board_helpers import (
     room,
 )
 from tests.helpers import error_of
-from tests.live import live
+from tests.live import served
 
 Client = httpx.AsyncClient
 
@@ -42,7 +42,7 @@ Client = httpx.AsyncClient
 @pytest.fixture
 async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the app served for real, so that requests do run at the same time."""
-    async with live(app) as address, httpx.AsyncClient(base_url=f"http://{address}") as http:
+    async with served(app) as http:
         yield http
 
 

@@ -12,7 +12,6 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 
-import httpx
 import msgspec
 import pytest
 from argon2 import PasswordHasher
@@ -25,7 +24,7 @@ from server.auth.throttle import LoginThrottle
 from server.settings import Settings
 from tests.backends import TEST_REDIS_URL
 from tests.helpers import PASSWORD, error_of, register
-from tests.live import live
+from tests.live import served
 from tests.server.test_ratelimit import (
     BACKENDS,
     CLOSED_REDIS_URL,
@@ -187,7 +186,7 @@ def test_login_throttle_rejects_meaningless_settings(
 
 def _behind_a_proxy(settings: Settings) -> Settings:
     # Litestar's test client connects as the peer "testclient", a client of an app served
-    # for real (tests/live.py) from 127.0.0.1. Trusting them as a proxy lets each request
+    # for real (tests/live.served) from 127.0.0.1. Trusting them as a proxy lets each request
     # name its client address in X-Forwarded-For, as a school's proxy would.
     return msgspec.structs.replace(settings, trusted_proxies=("testclient", "127.0.0.1"))
 
@@ -251,8 +250,7 @@ async def test_parallel_wrong_logins_reach_the_password_check_ten_times(
 
     monkeypatch.setattr(passwords, "verify_password", counting_verify)
     app = create_app(_behind_a_proxy(settings))
-    # Served for real: the test client's transport would run the logins one at a time.
-    async with live(app) as address, httpx.AsyncClient(base_url=f"http://{address}") as client:
+    async with served(app) as client:
         email = (await register(client))["email"]
         wrong = {"email": email, "password": "wrong password"}
         responses = await asyncio.gather(

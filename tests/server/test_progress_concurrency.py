@@ -25,7 +25,7 @@ from storage.base import isoformat, utcnow
 from storage.database import Database
 from storage.repositories import classrooms, progress
 from tests.helpers import bearer, signed_in
-from tests.live import live
+from tests.live import served
 
 Client = httpx.AsyncClient
 Headers = dict[str, str]
@@ -36,7 +36,7 @@ PROGRESS = "/api/v1/progress"
 @pytest.fixture
 async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the app served for real, so that requests do run at the same time."""
-    async with live(app) as address, httpx.AsyncClient(base_url=f"http://{address}") as http:
+    async with served(app) as http:
         yield http
 
 
@@ -156,22 +156,30 @@ async def test_a_first_answer_waits_for_the_learners_write_that_found_the_word_a
     assert record["createdAt"] == isoformat(created.record.created_at)
 
 
+# How long a PUT may take to reach its lock wait, and how often pg_stat_activity is read
+# meanwhile: PostgreSQL announces no lock wait, so it is looked for while the PUT runs.
+WAIT_TIMEOUT_SECONDS = 5.0
+LOOK_EVERY_SECONDS = 0.01
+
+
 async def _until_waiting_on_a_lock(database: Database, task: asyncio.Task[Any]) -> bool:
     """Whether a backend of this database waits on a lock before ``task`` is done (if it
-    is done first, it did not wait). Read outside the holding transaction: a transaction
-    sees one snapshot of ``pg_stat_activity``."""
-    while not task.done():
-        async with database.autocommit() as session:
-            waiting = await session.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND wait_event_type = 'Lock'"
+    is done first, it did not wait), within :data:`WAIT_TIMEOUT_SECONDS`. Read outside the
+    holding transaction: a transaction sees one snapshot of ``pg_stat_activity``."""
+    async with asyncio.timeout(WAIT_TIMEOUT_SECONDS):
+        while True:
+            async with database.autocommit() as session:
+                waiting = await session.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
                 )
-            )
-        if waiting.scalar_one():
-            return True
-        await asyncio.sleep(0.01)  # polling a condition: the task runs meanwhile
-    return False
+            if waiting.scalar_one():
+                return True
+            done, _ = await asyncio.wait({task}, timeout=LOOK_EVERY_SECONDS)
+            if done:
+                return False
 
 
 @pytest.mark.needs_postgres
