@@ -60,6 +60,10 @@ class Subscription:
     member: PresenceUser | None
     connection_id: str
     held: list[tuple[int | None, str]] | None = field(default_factory=list)
+    # While held: the newest presence frame shown to the channel, with its read's number.
+    # It follows ``subscribed`` only if read after the set the subscribe sent itself: a
+    # read started before this member joined lists the board without them.
+    held_presence: tuple[int, str] | None = None
     # The client has every event up to here (its ``subscribed`` said so, or it re-reads
     # that far after the ``reset`` sent with it): a lagging process must not send them.
     floor: int = 0
@@ -188,25 +192,35 @@ class Hub:
                 await asyncio.shield(self._left(subscription))
             return None
         outbox.force(protocol.subscribed(client_channel, current, ref))
+        sent: tuple[int, str] | None = None  # the presence frame sent here, with its read
         try:
             if users is not None:
-                outbox.force(protocol.presence(client_channel, _users(users)))
+                sent = read, protocol.presence(client_channel, _users(users))
+                outbox.force(sent[1])
                 # The others here are told now; the notice is for other processes (ours
                 # then finds ``channel.presence`` up to date and sends nothing twice). After
                 # a replay read the set may have changed meanwhile: tell them the current one.
                 if since is not None:
                     read, users = await self._members(store_channel, channel)
-                self._show_presence(channel, users, read, skip=subscription)
+                self._show_presence(channel, users, read)
                 await self._broker.publish([PresenceNotice(store_channel)])
             for frame in replay:
                 outbox.force(frame)
         finally:
-            held, subscription.held = subscription.held or [], None
-            for seq, frame in held:
-                if seq is None or seq > current:
-                    outbox.put(frame)  # else the replay had it, or the client already has it
+            self._release(subscription, current, sent)
         self.meters.subscribed()
         return subscription
+
+    @staticmethod
+    def _release(subscription: Subscription, current: int, sent: tuple[int, str] | None) -> None:
+        """Send what was held behind ``subscribed`` (at ``current``) and go live."""
+        held, subscription.held = subscription.held or [], None
+        for seq, frame in held:
+            if seq is None or seq > current:
+                subscription.outbox.put(frame)  # else the replay had it, or the client has it
+        shown, subscription.held_presence = subscription.held_presence, None
+        if shown is not None and (sent is None or (shown[0] > sent[0] and shown[1] != sent[1])):
+            subscription.outbox.put(shown[1])
 
     async def _replay(
         self, channel: _Channel, subscription: Subscription, since: int, current: int
@@ -481,11 +495,11 @@ class Hub:
         return read, await self._presence.members(store_channel)
 
     @staticmethod
-    def _show_presence(
-        channel: _Channel, users: list[PresenceUser], read: int, skip: Subscription | None = None
-    ) -> None:
-        """Send ``users`` (found by read number ``read``) to the channel's subscribers (but
-        ``skip``) if the set changed, unless a read started later was shown already."""
+    def _show_presence(channel: _Channel, users: list[PresenceUser], read: int) -> None:
+        """Send ``users`` (found by read number ``read``) to the channel's subscribers if the
+        set changed, unless a read started later was shown already. A subscription still
+        being set up keeps only the newest set, which its subscribe sends if it is newer than
+        the one it sent itself."""
         if read < channel.presence_shown:
             return
         channel.presence_shown = read
@@ -494,11 +508,9 @@ class Hub:
         channel.presence = users
         listed = _users(users)
         for subscription in channel.subscriptions:
-            if subscription is skip:
-                continue
             frame = protocol.presence(subscription.client_channel, listed)
             if subscription.held is not None:
-                subscription.held.append((None, frame))
+                subscription.held_presence = (read, frame)
             else:
                 subscription.outbox.force(frame)
 

@@ -676,6 +676,46 @@ async def test_a_presence_read_that_answers_late_does_not_undo_a_later_one(
         await broker.stop()
 
 
+async def test_a_presence_read_from_before_the_join_is_not_shown_after_it(
+    db: GatedDatabase, hub: Hub
+) -> None:
+    """A presence read of a board (the heartbeat's refresh, another process's notice) starts
+    while a teacher's subscribe is still being authorized, before she joined: its set,
+    without her, was held behind her ``subscribed``. She sees herself, and nothing older
+    replaces it (CI: the board showed nobody present, not even "you")."""
+    checking = asyncio.Event()
+    allow = asyncio.Event()
+
+    async def authorize() -> bool:
+        checking.set()
+        await allow.wait()
+        return True
+
+    outbox = Outbox()
+    joining = asyncio.create_task(
+        hub.subscribe(
+            outbox,
+            client_channel=protocol.client_channel(BOARD),
+            store_channel=BOARD,
+            since=None,
+            ref=None,
+            member=ALICE,
+            connection_id="a",
+            authorize=authorize,
+        )
+    )
+    async with asyncio.timeout(WAIT_SECONDS):
+        await checking.wait()
+    await hub.on_presence(BOARD)  # finds nobody: Alice has not joined yet
+    allow.set()
+    async with asyncio.timeout(WAIT_SECONDS):
+        assert await joining is not None
+    await hub.publish(await append(db, 1, BOARD))
+
+    frames = summary(await take_until_seq(outbox, 1))
+    assert frames == [("subscribed", 0), ("presence", ["Alice"]), ("event", 1)], frames
+
+
 async def test_a_replay_the_store_cannot_answer_refuses_the_subscribe(
     db: GatedDatabase, hub: Hub
 ) -> None:
