@@ -17,6 +17,7 @@ from typing import Any
 
 from litestar import WebSocket, websocket
 from litestar.di import NamedDependency
+from litestar.exceptions import WebSocketDisconnect
 
 from realtime.connection import Authorize, Connection
 from realtime.framing import FRAMED_SEND, text_frame
@@ -58,6 +59,26 @@ def origin_allowed(socket: Socket, allowed: Sequence[str]) -> bool:
 
 @websocket("/api/v1/ws", name="realtime")
 async def realtime_socket(socket: Socket, realtime: NamedDependency[Realtime]) -> None:
+    try:
+        await _serve(socket, realtime)
+    finally:
+        _let_go(socket)
+
+
+async def _ended(*_: Any) -> Any:
+    raise WebSocketDisconnect(detail="the connection has ended")
+
+
+def _let_go(socket: Socket) -> None:
+    """Break the cycle Litestar's socket is in once the handler is done with it: its wrapped
+    ``receive`` and ``send`` are closures over the socket itself. Without this the socket,
+    and through them everything of the connection (uvicorn's protocol, the transport and
+    its buffers, the handshake), wait for a full collection (realtime/uvicorn_protocol.py)."""
+    socket.receive = _ended
+    socket.send = _ended
+
+
+async def _serve(socket: Socket, realtime: Realtime) -> None:
     if not origin_allowed(socket, realtime.allowed_origins):
         await socket.close(code=CLOSE_FORBIDDEN_ORIGIN, reason="origin not allowed")
         return

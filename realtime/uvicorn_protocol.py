@@ -1,14 +1,23 @@
-"""uvicorn's sans-I/O websocket protocol with Tandem's pre-framed send extension.
+"""uvicorn's protocols as Tandem runs them: the websocket one with Tandem's pre-framed send
+extension, both letting go of a connection once it has ended.
 
-See :mod:`realtime.framing` for why. uvicorn offers no hook for this, hence a subclass; the
-lock file pins the uvicorn whose ``send`` it builds on, and the served-process tests and
-benchmarks run every frame through it.
+See :mod:`realtime.framing` for why the extension. uvicorn offers no hook for it, hence a
+subclass; the lock file pins the uvicorn whose ``send`` it builds on, and the served-process
+tests and benchmarks run every frame through it.
+
+Letting go: a closed websocket must be freed when its last reference goes, not left in a
+reference cycle for the cyclic collector, whose full collections this process's thresholds
+make rare (server/asgi.py). Left to it, a school day's bells (a third of 2,000 learners
+reconnecting every 30 s in bench/school_day.py) grew each process's memory 8 MiB a minute,
+with no full collection in sight; one at that load holds the event loop for 190-280 ms.
+tests/realtime/test_websocket_memory.py pins that nothing of a closed socket waits for one.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
@@ -58,6 +67,16 @@ class FramedSendProtocol(WebSocketsSansIOProtocol):
             return True
         return False
 
+    async def run_asgi(self) -> None:
+        try:
+            await super().run_asgi()
+        finally:
+            # The extension's ``write_now`` ties the scope to this protocol, which holds the
+            # scope: a cycle, once the app is done with both.
+            scope: Any = getattr(self, "scope", None)
+            if scope is not None:
+                scope["extensions"].pop(FRAMED_SEND, None)
+
     async def send(self, message: Any) -> None:
         if message["type"] == FRAMED_SEND:
             await self.writable.wait()
@@ -70,8 +89,21 @@ class FramedSendProtocol(WebSocketsSansIOProtocol):
         await super().send(message)
 
 
-# How every Tandem process (and the tests' live server) runs websockets under uvicorn.
-WEBSOCKET_OPTIONS: dict[str, Any] = {
+class HttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, which lets go of its parser once it has handed a
+    connection over to the websocket protocol."""
+
+    def handle_websocket_upgrade(self) -> None:
+        super().handle_websocket_upgrade()
+        # The parser holds this protocol's callbacks, and this protocol the parser and the
+        # transport, which holds the websocket protocol from now on: uvicorn breaks that
+        # cycle when an HTTP connection is lost, which an upgraded one never is here.
+        self.parser = None  # type: ignore[assignment]
+
+
+# How every Tandem process (and the tests' live server) runs HTTP and websockets under uvicorn.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "http": HttpProtocol,
     "ws": FramedSendProtocol,
     "ws_per_message_deflate": False,
     # Contract §7: a client frame over 64 KiB closes the connection with 1009.

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
-from realtime.uvicorn_protocol import WEBSOCKET_OPTIONS
+from realtime.uvicorn_protocol import UVICORN_OPTIONS
 from server.auth.signing_key import resolve_secret_key
 from server.http.errors import TandemError
 from server.logs import logging_config
@@ -115,8 +115,7 @@ def _run_uvicorn(args: argparse.Namespace, settings: Settings) -> None:
         port=args.port,
         workers=args.workers,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
-        **WEBSOCKET_OPTIONS,
+        **UVICORN_OPTIONS,
         backlog=4096,
         lifespan="on",
         # A stop waits for requests in flight, not forever: a rolling restart must end even

@@ -15,7 +15,7 @@ import uvicorn
 from litestar import Litestar
 from websockets.asyncio.client import ClientConnection, connect
 
-from realtime.uvicorn_protocol import WEBSOCKET_OPTIONS
+from realtime.uvicorn_protocol import UVICORN_OPTIONS
 
 FRAME_TIMEOUT_SECONDS = 5.0
 # A stop that takes longer is a bug (a connection's task that does not end): the test fails
@@ -38,7 +38,7 @@ async def live(app: Litestar) -> AsyncIterator[str]:
         app,
         lifespan="on",
         log_level="warning",
-        **WEBSOCKET_OPTIONS,
+        **UVICORN_OPTIONS,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[listener]))

@@ -18,7 +18,7 @@ from websockets.client import ClientProtocol
 from websockets.uri import parse_uri
 
 from realtime.framing import FRAMED_SEND, text_frame
-from realtime.uvicorn_protocol import WEBSOCKET_OPTIONS, FramedSendProtocol
+from realtime.uvicorn_protocol import UVICORN_OPTIONS, FramedSendProtocol
 
 WAIT_SECONDS = 5
 FRAME = text_frame('{"type":"event","seq":1}')
@@ -59,7 +59,7 @@ async def accept_and_wait(scope: Any, receive: Any, send: Any) -> None:
 
 @pytest.fixture
 async def opened() -> AsyncIterator[tuple[FramedSendProtocol, Transport]]:
-    config = uvicorn.Config(accept_and_wait, lifespan="off", **WEBSOCKET_OPTIONS)
+    config = uvicorn.Config(accept_and_wait, lifespan="off", **UVICORN_OPTIONS)
     config.load()
     state = ServerState()
     protocol = FramedSendProtocol(config, state, {})
