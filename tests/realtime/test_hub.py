@@ -118,7 +118,9 @@ async def subscribe(
     member: PresenceUser | None = None,
     connection_id: str | None = None,
     outbox: Outbox | None = None,
+    authorize: Callable[[], Awaitable[bool]] | None = None,
 ) -> tuple[Outbox, Subscription]:
+    """Subscribe; ``authorize``, if given, must allow it."""
     outbox = Outbox() if outbox is None else outbox
     subscription = await hub.subscribe(
         outbox,
@@ -128,8 +130,9 @@ async def subscribe(
         ref=ref,
         member=member,
         connection_id=connection_id or uuid.uuid4().hex,
+        authorize=authorize,
     )
-    assert subscription is not None  # no authorize: never refused
+    assert subscription is not None
     return outbox, subscription
 
 
@@ -691,25 +694,15 @@ async def test_a_presence_read_from_before_the_join_is_not_shown_after_it(
         await allow.wait()
         return True
 
-    outbox = Outbox()
     joining = asyncio.create_task(
-        hub.subscribe(
-            outbox,
-            client_channel=protocol.client_channel(BOARD),
-            store_channel=BOARD,
-            since=None,
-            ref=None,
-            member=ALICE,
-            connection_id="a",
-            authorize=authorize,
-        )
+        subscribe(hub, channel=BOARD, member=ALICE, connection_id="a", authorize=authorize)
     )
     async with asyncio.timeout(WAIT_SECONDS):
         await checking.wait()
     await hub.on_presence(BOARD)  # finds nobody: Alice has not joined yet
     allow.set()
     async with asyncio.timeout(WAIT_SECONDS):
-        assert await joining is not None
+        outbox, _ = await joining
     await hub.publish(await append(db, 1, BOARD))
 
     frames = summary(await take_until_seq(outbox, 1))
