@@ -1,13 +1,18 @@
-"""Small helpers the tests share: accounts, tokens and envelope checks."""
+"""Small helpers the tests share: accounts, tokens, envelope checks and the statements a
+request runs."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import Engine, event
 
 from server.settings import Settings
 from storage import events
@@ -78,3 +83,22 @@ async def stored_events(settings: Settings, channel: str, after: int = 0) -> lis
             return await events.read_since(session, channel, after)
     finally:
         await database.dispose()
+
+
+@contextmanager
+def statements_run() -> Iterator[list[str]]:
+    """The SQL statements run meanwhile by the test's task and the tasks started meanwhile
+    (a request's, a writer's), in order; not those of tasks already running, the app's
+    background jobs (the lock sweeper runs every second)."""
+    before = asyncio.all_tasks() - {asyncio.current_task()}
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if asyncio.current_task() not in before:
+            statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)

@@ -20,8 +20,6 @@ import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from server.app import create_app
 from server.board.routes import accepts_gzip
@@ -56,7 +54,7 @@ from tests.board_helpers import (
     user,
 )
 from tests.helpers import Client as AnyClient
-from tests.helpers import error_of, stored_events
+from tests.helpers import error_of, statements_run, stored_events
 from tests.live import frame_where, live, subscribe, websocket
 
 Client = AsyncTestClient[Litestar]
@@ -576,16 +574,8 @@ async def test_a_move_on_postgresql_is_one_statement(client: Client, settings: S
     place = await room(client)
     ids = await fill(client, place, {"not_started": 2, "in_progress": 1})
     card = cards_by_id(await get_board(client, place.teacher))[ids["not_started"][1]]
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", seen)
-    try:
+    with statements_run() as statements:
         response = await move(client, place.teacher, card, "in_progress", 0)
-    finally:
-        event.remove(Engine, "before_cursor_execute", seen)
     moved = data_of(response)
     assert (moved["status"], moved["position"]) == ("in_progress", 0)
     assert len(statements) == 1, statements

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import Engine, event
 
 from server.board import progress as board_progress
 from server.progress.rules import Changed, Created, Update, apply_update
@@ -33,7 +32,7 @@ from tests.board_helpers import (
     room,
     user,
 )
-from tests.helpers import stored_events
+from tests.helpers import statements_run, stored_events
 from tests.server.loop_helpers import (
     PROGRESS,
     WORDS,
@@ -418,18 +417,10 @@ async def test_a_students_answer_on_postgresql_is_a_read_and_one_statement(
         "card.moved"
     ] * 2
     await far_board.since()
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        # A new pooled connection first makes the function (once per connection).
-        if not statement.startswith("CREATE OR REPLACE FUNCTION pg_temp."):
-            statements.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", seen)
-    try:
+    with statements_run() as run:
         answer = data_of(await put(client, setup.learner, WORDS[0], 2, 1))
-    finally:
-        event.remove(Engine, "before_cursor_execute", seen)
+    # A new pooled connection first makes the function (once per connection).
+    statements = [sql for sql in run if not sql.startswith("CREATE OR REPLACE FUNCTION pg_temp.")]
     assert len(statements) == 2, statements
     assert "pg_temp.tandem_learner_write_" in statements[1]
     last = answer["lastStudiedAt"]
