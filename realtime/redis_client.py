@@ -16,7 +16,11 @@ The timeout policy (docs/operations.md, "Redis"):
   timeout) invisible. Timeouts are not retried: a command that timed out may have run (a
   rate-limit hit is not idempotent), and a retry would double the wait;
 * an idle connection is pinged before reuse after :data:`HEALTH_CHECK_SECONDS`, and TCP
-  keepalive (redis-py's default) notices a peer that vanished.
+  keepalive (redis-py's default) notices a peer that vanished;
+* the pool opens at most :data:`MAX_CONNECTIONS`; a command past them waits for one to come
+  back (redis-py's ``BlockingConnectionPool``), up to :data:`CONNECT_TIMEOUT_SECONDS`. The
+  plain pool refuses at once, which a burst (a bell's reconnections: presence, board
+  stamps, publishes of a thousand sockets at once) took for an outage.
 
 The one exception is the pub/sub connection (``client.pubsub()``, realtime/broker.py): it
 comes from the same pool and settings, but waiting for the next message is not subject to
@@ -47,6 +51,7 @@ log = logging.getLogger("tandem.redis")
 CONNECT_TIMEOUT_SECONDS = 1.0
 COMMAND_TIMEOUT_SECONDS = 2.0
 HEALTH_CHECK_SECONDS = 15
+MAX_CONNECTIONS = 100  # redis-py's default
 #: After a failure, a concern uses its fallback for this long before trying Redis again.
 RETRY_SECONDS = 1.0
 
@@ -88,13 +93,15 @@ def connect(url: str, *, name: str | None = None) -> Redis:
     ``name`` is sent as ``CLIENT SETNAME`` on every connection, so that ``CLIENT LIST`` tells
     processes apart; by default ``tandem-<pid>-<random>``.
     """
-    from redis.asyncio import Redis  # noqa: PLC0415 - see redis_down
+    from redis.asyncio import BlockingConnectionPool, Redis  # noqa: PLC0415 - see redis_down
     from redis.asyncio.retry import Retry  # noqa: PLC0415
     from redis.backoff import ExponentialWithJitterBackoff  # noqa: PLC0415
     from redis.exceptions import ConnectionError as RedisConnectionError  # noqa: PLC0415
 
-    return Redis.from_url(
+    pool = BlockingConnectionPool.from_url(
         url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=CONNECT_TIMEOUT_SECONDS,
         socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
         socket_timeout=COMMAND_TIMEOUT_SECONDS,
         health_check_interval=HEALTH_CHECK_SECONDS,
@@ -105,6 +112,7 @@ def connect(url: str, *, name: str | None = None) -> Redis:
         ),
         client_name=name or f"tandem-{os.getpid()}-{secrets.token_hex(3)}",
     )
+    return Redis.from_pool(pool)  # the client owns the pool: closing it closes the pool
 
 
 class Outage:

@@ -1,14 +1,15 @@
 """The two backends' differences that queries need: which one a session is on, the
 ``INSERT … ON CONFLICT`` construct of each (SQLAlchemy has one per dialect), how each
-binds a UUID in driver SQL, and how each sorts text by its bytes."""
+binds a UUID in driver SQL, how each sorts text by its bytes, and how each matches a
+column against a list of values."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, Uuid
+from sqlalchemy import ColumnElement, Table, Uuid, any_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
@@ -47,3 +48,17 @@ BYTEWISE = {"postgresql": ' COLLATE "C"', "sqlite": ""}
 def bytewise(dialect: str, column: ColumnElement[str] | QueryableAttribute[str]) -> Any:
     """``column`` ordered by its bytes on ``dialect`` (:data:`BYTEWISE`)."""
     return column.collate("C") if dialect == "postgresql" else column
+
+
+def one_of(dialect: str, column: QueryableAttribute[Any], values: Collection[Any]) -> Any:
+    """``column`` equals one of ``values``, as one statement whatever their number.
+
+    ``in_`` spells n values with n parameters, so every length is a statement of its own:
+    on PostgreSQL asyncpg prepares and keeps each (100 a pooled connection, each with its n
+    parameter types) and the server plans each. The realtime resync asks every few seconds
+    for the heads of the thousand or so channels a process serves, a number that changes
+    as learners come and go. One array parameter is one statement. SQLite's statements
+    are cheap to prepare and its cache small, so ``in_`` stays there."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)

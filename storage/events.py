@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import offload
 from storage.base import UTCDateTime, sqlite_text, utcnow
-from storage.dialects import dialect_of, upsert_into, uuid_binder
+from storage.dialects import dialect_of, one_of, upsert_into, uuid_binder
 from storage.models import ChannelHead, Event
 
 # Rows are inserted through the Core table: the ORM bulk-insert path costs more per row.
@@ -377,7 +377,9 @@ async def heads(session: AsyncSession, channels: Sequence[str]) -> dict[str, int
     if not channels:
         return {}
     result = await session.execute(
-        select(ChannelHead.channel, ChannelHead.seq).where(ChannelHead.channel.in_(channels))
+        select(ChannelHead.channel, ChannelHead.seq).where(
+            one_of(dialect_of(session), ChannelHead.channel, channels)
+        )
     )
     found = {channel: int(seq) for channel, seq in result.all()}
     return {channel: found.get(channel, 0) for channel in channels}

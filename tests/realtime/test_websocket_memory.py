@@ -1,7 +1,7 @@
-"""A closed websocket is freed as soon as the server is done with it, not left in reference
-cycles for the cyclic collector, whose full collections the server's thresholds make rare:
-a school day's bells would otherwise grow each process's memory by megabytes a minute
-(realtime/uvicorn_protocol.py, docs/benchmarks.md)."""
+"""A websocket, closed or dropped, is freed as soon as the server is done with it, not left
+in reference cycles for the cyclic collector, whose full collections the server's thresholds
+make rare: a school day's bells would otherwise grow each process's memory by megabytes a
+minute (realtime/uvicorn_protocol.py, docs/benchmarks.md)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+import pytest
 from litestar import Litestar, WebSocket
+from websockets.server import ServerProtocol
 
 from realtime.uvicorn_protocol import FramedSendProtocol, HttpProtocol
 from tests.helpers import signed_in
@@ -21,9 +23,9 @@ from tests.live import live, subscribe, websocket
 SOCKETS = 10
 WAIT_SECONDS = 5.0
 # What a connection is built of on the server: the HTTP protocol that upgraded it, the
-# websocket protocol (which holds the transport, its buffers and the handshake) and the
-# app's socket (which holds the scope and the session's writers).
-SERVER_SIDE = (HttpProtocol, FramedSendProtocol, WebSocket)
+# websocket protocol (which holds the transport), the websockets library's protocol (its
+# buffers, the handshake and a parser) and the app's socket (the scope, the session's writers).
+SERVER_SIDE = (HttpProtocol, FramedSendProtocol, ServerProtocol, WebSocket)
 
 
 @contextmanager
@@ -36,7 +38,10 @@ def no_cyclic_collector() -> Iterator[None]:
         gc.enable()
 
 
-async def test_a_closed_websocket_is_freed_without_the_cyclic_collector(app: Litestar) -> None:
+@pytest.mark.parametrize("ending", ["closed", "dropped"])
+async def test_a_websocket_that_ended_is_freed_without_the_cyclic_collector(
+    app: Litestar, ending: str
+) -> None:
     async with live(app) as address:
         async with httpx.AsyncClient(base_url=f"http://{address}") as http:
             token = (await signed_in(http))["access_token"]
@@ -63,6 +68,7 @@ async def test_a_closed_websocket_is_freed_without_the_cyclic_collector(app: Lit
                     kinds = sorted(type(found).__name__ for found in opened)
                     assert [kind for kind in kinds if kind != "HttpProtocol"] == [
                         "FramedSendProtocol",
+                        "ServerProtocol",
                         "WebSocket",
                     ], kinds
                     # Litestar's socket takes no weak reference; it is looked for at the end.
@@ -72,6 +78,10 @@ async def test_a_closed_websocket_is_freed_without_the_cyclic_collector(app: Lit
                         if not isinstance(found, WebSocket)
                     )
                     del opened, known
+                    if ending == "dropped":  # no closing handshake, as a network failure
+                        client.transport.abort()
+            if alive:  # those of the first sockets may all have gone before the last opened
+                all_freed.clear()
             try:
                 async with asyncio.timeout(WAIT_SECONDS):
                     await all_freed.wait()

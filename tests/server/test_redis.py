@@ -217,6 +217,23 @@ async def test_a_wrong_type_in_redis_is_raised_not_bypassed() -> None:
         await client.aclose()
 
 
+@pytest.mark.needs_redis
+async def test_a_burst_of_more_commands_than_the_pool_holds_waits_for_connections() -> None:
+    """A bell's reconnections send more commands at once than the pool opens: they wait for
+    a connection, none fails as if Redis were down, and the pool opens no more than its
+    size."""
+    assert TEST_REDIS_URL is not None
+    client = redis_policy.connect(TEST_REDIS_URL)
+    burst = 3 * redis_policy.MAX_CONNECTIONS
+    try:
+        assert await asyncio.gather(*(client.ping() for _ in range(burst))) == [True] * burst
+        pool = client.connection_pool
+        opened = len(list(pool._get_free_connections())) + len(list(pool._get_in_use_connections()))
+        assert opened == redis_policy.MAX_CONNECTIONS
+    finally:
+        await client.aclose()
+
+
 async def test_the_client_waits_no_longer_than_its_timeouts() -> None:
     """A Redis that accepts connections but never answers costs one connect or command
     timeout, not redis-py's default ten retries."""

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from storage import events
 from storage.database import Database
@@ -184,6 +185,28 @@ async def test_head_and_heads_give_the_last_seq_and_zero_for_unknown_channels(
             "board:a": 3,
         }
         assert await events.heads(session, []) == {}
+
+
+@pytest.mark.needs_postgres
+async def test_the_heads_of_any_number_of_channels_are_one_prepared_statement(
+    db: Database,
+) -> None:
+    """The realtime resync asks for the heads of every channel a process serves, a number
+    that changes as learners come and go: each number must not be a statement PostgreSQL
+    (and asyncpg's cache) keeps apart, or a server grows all day (storage/dialects.py)."""
+    await append(db, [new("board:0"), new("board:0")])
+    channels = [f"board:{n}" for n in range(30)]
+
+    async with db.reader() as session:
+        for count in range(1, len(channels) + 1):
+            assert (await events.heads(session, channels[:count]))["board:0"] == 2
+        prepared = await session.execute(
+            text(
+                "SELECT count(*) FROM pg_prepared_statements"
+                " WHERE statement LIKE 'SELECT channel_heads.%'"
+            )
+        )
+        assert prepared.scalar_one() == 1
 
 
 # Rollback
