@@ -51,14 +51,19 @@ def bytewise(dialect: str, column: ColumnElement[str] | QueryableAttribute[str])
 
 
 def one_of(dialect: str, column: QueryableAttribute[Any], values: Collection[Any]) -> Any:
-    """``column`` equals one of ``values``, as one statement whatever their number.
+    """``column`` equals one of ``values``, as one statement whatever their number: for
+    lists whose length has no bound.
 
     ``in_`` spells n values with n parameters, so every length is a statement of its own:
     on PostgreSQL asyncpg prepares and keeps each (100 a pooled connection, each with its n
     parameter types) and the server plans each. The realtime resync asks every few seconds
     for the heads of the thousand or so channels a process serves, a number that changes
-    as learners come and go. One array parameter is one statement. SQLite's statements
-    are cheap to prepare and its cache small, so ``in_`` stays there."""
+    as learners come and go. One array parameter is one statement.
+
+    Not for the short lists of the requests' own paths (a learner's classrooms or lessons,
+    a batch's cards): there ``= ANY`` cost PostgreSQL up to a third more CPU in the school
+    day's ramp than ``in_`` (docs/benchmarks.md, "Dropped websockets freed too"). SQLite's
+    statements are cheap to prepare and its cache small, so ``in_`` stays there."""
     if dialect == "postgresql":
         return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
     return column.in_(values)

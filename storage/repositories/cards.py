@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage.base import from_sqlite_text
-from storage.dialects import dialect_of, one_of, uuid_binder
+from storage.dialects import dialect_of, uuid_binder
 from storage.models import Card, ClassroomTeacher, Lesson, Student, User
 from storage.repositories import card_progress
 from storage.repositories.card_progress import CardProgress
@@ -611,7 +611,7 @@ async def of_lesson_or_student(
 
 async def remove_many(session: AsyncSession, card_ids: list[uuid.UUID]) -> None:
     if card_ids:
-        await session.execute(delete(Card).where(one_of(dialect_of(session), Card.id, card_ids)))
+        await session.execute(delete(Card).where(Card.id.in_(card_ids)))
 
 
 async def release_held(
@@ -623,7 +623,7 @@ async def release_held(
     if ids:
         await session.execute(
             update(Card)
-            .where(one_of(dialect_of(session), Card.id, ids))
+            .where(Card.id.in_(ids))
             .values(locked_by=None, locked_at=None, lock_expires_at=None)
         )
     return ids
@@ -662,7 +662,7 @@ async def release_expired(session: AsyncSession, now: datetime) -> list[ExpiredL
         return []
     await session.execute(
         update(Card)
-        .where(one_of(dialect_of(session), Card.id, [row[0] for row in rows]))
+        .where(Card.id.in_([row[0] for row in rows]))
         .values(locked_by=None, locked_at=None, lock_expires_at=None)
     )
     return [

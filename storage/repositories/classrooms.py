@@ -12,7 +12,7 @@ from sqlalchemy import Uuid, bindparam, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.dialects import bytewise, dialect_of, one_of
+from storage.dialects import bytewise, dialect_of
 from storage.models import ChannelHead, Classroom, ClassroomTeacher, Lesson, Student, User
 
 
@@ -293,8 +293,7 @@ async def advancing(session: AsyncSession, classroom_ids: Collection[uuid.UUID])
         return set()
     result = await session.execute(
         select(Classroom.id).where(
-            one_of(dialect_of(session), Classroom.id, classroom_ids),
-            Classroom.auto_advance.is_(True),
+            Classroom.id.in_(classroom_ids), Classroom.auto_advance.is_(True)
         )
     )
     return set(result.scalars())

@@ -12,7 +12,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import utcnow
-from storage.dialects import bytewise, dialect_of, one_of
+from storage.dialects import bytewise, dialect_of
 from storage.models import Card, Classroom, ClassroomTeacher, Lesson, LessonWord, Student
 from storage.repositories.classroom_rows import of_classroom
 
@@ -122,7 +122,7 @@ async def words_of(
         return found
     result = await session.execute(
         select(LessonWord.lesson_id, LessonWord.word_id)
-        .where(one_of(dialect_of(session), LessonWord.lesson_id, lesson_ids))
+        .where(LessonWord.lesson_id.in_(lesson_ids))
         .order_by(LessonWord.lesson_id, LessonWord.position)
     )
     for lesson_id, word_id in result.all():

@@ -9,7 +9,6 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.dialects import dialect_of, one_of
 from storage.models import ClassroomTeacher, ClassroomWord
 from storage.repositories import classroom_rows
 
@@ -66,8 +65,7 @@ async def known_ids(
         return set()
     result = await session.execute(
         select(ClassroomWord.id).where(
-            ClassroomWord.classroom_id == classroom_id,
-            one_of(dialect_of(session), ClassroomWord.id, word_ids),
+            ClassroomWord.classroom_id == classroom_id, ClassroomWord.id.in_(word_ids)
         )
     )
     return set(result.scalars())
@@ -93,7 +91,5 @@ async def by_ids(session: AsyncSession, word_ids: Collection[str]) -> list[Class
     """The classrooms' words among ``word_ids`` (deck ids are simply not found)."""
     if not word_ids:
         return []
-    result = await session.execute(
-        select(ClassroomWord).where(one_of(dialect_of(session), ClassroomWord.id, word_ids))
-    )
+    result = await session.execute(select(ClassroomWord).where(ClassroomWord.id.in_(word_ids)))
     return list(result.scalars())
