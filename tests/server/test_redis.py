@@ -229,7 +229,7 @@ async def test_a_burst_of_more_commands_than_the_pool_holds_waits_for_connection
         assert await asyncio.gather(*(client.ping() for _ in range(burst))) == [True] * burst
         pool = client.connection_pool
         opened = len(list(pool._get_free_connections())) + len(list(pool._get_in_use_connections()))
-        assert opened == redis_policy.MAX_CONNECTIONS
+        assert 0 < opened <= redis_policy.MAX_CONNECTIONS
     finally:
         await client.aclose()
 
