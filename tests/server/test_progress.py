@@ -18,12 +18,17 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from server.progress.scheduling import SchedulerState, review
-from tests.helpers import bearer, error_of, signed_in
+from tests.helpers import bearer, error_of
+from tests.progress_helpers import (
+    PROGRESS,
+    Headers,
+    progress_body,
+    progress_listing,
+    put_progress,
+    user_headers,
+)
 
 Client = AsyncTestClient[Litestar]
-Headers = dict[str, str]
-
-PROGRESS = "/api/v1/progress"
 RECORD_KEYS = {
     "wordId",
     "studyCount",
@@ -42,60 +47,23 @@ LONG_AGO = "2020-01-01T00:00:00Z"
 # --- helpers -----------------------------------------------------------------------------------
 
 
-async def _user(client: Client, *, role: str = "learner", name: str = "Ada") -> Headers:
-    tokens = await signed_in(client, role=role, name=name)
-    return bearer(tokens["access_token"])
-
-
-def _body(study: int, correct: int, confidence: int, mastered: bool | None = None) -> Any:
-    body: dict[str, Any] = {"studyCount": study, "correctCount": correct, "confidence": confidence}
-    if mastered is not None:
-        body["mastered"] = mastered
-    return body
-
-
 def _item(word_id: str, study: Any, correct: Any, confidence: Any, **more: Any) -> Any:
     """A batch item; any field may be given a wrong type on purpose."""
     counts = {"studyCount": study, "correctCount": correct, "confidence": confidence}
     return {"wordId": word_id, **counts, **more}
 
 
-async def _put(
-    client: Client,
-    headers: Headers,
-    word_id: str,
-    study: int,
-    correct: int,
-    confidence: int,
-    mastered: bool | None = None,
-) -> httpx.Response:
-    return await client.put(
-        f"{PROGRESS}/{word_id}", json=_body(study, correct, confidence, mastered), headers=headers
-    )
-
-
 async def _created(
     client: Client, headers: Headers, word_id: str, study: int, correct: int, confidence: int
 ) -> dict[str, Any]:
-    response = await _put(client, headers, word_id, study, correct, confidence)
+    response = await put_progress(client, headers, word_id, study, correct, confidence)
     assert response.status_code == 201, response.text
     record: dict[str, Any] = response.json()["data"]
     return record
 
 
-async def _listing(
-    client: Client, headers: Headers, *, due: bool = False
-) -> tuple[dict[str, dict[str, Any]], int]:
-    """The records by word id, and the progress channel's seq."""
-    response = await client.get(PROGRESS, params={"due": "true"} if due else {}, headers=headers)
-    assert response.status_code == 200, response.text
-    data = response.json()["data"]
-    assert set(data) == {"items", "seq"}
-    return {record["wordId"]: record for record in data["items"]}, data["seq"]
-
-
 async def _seq(client: Client, headers: Headers) -> int:
-    return (await _listing(client, headers))[1]
+    return (await progress_listing(client, headers))[1]
 
 
 async def _one(client: Client, headers: Headers, word_id: str) -> dict[str, Any]:
@@ -133,9 +101,9 @@ def _bad_indexes(error: dict[str, Any]) -> set[int]:
 
 
 async def test_put_creates_a_record_with_every_field(client: Client) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     before = datetime.now(UTC)
-    response = await _put(client, headers, "de:Haus_1", 3, 2, 4)
+    response = await put_progress(client, headers, "de:Haus_1", 3, 2, 4)
     after = datetime.now(UTC)
     assert response.status_code == 201, response.text
     body = response.json()
@@ -159,9 +127,9 @@ async def test_the_largest_counts_are_scheduled_at_once(client: Client) -> None:
     # A billion studies in one PUT (the largest count accepted): answered like any other,
     # with the schedule a review-by-review replay would give (tests/server/test_scheduling.py),
     # not after replaying a billion reviews.
-    headers = await _user(client)
+    headers = await user_headers(client)
     billion = 1_000_000_000
-    response = await _put(client, headers, "fr:chat", billion, billion - 1, 5)
+    response = await put_progress(client, headers, "fr:chat", billion, billion - 1, 5)
     assert response.status_code == 201, response.text
     record = response.json()["data"]
     studied = _instant(record["lastStudiedAt"])
@@ -173,9 +141,9 @@ async def test_the_largest_counts_are_scheduled_at_once(client: Client) -> None:
 
 
 async def test_put_updates_a_record(client: Client) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     first = await _created(client, headers, "hund", 3, 2, 4)
-    response = await _put(client, headers, "hund", 5, 3, 5, mastered=True)
+    response = await put_progress(client, headers, "hund", 5, 3, 5, mastered=True)
     assert response.status_code == 200, response.text
     record = response.json()["data"]
     assert (record["studyCount"], record["correctCount"], record["confidence"]) == (5, 3, 5)
@@ -193,10 +161,10 @@ async def test_put_updates_a_record(client: Client) -> None:
 
 
 async def test_an_identical_put_changes_nothing_and_emits_nothing(client: Client) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     created = await _created(client, headers, "hund", 3, 2, 4)
     assert await _seq(client, headers) == 1
-    for body in (_body(3, 2, 4), _body(3, 2, 4, mastered=False)):
+    for body in (progress_body(3, 2, 4), progress_body(3, 2, 4, mastered=False)):
         response = await client.put(f"{PROGRESS}/hund", json=body, headers=headers)
         assert response.status_code == 200, response.text
         assert response.json()["data"] == created
@@ -208,10 +176,10 @@ async def test_an_identical_put_changes_nothing_and_emits_nothing(client: Client
 async def test_a_stale_device_gets_409_with_the_stored_record(
     client: Client, study: int, correct: int
 ) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     stored = await _created(client, headers, "hund", 5, 3, 4)
     error = error_of(
-        await _put(client, headers, "hund", study, correct, 5), 409, "VERSION_CONFLICT"
+        await put_progress(client, headers, "hund", study, correct, 5), 409, "VERSION_CONFLICT"
     )
     assert error["details"]["current"] == stored
     assert await _one(client, headers, "hund") == stored
@@ -219,24 +187,24 @@ async def test_a_stale_device_gets_409_with_the_stored_record(
 
 
 async def test_left_out_mastered_keeps_the_stored_value(client: Client) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     created = await _created(client, headers, "hund", 1, 1, 3)
     assert created["mastered"] is False
-    marked = await _put(client, headers, "hund", 1, 1, 3, mastered=True)
+    marked = await put_progress(client, headers, "hund", 1, 1, 3, mastered=True)
     assert marked.status_code == 200
     assert marked.json()["data"]["mastered"] is True
-    studied_more = await _put(client, headers, "hund", 2, 2, 4)
+    studied_more = await put_progress(client, headers, "hund", 2, 2, 4)
     assert studied_more.status_code == 200
     assert studied_more.json()["data"]["mastered"] is True
-    unmarked = await _put(client, headers, "hund", 2, 2, 4, mastered=False)
+    unmarked = await put_progress(client, headers, "hund", 2, 2, 4, mastered=False)
     assert unmarked.json()["data"]["mastered"] is False
     assert (await _one(client, headers, "hund"))["mastered"] is False
 
 
 async def test_unknown_fields_are_refused_by_name(client: Client) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     body = {
-        **_body(1, 1, 3),
+        **progress_body(1, 1, 3),
         "nextReview": "2030-01-01T00:00:00.000000Z",
         "userId": "00000000-0000-0000-0000-000000000000",
     }
@@ -260,8 +228,8 @@ async def test_unknown_fields_are_refused_by_name(client: Client) -> None:
     ],
 )
 async def test_types_are_strict(client: Client, field: str, value: Any) -> None:
-    headers = await _user(client)
-    body = {**_body(3, 1, 4), field: value}
+    headers = await user_headers(client)
+    body = {**progress_body(3, 1, 4), field: value}
     error = error_of(
         await client.put(f"{PROGRESS}/hund", json=body, headers=headers), 400, "VALIDATION_ERROR"
     )
@@ -272,16 +240,16 @@ async def test_types_are_strict(client: Client, field: str, value: Any) -> None:
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        (_body(3, 1, 6), "confidence"),
-        (_body(3, 1, -1), "confidence"),
-        (_body(-1, 0, 3), "studyCount"),
-        (_body(3, -2, 3), "correctCount"),
-        (_body(3, 4, 3), "correctCount"),
+        (progress_body(3, 1, 6), "confidence"),
+        (progress_body(3, 1, -1), "confidence"),
+        (progress_body(-1, 0, 3), "studyCount"),
+        (progress_body(3, -2, 3), "correctCount"),
+        (progress_body(3, 4, 3), "correctCount"),
         ({"correctCount": 1, "confidence": 3}, "studyCount"),
     ],
 )
 async def test_values_out_of_range_are_refused(client: Client, body: Any, field: str) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     error = error_of(
         await client.put(f"{PROGRESS}/hund", json=body, headers=headers), 400, "VALIDATION_ERROR"
     )
@@ -290,7 +258,7 @@ async def test_values_out_of_range_are_refused(client: Client, body: Any, field:
 
 
 async def test_a_body_that_is_not_json_is_refused(client: Client) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     response = await client.put(
         f"{PROGRESS}/hund",
         content=b'{"studyCount": 1,',
@@ -303,16 +271,18 @@ async def test_a_body_that_is_not_json_is_refused(client: Client) -> None:
     "word_id", ["x" * 129, "a%20b", "a$b", "%C3%A9t%C3%A9", "a,b", "...", "....", "a%2Bb"]
 )
 async def test_word_ids_outside_the_rules_are_refused(client: Client, word_id: str) -> None:
-    headers = await _user(client)
-    response = await client.put(f"{PROGRESS}/{word_id}", json=_body(1, 1, 3), headers=headers)
+    headers = await user_headers(client)
+    response = await client.put(
+        f"{PROGRESS}/{word_id}", json=progress_body(1, 1, 3), headers=headers
+    )
     error = error_of(response, 400, "VALIDATION_ERROR")
     assert {f.replace("_", "").lower() for f in _fields(error)} == {"wordid"}
-    assert await _listing(client, headers) == ({}, 0)
+    assert await progress_listing(client, headers) == ({}, 0)
 
 
 @pytest.mark.parametrize("word_id", ["x" * 128, "a", "de:Haus_1.a-b", "a.", ".a", "-", "_:"])
 async def test_word_ids_within_the_rules_are_accepted(client: Client, word_id: str) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     record = await _created(client, headers, word_id, 1, 1, 3)
     assert record["wordId"] == word_id
     assert await _one(client, headers, word_id) == record
@@ -321,37 +291,39 @@ async def test_word_ids_within_the_rules_are_accepted(client: Client, word_id: s
 @pytest.mark.parametrize("word_id", ["stats", "batch", "import"])
 async def test_reserved_word_ids_cannot_be_put(client: Client, word_id: str) -> None:
     """These name routes, so a PUT on them reaches the route, not a word."""
-    headers = await _user(client)
-    response = await client.put(f"{PROGRESS}/{word_id}", json=_body(1, 1, 3), headers=headers)
+    headers = await user_headers(client)
+    response = await client.put(
+        f"{PROGRESS}/{word_id}", json=progress_body(1, 1, 3), headers=headers
+    )
     error_of(response, 405, "METHOD_NOT_ALLOWED")
-    assert await _listing(client, headers) == ({}, 0)
+    assert await progress_listing(client, headers) == ({}, 0)
 
 
 # --- GET and DELETE ----------------------------------------------------------------------------
 
 
 async def test_get_one_and_404(client: Client) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     record = await _created(client, headers, "hund", 2, 1, 3)
     assert await _one(client, headers, "hund") == record
     error_of(await client.get(f"{PROGRESS}/katze", headers=headers), 404, "NOT_FOUND")
 
 
 async def test_get_all_lists_every_record_with_the_channel_seq(client: Client) -> None:
-    headers = await _user(client)
-    assert await _listing(client, headers) == ({}, 0)
+    headers = await user_headers(client)
+    assert await progress_listing(client, headers) == ({}, 0)
     katze = await _created(client, headers, "katze", 1, 0, 2)
     hund = await _created(client, headers, "hund", 2, 1, 3)
     response = await client.get(PROGRESS, headers=headers)
     assert response.json() == {"success": True, "data": {"items": [hund, katze], "seq": 2}}
-    assert (await _put(client, headers, "hund", 2, 1, 3)).status_code == 200  # unchanged
+    assert (await put_progress(client, headers, "hund", 2, 1, 3)).status_code == 200  # unchanged
     assert await _seq(client, headers) == 2
     assert (await client.delete(f"{PROGRESS}/katze", headers=headers)).status_code == 200
-    assert await _listing(client, headers) == ({"hund": hund}, 3)
+    assert await progress_listing(client, headers) == ({"hund": hund}, 3)
 
 
 async def test_due_lists_what_is_due_now_and_leaves_mastered_words_out(client: Client) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     report = await _import(
         client,
         headers,
@@ -370,8 +342,8 @@ async def test_due_lists_what_is_due_now_and_leaves_mastered_words_out(client: C
     await _created(client, headers, "fresh", 2, 2, 5)  # Easy today: due in days
     await _created(client, headers, "wrong", 1, 0, 3)  # wrong today: due in a minute
     await _created(client, headers, "unstudied", 0, 0, 0)  # never reviewed: due at once
-    everything, seq = await _listing(client, headers)
-    due, due_seq = await _listing(client, headers, due=True)
+    everything, seq = await progress_listing(client, headers)
+    due, due_seq = await progress_listing(client, headers, due=True)
     now = datetime.now(UTC)
     assert set(due) == {"old", "unstudied"}
     assert due_seq == seq == 5
@@ -381,29 +353,29 @@ async def test_due_lists_what_is_due_now_and_leaves_mastered_words_out(client: C
     assert _instant(everything["wrong"]["nextReview"]) > now
     assert _instant(everything["old-mastered"]["nextReview"]) <= now
     assert due["old"] == everything["old"]
-    not_due, _ = await _listing(client, headers)
+    not_due, _ = await progress_listing(client, headers)
     assert (await client.get(PROGRESS, params={"due": "false"}, headers=headers)).json()["data"][
         "items"
     ] == list(not_due.values())
 
 
 async def test_delete_unlearns_the_word(client: Client) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     await _created(client, headers, "hund", 2, 1, 3)
     response = await client.delete(f"{PROGRESS}/hund", headers=headers)
     assert response.status_code == 200
     assert response.json() == {"success": True, "data": {"wordId": "hund"}}
     error_of(await client.get(f"{PROGRESS}/hund", headers=headers), 404, "NOT_FOUND")
     error_of(await client.delete(f"{PROGRESS}/hund", headers=headers), 404, "NOT_FOUND")
-    assert await _listing(client, headers) == ({}, 2)
+    assert await progress_listing(client, headers) == ({}, 2)
     # Learning it again starts a new record.
-    again = await _put(client, headers, "hund", 1, 1, 3)
+    again = await put_progress(client, headers, "hund", 1, 1, 3)
     assert again.status_code == 201
     assert again.json()["data"]["studyCount"] == 1
 
 
 async def test_delete_of_an_unknown_word_is_404_and_emits_nothing(client: Client) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     error_of(await client.delete(f"{PROGRESS}/hund", headers=headers), 404, "NOT_FOUND")
     assert await _seq(client, headers) == 0
 
@@ -412,7 +384,7 @@ async def test_delete_of_an_unknown_word_is_404_and_emits_nothing(client: Client
 
 
 async def test_batch_answers_the_items_in_order(client: Client) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     await _created(client, headers, "b", 1, 1, 3)
     updates = [_item("c", 3, 1, 2), _item("a", 1, 1, 5, mastered=True), _item("b", 2, 1, 4)]
     response = await _batch(client, headers, updates)
@@ -425,13 +397,13 @@ async def test_batch_answers_the_items_in_order(client: Client) -> None:
         (2, 1, 4),
     ]
     assert [i["mastered"] for i in items] == [False, True, False]
-    records, seq = await _listing(client, headers)
+    records, seq = await progress_listing(client, headers)
     assert records == {i["wordId"]: i for i in items}
     assert seq == 4
 
 
 async def test_a_word_repeated_in_a_batch_applies_in_order(client: Client) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     updates = [_item("a", 1, 1, 3), _item("b", 1, 0, 2), _item("a", 3, 2, 5, mastered=True)]
     response = await _batch(client, headers, updates)
     assert response.status_code == 200, response.text
@@ -443,7 +415,7 @@ async def test_a_word_repeated_in_a_batch_applies_in_order(client: Client) -> No
 
 
 async def test_batch_items_that_change_nothing_emit_nothing(client: Client) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     stored = await _created(client, headers, "a", 2, 1, 3)
     response = await _batch(client, headers, [_item("a", 2, 1, 3), _item("b", 1, 1, 4)])
     assert response.status_code == 200, response.text
@@ -453,9 +425,9 @@ async def test_batch_items_that_change_nothing_emit_nothing(client: Client) -> N
 
 async def _batch_refused(client: Client, headers: Headers, updates: list[Any]) -> dict[str, Any]:
     """Send a batch that must be refused; check that nothing at all was written."""
-    before = await _listing(client, headers)
+    before = await progress_listing(client, headers)
     error = error_of(await _batch(client, headers, updates), 400, "VALIDATION_ERROR")
-    assert await _listing(client, headers) == before
+    assert await progress_listing(client, headers) == before
     return error
 
 
@@ -474,7 +446,7 @@ async def _batch_refused(client: Client, headers: Headers, updates: list[Any]) -
     ],
 )
 async def test_one_bad_item_refuses_the_whole_batch(client: Client, bad: Any, field: str) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     await _created(client, headers, "a", 1, 1, 3)
     error = await _batch_refused(client, headers, [_item("a", 2, 2, 4), bad, _item("b", 1, 0, 1)])
     assert [(i["index"], i["field"]) for i in error["details"]["items"]] == [(1, field)]
@@ -482,7 +454,7 @@ async def test_one_bad_item_refuses_the_whole_batch(client: Client, bad: Any, fi
 
 
 async def test_every_bad_item_is_named(client: Client) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     updates = [
         _item("a", 1, 1, 3),
         _item("b", "1", 1, 3),
@@ -495,7 +467,7 @@ async def test_every_bad_item_is_named(client: Client) -> None:
 
 
 async def test_counts_lower_than_stored_refuse_the_batch(client: Client) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     await _created(client, headers, "a", 5, 5, 4)
     await _created(client, headers, "c", 4, 2, 4)
     updates = [_item("b", 1, 1, 3), _item("a", 3, 3, 4), _item("c", 4, 1, 4), _item("d", 1, 0, 2)]
@@ -505,7 +477,7 @@ async def test_counts_lower_than_stored_refuse_the_batch(client: Client) -> None
 
 
 async def test_a_repeated_word_going_backwards_refuses_the_batch(client: Client) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     error = await _batch_refused(
         client, headers, [_item("a", 3, 2, 4), _item("b", 1, 1, 3), _item("a", 2, 2, 4)]
     )
@@ -514,7 +486,7 @@ async def test_a_repeated_word_going_backwards_refuses_the_batch(client: Client)
 
 async def test_a_refused_batch_shows_the_stored_record_as_current(client: Client) -> None:
     # Item 1 is stale only against item 0's record, which the refusal never saved.
-    headers = await _user(client)
+    headers = await user_headers(client)
     stored = await _created(client, headers, "a", 2, 1, 3)
     error = await _batch_refused(client, headers, [_item("a", 6, 4, 4), _item("a", 4, 2, 4)])
     (item,) = error["details"]["items"]
@@ -525,7 +497,7 @@ async def test_a_refused_batch_shows_the_stored_record_as_current(client: Client
 
 
 async def test_a_refused_batch_shows_no_record_for_a_word_not_stored(client: Client) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     error = await _batch_refused(client, headers, [_item("a", 6, 4, 4), _item("a", 4, 2, 4)])
     (item,) = error["details"]["items"]
     assert item["index"] == 1
@@ -534,7 +506,7 @@ async def test_a_refused_batch_shows_no_record_for_a_word_not_stored(client: Cli
 
 
 async def test_a_repeated_word_below_the_stored_record_says_stored(client: Client) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     stored = await _created(client, headers, "a", 5, 3, 3)
     error = await _batch_refused(client, headers, [_item("a", 6, 4, 4), _item("a", 4, 2, 4)])
     (item,) = error["details"]["items"]
@@ -543,7 +515,7 @@ async def test_a_repeated_word_below_the_stored_record_says_stored(client: Clien
 
 
 async def test_stale_and_invalid_items_are_named_together(client: Client) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     await _created(client, headers, "a", 5, 5, 4)
     error = await _batch_refused(
         client, headers, [_item("a", 3, 3, 4), _item("b", 1, 2, 3), _item("c", 1, 1, 3)]
@@ -553,30 +525,30 @@ async def test_stale_and_invalid_items_are_named_together(client: Client) -> Non
 
 @pytest.mark.parametrize("size", [0, 1001])
 async def test_a_batch_has_one_to_a_thousand_items(client: Client, size: int) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     updates = [_item(f"w{n}", 1, 1, 3) for n in range(size)]
     error = await _batch_refused(client, headers, updates)
     assert "updates" in _fields(error)
 
 
 async def test_a_batch_without_updates_is_refused(client: Client) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     bodies: list[Any] = [{}, {"updates": {}}, [_item("a", 1, 1, 3)]]
     for body in bodies:
         response = await client.post(f"{PROGRESS}/batch", json=body, headers=headers)
         error_of(response, 400, "VALIDATION_ERROR")
-    assert await _listing(client, headers) == ({}, 0)
+    assert await progress_listing(client, headers) == ({}, 0)
 
 
 async def test_a_thousand_item_batch_works(client: Client) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     await _created(client, headers, "w0500", 1, 0, 1)
     updates = [_item(f"w{n:04}", 2, n % 3, n % 6) for n in range(1000)]
     response = await _batch(client, headers, updates)
     assert response.status_code == 200, response.text
     items = response.json()["data"]["items"]
     assert [i["wordId"] for i in items] == [f"w{n:04}" for n in range(1000)]
-    records, seq = await _listing(client, headers)
+    records, seq = await progress_listing(client, headers)
     assert len(records) == 1000
     assert records["w0999"] == items[999]
     assert records["w0500"]["studyCount"] == 2
@@ -594,9 +566,9 @@ async def _stats(client: Client, headers: Headers) -> dict[str, Any]:
 
 
 async def test_stats_of_a_known_set(client: Client) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     await _created(client, headers, "a", 4, 3, 4)
-    assert (await _put(client, headers, "b", 2, 0, 0, mastered=True)).status_code == 201
+    assert (await put_progress(client, headers, "b", 2, 0, 0, mastered=True)).status_code == 201
     await _import(
         client,
         headers,
@@ -612,7 +584,7 @@ async def test_stats_of_a_known_set(client: Client) -> None:
         },
     )
     stats = await _stats(client, headers)
-    due, _ = await _listing(client, headers, due=True)
+    due, _ = await progress_listing(client, headers, due=True)
     assert set(due) == {"c"}
     assert stats == {
         "totalWords": 4,
@@ -627,7 +599,7 @@ async def test_stats_of_a_known_set(client: Client) -> None:
 
 
 async def test_stats_with_nothing_studied(client: Client) -> None:
-    headers = await _user(client)
+    headers = await user_headers(client)
     assert await _stats(client, headers) == {
         "totalWords": 0,
         "masteredWords": 0,
@@ -640,7 +612,7 @@ async def test_stats_with_nothing_studied(client: Client) -> None:
     }
     await _created(client, headers, "a", 0, 0, 0)
     stats = await _stats(client, headers)
-    due, _ = await _listing(client, headers, due=True)
+    due, _ = await progress_listing(client, headers, due=True)
     assert (stats["totalWords"], stats["learningWords"], stats["totalStudies"]) == (1, 1, 0)
     assert stats["studiedToday"] == 0
     assert stats["dueNow"] == len(due)
@@ -651,31 +623,31 @@ async def test_stats_with_nothing_studied(client: Client) -> None:
 
 
 async def test_progress_is_isolated_between_users(client: Client) -> None:
-    ada = await _user(client, name="Ada")
-    bob = await _user(client, name="Bob")
+    ada = await user_headers(client, name="Ada")
+    bob = await user_headers(client, name="Bob")
     adas = await _created(client, ada, "hund", 5, 4, 4)
     error_of(await client.get(f"{PROGRESS}/hund", headers=bob), 404, "NOT_FOUND")
     error_of(await client.delete(f"{PROGRESS}/hund", headers=bob), 404, "NOT_FOUND")
-    assert await _listing(client, bob) == ({}, 0)
+    assert await progress_listing(client, bob) == ({}, 0)
     assert (await _stats(client, bob))["totalWords"] == 0
     # Lower counts than Ada's are no conflict: Bob's record is his own.
     bobs = await _created(client, bob, "hund", 1, 0, 1)
     assert bobs["studyCount"] == 1
     assert await _one(client, ada, "hund") == adas
-    assert await _listing(client, ada) == ({"hund": adas}, 1)
-    assert await _listing(client, bob) == ({"hund": bobs}, 1)
+    assert await progress_listing(client, ada) == ({"hund": adas}, 1)
+    assert await progress_listing(client, bob) == ({"hund": bobs}, 1)
     batch = await _batch(client, bob, [_item("katze", 1, 1, 3)])
     assert batch.status_code == 200
-    assert set((await _listing(client, ada))[0]) == {"hund"}
+    assert set((await progress_listing(client, ada))[0]) == {"hund"}
     assert (await client.delete(f"{PROGRESS}/hund", headers=bob)).status_code == 200
     assert await _one(client, ada, "hund") == adas
 
 
 async def test_a_teacher_has_progress_of_their_own(client: Client) -> None:
-    teacher = await _user(client, role="teacher", name="Grace")
-    learner = await _user(client)
+    teacher = await user_headers(client, role="teacher", name="Grace")
+    learner = await user_headers(client)
     record = await _created(client, teacher, "hund", 2, 2, 5)
-    assert await _listing(client, teacher) == ({"hund": record}, 1)
+    assert await progress_listing(client, teacher) == ({"hund": record}, 1)
     assert (await _stats(client, teacher))["totalWords"] == 1
     error_of(await client.get(f"{PROGRESS}/hund", headers=learner), 404, "NOT_FOUND")
 
@@ -686,11 +658,11 @@ async def test_a_teacher_has_progress_of_their_own(client: Client) -> None:
         ("GET", PROGRESS, None),
         ("GET", f"{PROGRESS}?due=true", None),
         ("GET", f"{PROGRESS}/hund", None),
-        ("PUT", f"{PROGRESS}/hund", _body(1, 1, 3)),
+        ("PUT", f"{PROGRESS}/hund", progress_body(1, 1, 3)),
         ("DELETE", f"{PROGRESS}/hund", None),
         ("POST", f"{PROGRESS}/batch", {"updates": [_item("hund", 1, 1, 3)]}),
         ("GET", f"{PROGRESS}/stats", None),
-        ("POST", f"{PROGRESS}/import", {"hund": _body(1, 1, 3)}),
+        ("POST", f"{PROGRESS}/import", {"hund": progress_body(1, 1, 3)}),
     ],
 )
 async def test_every_endpoint_needs_a_token(

@@ -26,11 +26,15 @@ from storage.database import Database
 from storage.repositories import classrooms, progress
 from tests.helpers import bearer, signed_in
 from tests.live import served
+from tests.progress_helpers import (
+    PROGRESS,
+    progress_body,
+    progress_listing,
+    put_progress,
+    user_headers,
+)
 
 Client = httpx.AsyncClient
-Headers = dict[str, str]
-
-PROGRESS = "/api/v1/progress"
 
 
 @pytest.fixture
@@ -40,52 +44,32 @@ async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-async def _user(client: Client) -> Headers:
-    tokens = await signed_in(client)
-    return bearer(tokens["access_token"])
-
-
-def _counts(study: int, correct: int, confidence: int) -> dict[str, int]:
-    return {"studyCount": study, "correctCount": correct, "confidence": confidence}
-
-
-async def _put(
-    client: Client, headers: Headers, word_id: str, study: int, correct: int, confidence: int
-) -> httpx.Response:
-    body = _counts(study, correct, confidence)
-    return await client.put(f"{PROGRESS}/{word_id}", json=body, headers=headers)
-
-
-async def _listing(client: Client, headers: Headers) -> tuple[dict[str, dict[str, Any]], int]:
-    """The records by word id, and the progress channel's seq."""
-    response = await client.get(PROGRESS, headers=headers)
-    assert response.status_code == 200, response.text
-    data = response.json()["data"]
-    return {record["wordId"]: record for record in data["items"]}, data["seq"]
-
-
 async def test_ten_concurrent_identical_puts_make_one_record(client: Client) -> None:
-    headers = await _user(client)
-    responses = await asyncio.gather(*(_put(client, headers, "hund", 4, 3, 4) for _ in range(10)))
+    headers = await user_headers(client)
+    responses = await asyncio.gather(
+        *(put_progress(client, headers, "hund", 4, 3, 4) for _ in range(10))
+    )
     assert sorted(r.status_code for r in responses) == [200] * 9 + [201], [
         r.text for r in responses
     ]
     bodies = [r.json()["data"] for r in responses]
     assert all(body == bodies[0] for body in bodies)
-    records, seq = await _listing(client, headers)
+    records, seq = await progress_listing(client, headers)
     assert records == {"hund": bodies[0]}
     assert seq == 1
 
 
 async def test_concurrent_different_puts_all_apply_in_some_order(client: Client) -> None:
-    headers = await _user(client)
-    responses = await asyncio.gather(*(_put(client, headers, "hund", n, n, 3) for n in range(1, 9)))
+    headers = await user_headers(client)
+    responses = await asyncio.gather(
+        *(put_progress(client, headers, "hund", n, n, 3) for n in range(1, 9))
+    )
     codes = [r.status_code for r in responses]
     # Each is applied or refused as stale against what an earlier one stored; never lost.
     assert codes.count(201) == 1
     assert set(codes) <= {200, 201, 409}
     assert responses[-1].status_code in (200, 201)
-    records, seq = await _listing(client, headers)
+    records, seq = await progress_listing(client, headers)
     assert records["hund"]["studyCount"] == 8
     assert seq == codes.count(200) + codes.count(201)
 
@@ -98,7 +82,7 @@ async def test_batches_creating_words_others_create_and_delete_meanwhile_never_f
     event. A batch that found a word absent once met it created meanwhile and, after
     three such tries, failed with a 500 (CI's histories test); made to try once, the
     code of then fails here at once."""
-    headers = await _user(client)
+    headers = await user_headers(client)
     words = ["hund", "katze", "maus"]
     events = 0
     for round_ in range(1, 21):
@@ -107,12 +91,12 @@ async def test_batches_creating_words_others_create_and_delete_meanwhile_never_f
             # One word per request: each finds it absent, or locks it, on its own.
             study = round_ * 20 + n
             if n % 3 == 0:
-                items = [{"wordId": word, **_counts(study, 1, 3)}]
+                items = [{"wordId": word, **progress_body(study, 1, 3)}]
                 requests.append(
                     client.post(f"{PROGRESS}/batch", json={"updates": items}, headers=headers)
                 )
             elif n % 3 == 1:
-                requests.append(_put(client, headers, word, study, 1, 3))
+                requests.append(put_progress(client, headers, word, study, 1, 3))
             else:
                 requests.append(client.delete(f"{PROGRESS}/{word}", headers=headers))
         responses = await asyncio.gather(*requests)
@@ -121,7 +105,7 @@ async def test_batches_creating_words_others_create_and_delete_meanwhile_never_f
             # Counts rise with every request: an applied one changed its word.
             events += response.status_code in {200, 201, 204}
         assert {r.status_code for r in responses} & {200, 201}, "some write applied"
-    records, seq = await _listing(client, headers)
+    records, seq = await progress_listing(client, headers)
     assert set(records) <= set(words)
     assert seq == events
 
@@ -142,7 +126,7 @@ async def test_a_first_answer_waits_for_the_learners_write_that_found_the_word_a
         async with database.transaction() as session:
             await classrooms.lock_of_learner(session, learner)
             assert await progress.lock(session, learner, ["hund"]) == {}
-            answer = asyncio.create_task(_put(client, headers, "hund", 3, 2, 4))
+            answer = asyncio.create_task(put_progress(client, headers, "hund", 3, 2, 4))
             assert await _until_waiting_on_a_lock(database, answer), "the answer did not wait"
             created = apply_update(None, Update("hund", 2, 1, 3), utcnow())
             assert isinstance(created, Created)
@@ -194,7 +178,7 @@ async def test_an_answer_read_before_its_record_was_deleted_writes_nothing(
     tokens = await signed_in(client)
     headers = bearer(tokens["access_token"])
     learner = uuid.UUID(tokens["user"]["id"])
-    assert (await _put(client, headers, "hund", 1, 1, 3)).status_code == 201
+    assert (await put_progress(client, headers, "hund", 1, 1, 3)).status_code == 201
     database = Database(database_url)
     try:
         async with database.autocommit() as session:
@@ -202,7 +186,7 @@ async def test_an_answer_read_before_its_record_was_deleted_writes_nothing(
         assert seen is not None
         assert not student
         assert (await client.delete(f"{PROGRESS}/hund", headers=headers)).status_code == 200
-        _, seq = await _listing(client, headers)
+        _, seq = await progress_listing(client, headers)
         changed = apply_update(seen, Update("hund", 2, 2, 4), utcnow())
         assert isinstance(changed, Changed)
         async with database.autocommit() as session:
@@ -220,6 +204,6 @@ async def test_an_answer_read_before_its_record_was_deleted_writes_nothing(
     finally:
         await database.dispose()
     assert written is None
-    assert await _listing(client, headers) == ({}, seq)
+    assert await progress_listing(client, headers) == ({}, seq)
     # The device's answer, sent again, creates it anew.
-    assert (await _put(client, headers, "hund", 2, 2, 4)).status_code == 201
+    assert (await put_progress(client, headers, "hund", 2, 2, 4)).status_code == 201

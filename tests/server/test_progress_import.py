@@ -25,11 +25,10 @@ from server.progress.scheduling import SchedulerState, review
 from server.settings import Settings
 from tests.backends import SECRET_KEY
 from tests.helpers import bearer, error_of, login, register
+from tests.progress_helpers import PROGRESS, Headers, progress_listing, put_progress
 
 Client = AsyncTestClient[Litestar]
-Headers = dict[str, str]
 
-PROGRESS = "/api/v1/progress"
 IMPORT = f"{PROGRESS}/import"
 CLI_TIMEOUT_SECONDS = 60
 MIB = 1024 * 1024
@@ -82,13 +81,6 @@ async def _import(
     return report
 
 
-async def _listing(client: Client, headers: Headers) -> tuple[dict[str, dict[str, Any]], int]:
-    response = await client.get(PROGRESS, headers=headers)
-    assert response.status_code == 200, response.text
-    data = response.json()["data"]
-    return {record["wordId"]: record for record in data["items"]}, data["seq"]
-
-
 async def _put(
     client: Client,
     headers: Headers,
@@ -98,10 +90,8 @@ async def _put(
     confidence: int,
     mastered: bool | None = None,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"studyCount": study, "correctCount": correct, "confidence": confidence}
-    if mastered is not None:
-        body["mastered"] = mastered
-    response = await client.put(f"{PROGRESS}/{word_id}", json=body, headers=headers)
+    """A stored record, created or updated."""
+    response = await put_progress(client, headers, word_id, study, correct, confidence, mastered)
     assert response.status_code in (200, 201), response.text
     record: dict[str, Any] = response.json()["data"]
     return record
@@ -137,7 +127,7 @@ async def test_the_old_apps_json_imports(client: Client) -> None:
     report = await _import(client, headers, OLD_APP)
     after = datetime.now(UTC)
     assert report == {"imported": 3, "merged": 0, "unchanged": 0, "rejected": []}
-    records, seq = await _listing(client, headers)
+    records, seq = await progress_listing(client, headers)
     assert set(records) == {"hund", "katze", "maus"}
     assert seq == 3  # one progress.updated per imported word
 
@@ -184,7 +174,7 @@ async def test_iso_timestamps_with_an_offset_or_none_are_utc(client: Client) -> 
         },
     )
     assert report["imported"] == 3
-    records, _ = await _listing(client, headers)
+    records, _ = await progress_listing(client, headers)
     assert records["a"]["lastStudiedAt"] == "2024-06-01T10:00:00.000000Z"
     assert records["b"]["lastStudiedAt"] == "2024-06-01T10:00:00.000000Z"
     assert _instant(records["c"]["lastStudiedAt"]) > datetime.now(UTC) - timedelta(minutes=5)
@@ -195,11 +185,11 @@ async def test_importing_the_same_data_twice_changes_nothing(client: Client) -> 
     body = {**OLD_APP, "bad id": {"studyCount": 1, "correctCount": 1, "confidence": 1}}
     first = await _import(client, headers, body)
     assert (first["imported"], first["merged"], first["unchanged"]) == (3, 0, 0)
-    records, seq = await _listing(client, headers)
+    records, seq = await progress_listing(client, headers)
     second = await _import(client, headers, body)
     assert (second["imported"], second["merged"], second["unchanged"]) == (0, 0, 3)
     assert second["rejected"] == first["rejected"]
-    assert await _listing(client, headers) == (records, seq)
+    assert await progress_listing(client, headers) == (records, seq)
 
 
 async def test_import_merges_with_stored_records(client: Client) -> None:
@@ -225,7 +215,7 @@ async def test_import_merges_with_stored_records(client: Client) -> None:
         },
     )
     assert report == {"imported": 1, "merged": 3, "unchanged": 1, "rejected": []}
-    records, seq = await _listing(client, headers)
+    records, seq = await progress_listing(client, headers)
     assert _counts(records["a"]) == (8, 3, 5, False)
     assert records["b"] == b
     assert _counts(records["c"]) == (4, 4, 4, True)
@@ -241,7 +231,7 @@ async def test_an_import_never_lowers_counts(client: Client) -> None:
         client, headers, {"a": {"studyCount": 2, "correctCount": 1, "confidence": 1}}
     )
     assert report["unchanged"] == 1
-    records, _ = await _listing(client, headers)
+    records, _ = await progress_listing(client, headers)
     assert records["a"] == stored
 
 
@@ -280,7 +270,7 @@ async def test_bad_entries_are_rejected_with_reasons_and_good_ones_import(client
         ("bad id", "wordId"),
     ]:
         assert mentioned in reasons[word_id], (word_id, reasons[word_id])
-    records, seq = await _listing(client, headers)
+    records, seq = await progress_listing(client, headers)
     assert set(records) == {"good"}
     assert seq == 1
 
@@ -292,7 +282,7 @@ async def test_a_body_that_is_not_an_object_is_refused(client: Client, body: byt
         IMPORT, content=body, headers={**headers, "Content-Type": "application/json"}
     )
     error_of(response, 400, "VALIDATION_ERROR")
-    assert await _listing(client, headers) == ({}, 0)
+    assert await progress_listing(client, headers) == ({}, 0)
 
 
 async def test_an_empty_object_imports_nothing(client: Client) -> None:
@@ -322,7 +312,7 @@ async def test_csv_imports_with_its_content_type(client: Client) -> None:
     report = await _import(client, headers, CSV.encode(), content_type="text/csv; charset=utf-8")
     assert (report["imported"], report["merged"], report["unchanged"]) == (3, 0, 0)
     assert {item["wordId"] for item in report["rejected"]} == {"bad id", "neg"}
-    records, _ = await _listing(client, headers)
+    records, _ = await progress_listing(client, headers)
     assert set(records) == {"hund", "katze", "maus"}
     assert _counts(records["hund"]) == (3, 2, 4, False)
     assert _counts(records["katze"]) == (5, 5, 5, True)
@@ -341,7 +331,7 @@ async def test_csv_without_a_word_id_column_is_refused(client: Client) -> None:
         headers={**headers, "Content-Type": "text/csv"},
     )
     error_of(response, 400, "VALIDATION_ERROR")
-    assert await _listing(client, headers) == ({}, 0)
+    assert await progress_listing(client, headers) == ({}, 0)
 
 
 @pytest.mark.parametrize("line_end", ["\r\n", "\r"], ids=["windows", "old-mac"])
@@ -350,7 +340,7 @@ async def test_csv_rows_may_end_with_any_line_end(client: Client, line_end: str)
     body = CSV.replace("\n", line_end).encode()
     report = await _import(client, headers, body, content_type="text/csv")
     assert (report["imported"], report["merged"], report["unchanged"]) == (3, 0, 0)
-    records, _ = await _listing(client, headers)
+    records, _ = await progress_listing(client, headers)
     assert _counts(records["katze"]) == (5, 5, 5, True)
 
 
@@ -364,7 +354,7 @@ async def test_csv_the_reader_cannot_read_is_refused_and_imports_nothing(client:
     )
     error = error_of(response, 400, "VALIDATION_ERROR")
     assert "line 2" in error["message"]
-    assert await _listing(client, headers) == ({}, 0)
+    assert await progress_listing(client, headers) == ({}, 0)
 
 
 # --- size --------------------------------------------------------------------------------------
@@ -397,7 +387,7 @@ async def test_an_import_over_ten_mebibytes_is_413(client: Client) -> None:
         headers={**headers, "Content-Type": "application/json"},
     )
     error_of(response, 413, "PAYLOAD_TOO_LARGE")
-    assert await _listing(client, headers) == ({}, 0)
+    assert await progress_listing(client, headers) == ({}, 0)
 
 
 # --- the command line --------------------------------------------------------------------------
@@ -462,7 +452,7 @@ async def test_the_cli_imports_a_file_for_a_user(
     assert code == 0, err
     assert "imported 1, merged 1, unchanged 0, rejected 1" in out
     assert "'bad id'" in out
-    records, seq = await _listing(client, headers)
+    records, seq = await progress_listing(client, headers)
     assert set(records) == {"hund", "katze"}
     assert _counts(records["hund"]) == (3, 2, 4, False)
     assert records["hund"]["lastStudiedAt"] == "2025-01-02T03:04:05.678000Z"
@@ -472,7 +462,7 @@ async def test_the_cli_imports_a_file_for_a_user(
     code, out, err = await _cli(settings, tmp_path, "--email", email.upper(), str(path))
     assert code == 0, err
     assert "imported 0, merged 0, unchanged 2, rejected 1" in out
-    assert await _listing(client, headers) == (records, seq)
+    assert await progress_listing(client, headers) == (records, seq)
 
 
 async def test_the_cli_refuses_an_unknown_email(
@@ -485,7 +475,7 @@ async def test_the_cli_refuses_an_unknown_email(
     assert code != 0
     assert "nobody@example.org" in err
     assert "imported" not in out
-    assert await _listing(client, headers) == ({}, 0)
+    assert await progress_listing(client, headers) == ({}, 0)
 
 
 async def test_the_cli_refuses_a_file_it_cannot_use(
@@ -501,7 +491,7 @@ async def test_the_cli_refuses_a_file_it_cannot_use(
     code, _, err = await _cli(settings, tmp_path, "--email", email, str(not_an_object))
     assert code != 0
     assert "list.json" in err
-    assert await _listing(client, headers) == ({}, 0)
+    assert await progress_listing(client, headers) == ({}, 0)
 
 
 async def test_an_import_over_http_is_seen_by_another_client(client: Client) -> None:

@@ -22,9 +22,9 @@ from server.settings import Settings
 from tests.backends import SECRET_KEY
 from tests.helpers import bearer, signed_in
 from tests.live import live, next_frame, subscribe, websocket
+from tests.progress_helpers import PROGRESS, progress_body, put_progress
 from tests.servers import served
 
-PROGRESS = "/api/v1/progress"
 PING = json.dumps({"type": "ping"})
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 FAN_OUT_SECONDS = 1.0  # contract §7: with Redis up, on every process within 1 s of the commit
@@ -42,16 +42,10 @@ async def http(address: str) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def _body(study: int, correct: int, confidence: int) -> dict[str, int]:
-    return {"studyCount": study, "correctCount": correct, "confidence": confidence}
-
-
 async def _put(
     http: httpx.AsyncClient, token: str, word_id: str, study: int, correct: int, confidence: int
 ) -> httpx.Response:
-    return await http.put(
-        f"{PROGRESS}/{word_id}", json=_body(study, correct, confidence), headers=bearer(token)
-    )
+    return await put_progress(http, bearer(token), word_id, study, correct, confidence)
 
 
 async def _subscribed(client: ClientConnection) -> int:
@@ -118,10 +112,10 @@ async def test_a_batch_of_three_changes_is_three_events_in_order(
     async with websocket(address, token=token) as client:
         assert await _subscribed(client) == 1
         updates = [
-            {"wordId": "c", **_body(1, 0, 1)},
-            {"wordId": "same", **_body(1, 1, 3)},  # changes nothing: no event
-            {"wordId": "a", **_body(2, 2, 5)},
-            {"wordId": "c", **_body(2, 1, 3)},
+            {"wordId": "c", **progress_body(1, 0, 1)},
+            {"wordId": "same", **progress_body(1, 1, 3)},  # changes nothing: no event
+            {"wordId": "a", **progress_body(2, 2, 5)},
+            {"wordId": "c", **progress_body(2, 1, 3)},
         ]
         response = await http.post(
             f"{PROGRESS}/batch", json={"updates": updates}, headers=bearer(token)
@@ -150,8 +144,8 @@ async def test_writes_that_change_nothing_send_no_event(
             f"{PROGRESS}/batch",
             json={
                 "updates": [
-                    {"wordId": "katze", **_body(1, 1, 3)},
-                    {"wordId": "hund", **_body(0, 0, 3)},
+                    {"wordId": "katze", **progress_body(1, 1, 3)},
+                    {"wordId": "hund", **progress_body(0, 0, 3)},
                 ]
             },
             headers=bearer(token),
@@ -197,7 +191,7 @@ async def test_another_learners_socket_receives_nothing(
         assert (await _put(http, token, "hund", 1, 1, 3)).status_code == 201
         batch = await http.post(
             f"{PROGRESS}/batch",
-            json={"updates": [{"wordId": "katze", **_body(1, 0, 2)}]},
+            json={"updates": [{"wordId": "katze", **progress_body(1, 0, 2)}]},
             headers=bearer(token),
         )
         assert batch.status_code == 200
