@@ -57,6 +57,14 @@ async def signed_in(client: Client, *, role: str = "learner", name: str = "Ada")
     return await login(client, user["email"])
 
 
+async def user_headers(
+    client: Client, *, role: str = "learner", name: str = "Ada"
+) -> dict[str, str]:
+    """A new user's ``Authorization`` header, signed in."""
+    tokens = await signed_in(client, role=role, name=name)
+    return bearer(tokens["access_token"])
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

@@ -1,6 +1,6 @@
-"""What the progress tests share: a signed-in user's headers, a PUT's body, a PUT, and the
-listing with its channel seq. Any httpx client will do: the test client, or one of an app
-served for real (the concurrency tests)."""
+"""What the progress tests share: a PUT's body, a PUT, and the listing with its channel
+seq. Any httpx client will do: the test client, or one of an app served for real (the
+concurrency tests)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,9 @@ from typing import Any
 
 import httpx
 
-from tests.helpers import bearer, signed_in
-
 Headers = dict[str, str]
 
 PROGRESS = "/api/v1/progress"
-
-
-async def user_headers(
-    client: httpx.AsyncClient, *, role: str = "learner", name: str = "Ada"
-) -> Headers:
-    tokens = await signed_in(client, role=role, name=name)
-    return bearer(tokens["access_token"])
 
 
 def progress_body(

@@ -20,7 +20,7 @@ from litestar.testing import AsyncTestClient
 
 from server.progress.rules import MAX_COUNT
 from tests.board_helpers import BATCH_MOVE, BOARD, CARDS, LESSONS, create_card, data_of, room
-from tests.helpers import PASSWORD, bearer, error_of, signed_in, unique_email
+from tests.helpers import PASSWORD, error_of, unique_email, user_headers
 
 Client = AsyncTestClient[Litestar]
 Headers = dict[str, str]
@@ -30,11 +30,6 @@ IMPORT = f"{PROGRESS}/import"
 JSON = {"Content-Type": "application/json"}
 CSV = {"Content-Type": "text/csv"}
 GOOD = {"studyCount": 2, "correctCount": 1, "confidence": 3}
-
-
-async def _learner(client: Client) -> Headers:
-    tokens = await signed_in(client)
-    return bearer(tokens["access_token"])
 
 
 async def _records(client: Client, headers: Headers) -> dict[str, dict[str, Any]]:
@@ -98,7 +93,7 @@ async def test_a_register_body_that_is_not_utf8_is_400_and_creates_nobody(client
 async def test_progress_bodies_that_are_not_utf8_are_400_and_write_nothing(
     client: Client, method: str, path: str, body: bytes
 ) -> None:
-    headers = await _learner(client)
+    headers = await user_headers(client)
     response = await client.request(method, path, content=body, headers={**headers, **JSON})
     error_of(response, 400, "VALIDATION_ERROR")
     assert await _records(client, headers) == {}
@@ -134,7 +129,7 @@ def _import_with_note(depth: int) -> bytes:
 async def test_an_import_nested_deeper_than_64_levels_is_400_and_writes_nothing(
     client: Client,
 ) -> None:
-    headers = await _learner(client)
+    headers = await user_headers(client)
     for depth in (65, 1000, 100_000):
         response = await client.post(
             IMPORT, content=_import_with_note(depth), headers={**headers, **JSON}
@@ -145,7 +140,7 @@ async def test_an_import_nested_deeper_than_64_levels_is_400_and_writes_nothing(
 
 
 async def test_an_import_nested_64_levels_imports(client: Client) -> None:
-    headers = await _learner(client)
+    headers = await user_headers(client)
     report = await _import(client, headers, _import_with_note(64), JSON)
     assert report["imported"] == 1
 
@@ -159,7 +154,7 @@ def test_the_bound_is_the_contracts() -> None:
 
 @pytest.mark.parametrize("count", [MAX_COUNT + 1, 1_500_000_000, 2_147_483_648, 2**63, 10**30])
 async def test_a_put_count_past_the_bound_is_400(client: Client, count: int) -> None:
-    headers = await _learner(client)
+    headers = await user_headers(client)
     body = {"studyCount": count, "correctCount": 0, "confidence": 1}
     response = await client.put(f"{PROGRESS}/w1", json=body, headers=headers)
     error = error_of(response, 400, "VALIDATION_ERROR")
@@ -168,7 +163,7 @@ async def test_a_put_count_past_the_bound_is_400(client: Client, count: int) -> 
 
 
 async def test_a_batch_count_past_the_bound_is_400_naming_the_item(client: Client) -> None:
-    headers = await _learner(client)
+    headers = await user_headers(client)
     updates = [
         {"wordId": "ok", **GOOD},
         {"wordId": "big", "studyCount": 2_147_483_648, "correctCount": 0, "confidence": 1},
@@ -182,7 +177,7 @@ async def test_a_batch_count_past_the_bound_is_400_naming_the_item(client: Clien
 
 
 async def test_counts_up_to_the_bound_are_stored_everywhere(client: Client) -> None:
-    headers = await _learner(client)
+    headers = await user_headers(client)
     top = {"studyCount": MAX_COUNT, "correctCount": MAX_COUNT, "confidence": 5}
     response = await client.put(f"{PROGRESS}/put", json=top, headers=headers)
     assert response.status_code == 201, response.text
@@ -204,7 +199,7 @@ async def test_counts_up_to_the_bound_are_stored_everywhere(client: Client) -> N
 
 @pytest.mark.parametrize("count", [MAX_COUNT + 1, 1_500_000_000, 2_147_483_648, 10**30])
 async def test_an_import_count_past_the_bound_is_rejected(client: Client, count: int) -> None:
-    headers = await _learner(client)
+    headers = await user_headers(client)
     body = f'{{"big": {{"studyCount": {count}, "correctCount": 0, "confidence": 1}}, '
     body += '"fine": {"studyCount": 2, "correctCount": 1, "confidence": 3}}'
     report = await _import(client, headers, body.encode(), JSON)
@@ -220,7 +215,7 @@ async def test_an_import_count_past_the_bound_is_rejected(client: Client, count:
 
 @pytest.mark.parametrize("count", ["²", "١٢", "\uff13", "1²", "9" * 5000, "+1", "1_0", " ", "0x1"])
 async def test_a_csv_count_that_is_not_ascii_digits_is_rejected(client: Client, count: str) -> None:
-    headers = await _learner(client)
+    headers = await user_headers(client)
     csv = f'wordId,studyCount,correctCount,confidence\nodd,"{count}",0,1\nfine,2,1,3\n'
     report = await _import(client, headers, csv.encode(), CSV)
     assert report["imported"] == 1
@@ -229,7 +224,7 @@ async def test_a_csv_count_that_is_not_ascii_digits_is_rejected(client: Client, 
 
 
 async def test_a_csv_count_with_spaces_around_ascii_digits_imports(client: Client) -> None:
-    headers = await _learner(client)
+    headers = await user_headers(client)
     csv = "wordId,studyCount,correctCount,confidence\nw, 7 ,3 , 2\n"
     report = await _import(client, headers, csv.encode(), CSV)
     assert report["imported"] == 1, report
@@ -263,7 +258,7 @@ def _ms(moment: datetime) -> int:
 async def test_a_last_studied_in_the_future_or_before_the_epoch_is_rejected(
     client: Client, last_studied: Any
 ) -> None:
-    headers = await _learner(client)
+    headers = await user_headers(client)
     body = {"later": {**GOOD, "lastStudied": last_studied}, "fine": GOOD}
     report = await _import(client, headers, json.dumps(body).encode(), JSON)
     assert report["imported"] == 1
@@ -275,7 +270,7 @@ async def test_a_last_studied_in_the_future_or_before_the_epoch_is_rejected(
 
 
 async def test_a_last_studied_in_the_past_imports_as_given(client: Client) -> None:
-    headers = await _learner(client)
+    headers = await user_headers(client)
     past = datetime.now(UTC) - timedelta(minutes=1)
     body = {
         "recent": {**GOOD, "lastStudied": past.isoformat()},
@@ -339,7 +334,7 @@ NEWLINE_IDS = ["nl2\n", "nl2\r\n", "\nnl2", "nl2\n\n"]
 
 @pytest.mark.parametrize("word_id", NEWLINE_IDS)
 async def test_a_batch_word_id_with_a_newline_is_400(client: Client, word_id: str) -> None:
-    headers = await _learner(client)
+    headers = await user_headers(client)
     response = await client.post(
         f"{PROGRESS}/batch", json={"updates": [{"wordId": word_id, **GOOD}]}, headers=headers
     )
@@ -350,7 +345,7 @@ async def test_a_batch_word_id_with_a_newline_is_400(client: Client, word_id: st
 
 @pytest.mark.parametrize("word_id", NEWLINE_IDS)
 async def test_an_import_word_id_with_a_newline_is_rejected(client: Client, word_id: str) -> None:
-    headers = await _learner(client)
+    headers = await user_headers(client)
     report = await _import(client, headers, json.dumps({word_id: GOOD}).encode(), JSON)
     assert "wordId" in _reasons(report)[word_id]
     assert await _records(client, headers) == {}
@@ -370,7 +365,7 @@ async def test_a_lesson_word_id_with_a_newline_is_400(client: Client, word_id: s
 
 
 async def test_a_put_path_word_id_with_a_newline_is_400(client: Client) -> None:
-    headers = await _learner(client)
+    headers = await user_headers(client)
     response = await client.put(f"{PROGRESS}/nl2%0A", json=GOOD, headers=headers)
     error_of(response, 400, "VALIDATION_ERROR")
     assert await _records(client, headers) == {}

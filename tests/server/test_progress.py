@@ -18,14 +18,13 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from server.progress.scheduling import SchedulerState, review
-from tests.helpers import bearer, error_of
+from tests.helpers import bearer, error_of, user_headers
 from tests.progress_helpers import (
     PROGRESS,
     Headers,
     progress_body,
     progress_listing,
     put_progress,
-    user_headers,
 )
 
 Client = AsyncTestClient[Litestar]

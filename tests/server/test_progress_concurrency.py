@@ -24,14 +24,13 @@ from server.progress.rules import Changed, Created, Update, apply_update
 from storage.base import isoformat, utcnow
 from storage.database import Database
 from storage.repositories import classrooms, progress
-from tests.helpers import bearer, signed_in
+from tests.helpers import bearer, signed_in, user_headers
 from tests.live import served
 from tests.progress_helpers import (
     PROGRESS,
     progress_body,
     progress_listing,
     put_progress,
-    user_headers,
 )
 
 Client = httpx.AsyncClient

@@ -90,6 +90,12 @@ def our_name(app: Litestar) -> str:
     return name
 
 
+def pool_connections(redis: Redis) -> int:
+    """The connections the client's pool holds, idle and lent out (its own bookkeeping)."""
+    pool = redis.connection_pool
+    return len(list(pool._get_free_connections())) + len(list(pool._get_in_use_connections()))
+
+
 async def connections_on_our_database(admin: Redis) -> list[dict[str, Any]]:
     """``CLIENT LIST`` entries on the test database, without the admin's own."""
     me = await admin.client_id()
@@ -103,9 +109,7 @@ async def test_a_process_opens_one_redis_pool(settings: Settings) -> None:
     async with exercised(settings) as test:
         await card_event(test, 0)
         redis: Redis = test.app.state.redis
-        pool = redis.connection_pool
-        # The pool's own bookkeeping: what it holds idle and lent out (the pub/sub connection).
-        held = len(list(pool._get_free_connections())) + len(list(pool._get_in_use_connections()))
+        held = pool_connections(redis)  # lent out: the pub/sub connection
         admin = Redis.from_url(TEST_REDIS_URL or "")
         try:
             connections = await connections_on_our_database(admin)
@@ -227,9 +231,7 @@ async def test_a_burst_of_more_commands_than_the_pool_holds_waits_for_connection
     burst = 3 * redis_policy.MAX_CONNECTIONS
     try:
         assert await asyncio.gather(*(client.ping() for _ in range(burst))) == [True] * burst
-        pool = client.connection_pool
-        opened = len(list(pool._get_free_connections())) + len(list(pool._get_in_use_connections()))
-        assert 0 < opened <= redis_policy.MAX_CONNECTIONS
+        assert 0 < pool_connections(client) <= redis_policy.MAX_CONNECTIONS
     finally:
         await client.aclose()
 
